@@ -1,0 +1,323 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * Every HTTP/1.x exchange on the host, from syscall tracepoints only (this
+ * kernel has no kprobes and refuses fentry). See DESIGN.md, "Capture".
+ *
+ *   sys_enter_{read,readv,recvfrom,recvmsg,write,writev,sendto,sendmsg,sendfile64}
+ *       stash (fd, buffer) by pid_tgid in ht_args
+ *   sys_exit_* --> connection (tgid, fd) in ht_conns, created when the first
+ *       bytes look like HTTP --> feed() framing --> ht_exchange into ht_events
+ *   sys_enter_close, sys_exit_accept*, sys_enter_connect, sched_process_exit,
+ *   and the `sweep` program (run by the agent): outstanding exchanges are
+ *       emitted as aborted, never dropped silently.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_endian.h>
+#include "http_tracer.h"
+#include "tracer/config.h"
+#include "tracer/maps.h"
+#include "tracer/emit.h"
+#include "tracer/parser.h"
+#include "tracer/socket.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+#define MAX_IOV 8
+#define ECONNRESET 104
+#define EPIPE 32
+#define ETIMEDOUT 110
+
+/* syscalls:sys_enter_* and sys_exit_* as in their tracefs format files
+ * (/sys/kernel/tracing/events/syscalls/sys_enter_read/format): 8 bytes of
+ * common fields, __syscall_nr, then each argument (or ret) in 8 bytes.
+ * Declared here instead of vmlinux.h's trace_event_raw_*: clang 14 turns
+ * those into "dereference of modified ctx ptr" at load. */
+struct sys_enter_ctx {
+	__u64 common;
+	__s32 nr;
+	__u32 _pad;
+	__u64 args[6];
+};
+
+struct sys_exit_ctx {
+	__u64 common;
+	__s32 nr;
+	__u32 _pad;
+	__s64 ret;
+};
+
+static __always_inline int listed(void *map, void *key, __u8 mode)
+{
+	if (mode == HT_FILTER_OFF)
+		return 1;
+	int found = bpf_map_lookup_elem(map, key) != NULL;
+	return mode == HT_FILTER_ALLOW ? found : !found;
+}
+
+static __always_inline int traced_tgid(__u32 tgid)
+{
+	return tgid != cfg_self_tgid && listed(&ht_pid_filter, &tgid, cfg_pid_filter);
+}
+
+static __always_inline __u64 conn_key(__u32 tgid, __u32 fd)
+{
+	return (__u64)tgid << 32 | fd;
+}
+
+/* server: reads carry requests; client: writes do. */
+static __always_inline __u8 carries_requests(struct conn *c, __u8 out)
+{
+	return (c->role == HT_DIRECTION_SERVER) != out;
+}
+
+/* ---- enter: stash the arguments ---------------------------------------- */
+
+static __always_inline int stash(__u32 fd, __u64 buf, __u32 iovcnt, __u8 kind, __u8 out)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct io_args a = { .buf = buf, .fd = fd, .iovcnt = iovcnt, .kind = kind, .out = out };
+
+	if (!traced_tgid(id >> 32))
+		return 0;
+	if (bpf_map_update_elem(&ht_args, &id, &a, BPF_ANY))
+		count(HT_LOST_ARGS_MAP_FULL);
+	return 0;
+}
+
+static __always_inline int stash_msg(__u32 fd, __u64 msg, __u8 out)
+{
+	struct user_msghdr m;
+
+	if (bpf_probe_read_user(&m, sizeof(m), (void *)msg) < 0)
+		return 0;
+	return stash(fd, (__u64)m.msg_iov, m.msg_iovlen, IO_IOV, out);
+}
+
+SEC("tracepoint/syscalls/sys_enter_read")
+int enter_read(struct sys_enter_ctx *ctx) { return stash(ctx->args[0], ctx->args[1], 0, IO_BUF, 0); }
+SEC("tracepoint/syscalls/sys_enter_recvfrom")
+int enter_recvfrom(struct sys_enter_ctx *ctx) { return stash(ctx->args[0], ctx->args[1], 0, IO_BUF, 0); }
+SEC("tracepoint/syscalls/sys_enter_readv")
+int enter_readv(struct sys_enter_ctx *ctx) { return stash(ctx->args[0], ctx->args[1], ctx->args[2], IO_IOV, 0); }
+SEC("tracepoint/syscalls/sys_enter_recvmsg")
+int enter_recvmsg(struct sys_enter_ctx *ctx) { return stash_msg(ctx->args[0], ctx->args[1], 0); }
+SEC("tracepoint/syscalls/sys_enter_write")
+int enter_write(struct sys_enter_ctx *ctx) { return stash(ctx->args[0], ctx->args[1], 0, IO_BUF, 1); }
+SEC("tracepoint/syscalls/sys_enter_sendto")
+int enter_sendto(struct sys_enter_ctx *ctx) { return stash(ctx->args[0], ctx->args[1], 0, IO_BUF, 1); }
+SEC("tracepoint/syscalls/sys_enter_writev")
+int enter_writev(struct sys_enter_ctx *ctx) { return stash(ctx->args[0], ctx->args[1], ctx->args[2], IO_IOV, 1); }
+SEC("tracepoint/syscalls/sys_enter_sendmsg")
+int enter_sendmsg(struct sys_enter_ctx *ctx) { return stash_msg(ctx->args[0], ctx->args[1], 1); }
+/* sendfile64(out_fd, in_fd, offset, count): body bytes from a file. */
+SEC("tracepoint/syscalls/sys_enter_sendfile64")
+int enter_sendfile(struct sys_enter_ctx *ctx) { return stash(ctx->args[0], 0, 0, IO_SENDFILE, 1); }
+
+/* ---- exit: frame the bytes that moved ---------------------------------- */
+
+/* A connection seen for the first time: tracked only if its first bytes
+ * look like HTTP/1.x and the fd is a TCP socket that passes the port filter. */
+static __noinline struct conn *conn_create(__u64 key, __u32 fd, __u8 out, __u64 buf, __u32 len)
+{
+	__u32 zero = 0;
+	__u64 head = 0;
+	__u8 is_request;
+	__u64 n = clamp_len(len, sizeof(head));
+
+	if (!n || bpf_probe_read_user(&head, n, (void *)buf) < 0 || !looks_like_http(head, n, &is_request))
+		return NULL;
+	struct sock *sk = tcp_sock_of_fd(fd);
+	if (!sk)
+		return NULL;
+	struct conn *t = bpf_map_lookup_elem(&ht_conn_template, &zero);
+	if (!t)
+		return NULL;
+	/* The template is per-CPU scratch that stays zeroed outside this block. */
+	t->role = is_request == out ? HT_DIRECTION_CLIENT : HT_DIRECTION_SERVER;
+	t->tgid = key >> 32;
+	t->fd = fd;
+	t->cgroup_id = bpf_get_current_cgroup_id();
+	bpf_get_current_comm(t->comm, sizeof(t->comm));
+	int ok = read_endpoints(sk, t) == 0 &&
+		 listed(&ht_port_filter, t->role == HT_DIRECTION_SERVER ? &t->local_port : &t->peer_port,
+			cfg_port_filter);
+	if (ok && bpf_map_update_elem(&ht_conns, &key, t, BPF_NOEXIST))
+		count(HT_LOST_CONN_MAP_FULL);
+	__builtin_memset(t, 0, offsetof(struct conn, req));
+	return ok ? bpf_map_lookup_elem(&ht_conns, &key) : NULL;
+}
+
+static __always_inline int read_iovec(__u64 iov, __u32 i, __u64 *base, __u64 *len)
+{
+	struct iovec v;
+
+	if (bpf_probe_read_user(&v, sizeof(v), (void *)(iov + i * sizeof(v))) < 0)
+		return -1;
+	*base = (__u64)v.iov_base;
+	*len = v.iov_len;
+	return 0;
+}
+
+static __always_inline int feed_io(struct conn *c, struct io_args *a, __u64 ret, __u64 ts)
+{
+	__u8 is_request = carries_requests(c, a->out);
+
+	if (a->kind == IO_BUF)
+		return feed(c, is_request, a->buf, ret, ts);
+	for (__u32 i = 0; i < MAX_IOV && i < a->iovcnt && ret > 0; i++) {
+		__u64 base, len;
+		if (read_iovec(a->buf, i, &base, &len) < 0)
+			return 0;
+		if (len > ret)
+			len = ret;
+		if (len)
+			feed(c, is_request, base, len, ts);
+		ret -= len;
+	}
+	/* Beyond MAX_IOV segments: body bytes as far as the framing knows. */
+	if (ret > 0)
+		feed_opaque(c, is_request, ret, ts);
+	return 0;
+}
+
+static __always_inline int io_exit(struct sys_exit_ctx *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct io_args *stashed = bpf_map_lookup_elem(&ht_args, &id);
+	struct io_args a;
+	__s64 ret = ctx->ret;
+
+	if (!stashed)
+		return 0;
+	a = *stashed;
+	bpf_map_delete_elem(&ht_args, &id);
+
+	__u64 key = conn_key(id >> 32, a.fd);
+	__u64 ts = bpf_ktime_get_ns();
+	struct conn *c = bpf_map_lookup_elem(&ht_conns, &key);
+	if (ret <= 0) {
+		if (c && (ret == -ECONNRESET || ret == -EPIPE || ret == -ETIMEDOUT))
+			abort_pending(c, ts, HT_FLAG_RESET);
+		return 0;
+	}
+	if (a.kind == IO_SENDFILE) {
+		if (c)
+			feed_opaque(c, carries_requests(c, a.out), ret, ts);
+		return 0;
+	}
+	if (!c) {
+		__u64 buf = a.buf, len = ret;
+		if (a.kind == IO_IOV && (a.iovcnt == 0 || read_iovec(a.buf, 0, &buf, &len) < 0))
+			return 0;
+		c = conn_create(key, a.fd, a.out, buf, len < ret ? len : ret);
+		if (!c)
+			return 0;
+	}
+	return feed_io(c, &a, ret, ts);
+}
+
+SEC("tracepoint/syscalls/sys_exit_read")
+int exit_read(struct sys_exit_ctx *ctx) { return io_exit(ctx); }
+SEC("tracepoint/syscalls/sys_exit_recvfrom")
+int exit_recvfrom(struct sys_exit_ctx *ctx) { return io_exit(ctx); }
+SEC("tracepoint/syscalls/sys_exit_readv")
+int exit_readv(struct sys_exit_ctx *ctx) { return io_exit(ctx); }
+SEC("tracepoint/syscalls/sys_exit_recvmsg")
+int exit_recvmsg(struct sys_exit_ctx *ctx) { return io_exit(ctx); }
+SEC("tracepoint/syscalls/sys_exit_write")
+int exit_write(struct sys_exit_ctx *ctx) { return io_exit(ctx); }
+SEC("tracepoint/syscalls/sys_exit_sendto")
+int exit_sendto(struct sys_exit_ctx *ctx) { return io_exit(ctx); }
+SEC("tracepoint/syscalls/sys_exit_writev")
+int exit_writev(struct sys_exit_ctx *ctx) { return io_exit(ctx); }
+SEC("tracepoint/syscalls/sys_exit_sendmsg")
+int exit_sendmsg(struct sys_exit_ctx *ctx) { return io_exit(ctx); }
+SEC("tracepoint/syscalls/sys_exit_sendfile64")
+int exit_sendfile(struct sys_exit_ctx *ctx) { return io_exit(ctx); }
+
+/* ---- connection ends ---------------------------------------------------- */
+
+/* A response framed by connection close completes; anything else is aborted. */
+static __noinline int conn_end(struct conn *c, __u64 now_ns, __u16 reason)
+{
+	if (c->resp.state == P_UNTIL_CLOSE && c->resp.tracked && c->fifo_head != c->fifo_tail) {
+		emit_exchange(c, &c->fifo[c->fifo_head & (PIPELINE_DEPTH - 1)], c->resp.last_ns,
+			      c->resp.msg_bytes, c->resp_flags);
+		c->fifo_head++;
+		c->resp.state = P_IDLE;
+	}
+	return abort_pending(c, now_ns, reason);
+}
+
+static __always_inline int forget_fd(__u32 fd)
+{
+	__u64 key = conn_key(bpf_get_current_pid_tgid() >> 32, fd);
+	struct conn *c = bpf_map_lookup_elem(&ht_conns, &key);
+
+	if (!c)
+		return 0;
+	conn_end(c, bpf_ktime_get_ns(), HT_FLAG_CLOSED);
+	bpf_map_delete_elem(&ht_conns, &key);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_close")
+int enter_close(struct sys_enter_ctx *ctx) { return forget_fd(ctx->args[0]); }
+
+/* A new socket on an fd we still track means its close went unseen. */
+SEC("tracepoint/syscalls/sys_exit_accept")
+int exit_accept(struct sys_exit_ctx *ctx) { return ctx->ret >= 0 ? forget_fd(ctx->ret) : 0; }
+SEC("tracepoint/syscalls/sys_exit_accept4")
+int exit_accept4(struct sys_exit_ctx *ctx) { return ctx->ret >= 0 ? forget_fd(ctx->ret) : 0; }
+SEC("tracepoint/syscalls/sys_enter_connect")
+int enter_connect(struct sys_enter_ctx *ctx) { return forget_fd(ctx->args[0]); }
+
+struct sweep_ctx {
+	__u64 now_ns;
+	__u32 tgid;       /* process-exit sweep: the process that exited */
+	__u8 timeouts;    /* timeout sweep */
+};
+
+static long sweep_conn(struct bpf_map *map, __u64 *key, struct conn *c, struct sweep_ctx *s)
+{
+	if (!s->timeouts) {
+		if ((*key >> 32) == s->tgid) {
+			conn_end(c, s->now_ns, HT_FLAG_PROCESS_EXIT);
+			bpf_map_delete_elem(map, key);
+		}
+		return 0;
+	}
+	if (c->fifo_head != c->fifo_tail &&
+	    s->now_ns - c->fifo[c->fifo_head & (PIPELINE_DEPTH - 1)].start_ns > cfg_exchange_timeout_ns)
+		abort_pending(c, s->now_ns, HT_FLAG_TIMEOUT);
+	return 0;
+}
+
+/* Exit does not go through close(): sweep the process's connections when its
+ * last thread leaves. */
+SEC("tracepoint/sched/sched_process_exit")
+int process_exit(void *ctx)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct sweep_ctx s = { .tgid = bpf_get_current_pid_tgid() >> 32 };
+
+	if (BPF_CORE_READ(task, signal, live.counter) != 0)
+		return 0;
+	s.now_ns = bpf_ktime_get_ns();
+	bpf_for_each_map_elem(&ht_conns, sweep_conn, &s, 0);
+	return 0;
+}
+
+/* Not attached: the agent runs it with BPF_PROG_TEST_RUN every few seconds to
+ * emit exchanges outstanding longer than cfg_exchange_timeout_ns. */
+SEC("raw_tp")
+int sweep_timeouts(void *ctx)
+{
+	struct sweep_ctx s = { .timeouts = 1, .now_ns = bpf_ktime_get_ns() };
+
+	if (cfg_exchange_timeout_ns)
+		bpf_for_each_map_elem(&ht_conns, sweep_conn, &s, 0);
+	return 0;
+}

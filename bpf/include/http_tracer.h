@@ -1,0 +1,101 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * The one definition of everything that crosses the ring buffer and the
+ * configuration the agent writes into the BPF object before load.
+ * The addon exports sizeof/offsetof of these records and the TypeScript
+ * decoder (src/capture/abi.ts) checks itself against them at start-up and in
+ * test/capture/abi.test.ts. Change a field here and bump HT_ABI_VERSION.
+ */
+#pragma once
+
+#ifndef __VMLINUX_H__
+#include <linux/types.h>
+#endif
+
+#ifdef __cplusplus
+#define HT_STATIC_ASSERT static_assert
+#else
+#define HT_STATIC_ASSERT _Static_assert
+#endif
+
+#define HT_ABI_VERSION 1
+
+/* Bytes of the request head kept per exchange: configurable up to this bound. */
+#define HT_HEAD_MAX 512
+#define HT_HEAD_DEFAULT 256
+#define HT_COMM_LEN 16
+
+/* Port and pid allow/deny lists hold at most this many entries each. */
+#define HT_FILTER_MAX 64
+
+enum ht_filter_mode {
+	HT_FILTER_OFF = 0,
+	HT_FILTER_ALLOW = 1, /* trace only what is listed */
+	HT_FILTER_DENY = 2,  /* trace all but what is listed */
+};
+
+enum ht_record_type {
+	HT_RECORD_EXCHANGE = 1,
+};
+
+enum ht_direction {
+	HT_DIRECTION_SERVER = 1, /* this process accepted the connection and answered */
+	HT_DIRECTION_CLIENT = 2, /* this process connected and asked */
+};
+
+enum ht_exchange_flags {
+	HT_FLAG_ABORTED = 1 << 0,        /* never completed: see the reason flags below */
+	HT_FLAG_CLOSED = 1 << 1,         /* connection closed mid-exchange */
+	HT_FLAG_RESET = 1 << 2,          /* read/write failed (ECONNRESET, EPIPE, ...) */
+	HT_FLAG_PROCESS_EXIT = 1 << 3,   /* the process exited with the exchange open */
+	HT_FLAG_CHUNKED = 1 << 4,        /* response used chunked transfer coding */
+	HT_FLAG_HEAD_TRUNCATED = 1 << 5, /* request head longer than the captured bytes */
+	HT_FLAG_PIPELINED = 1 << 6,      /* request arrived while another was outstanding */
+	HT_FLAG_NO_RESPONSE_HEAD = 1 << 7, /* aborted before any response byte */
+	HT_FLAG_TIMEOUT = 1 << 8,        /* outstanding longer than the exchange timeout */
+};
+
+/* Indexes of the per-CPU counter array `ht_counters`. Losses first. */
+enum ht_counter {
+	HT_LOST_RINGBUF_FULL = 0,     /* exchange complete but ring buffer had no room */
+	HT_LOST_CONN_MAP_FULL = 1,    /* connection could not be tracked: map full */
+	HT_LOST_ARGS_MAP_FULL = 2,    /* syscall arguments could not be stashed */
+	HT_LOST_RESPONSE_NO_REQUEST = 3, /* response seen with no outstanding request */
+	HT_LOST_PIPELINE_OVERFLOW = 4,/* more outstanding requests than the FIFO holds */
+	HT_LOST_UNPARSED = 5,         /* bytes that did not frame as HTTP/1.x (garbage) */
+	HT_LOST_SCAN_LIMIT = 6,       /* header section beyond the per-call scan budget */
+	HT_COUNT_EXCHANGES = 7,       /* exchange records submitted */
+	HT_COUNT_ABORTED = 8,         /* of which aborted */
+	HT_COUNT_WAKEUPS = 9,         /* forced ring-buffer wake-ups */
+	HT_COUNTER_MAX = 10,
+};
+
+/* Ring-buffer record: one completed (or aborted) HTTP exchange. Followed by
+ * `head_capacity` bytes of request head, of which `head_len` are valid. */
+struct ht_exchange {
+	__u16 type;          /* HT_RECORD_EXCHANGE; first field of every record */
+	__u16 size;          /* whole record in bytes, 8-aligned, head included */
+	__u8 direction;      /* enum ht_direction */
+	__u8 family;         /* AF_INET (2) or AF_INET6 (10) */
+	__u16 flags;         /* enum ht_exchange_flags */
+	__u32 pid;           /* thread that completed the exchange */
+	__u32 tgid;          /* process */
+	__u32 fd;
+	__u16 status;        /* 0 when no status line was seen */
+	__u16 head_len;      /* valid bytes in head[] */
+	__u64 cgroup_id;
+	__u64 start_monotime_ns; /* server: first request byte read; client: first written */
+	__u64 end_monotime_ns;   /* server: last response byte written; client: read */
+	__u64 request_bytes;
+	__u64 response_bytes;
+	__u8 local_addr[16];  /* IPv4 in the first 4 bytes, network order */
+	__u8 peer_addr[16];
+	__u16 local_port;     /* host order */
+	__u16 peer_port;      /* host order */
+	__u8 abi_version;
+	__u8 _pad[3];
+	char comm[HT_COMM_LEN];
+	__u8 head[];
+};
+
+HT_STATIC_ASSERT(sizeof(struct ht_exchange) == 120, "ht_exchange layout changed: bump HT_ABI_VERSION");

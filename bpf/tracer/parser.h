@@ -1,0 +1,463 @@
+#pragma once
+/*
+ * HTTP/1.x framing in the kernel, one byte-level state machine per direction
+ * of a connection. Start lines and header fields are scanned byte by byte
+ * (through a per-CPU window copied from user memory); bodies are skipped
+ * arithmetically (content-length, chunk sizes), so cost follows header bytes,
+ * not payload bytes. Request starts push onto the connection's FIFO, response
+ * ends pop it: pipelined requests stay in order.
+ *
+ *   read/write chunk --> feed() --bpf_loop--> feed_step() per header byte / body skip
+ *                                   |-- message start: push request / match response
+ *                                   `-- message end:   emit exchange (response side)
+ */
+
+#define MAX_FEED_STEPS 4096
+
+struct feed_ctx {
+	struct conn *c;
+	struct msg_parser *p;
+	struct scan_window *win;
+	__u64 ubuf;       /* user address of this chunk */
+	__u64 ts;
+	__u32 len;        /* bytes in this chunk */
+	__u32 pos;        /* parse position in this chunk */
+	__u32 win_base;   /* chunk offset of the window */
+	__u32 win_len;    /* valid bytes in the window */
+	__u8 is_request;  /* this direction carries requests */
+	__u8 lost_sync;
+};
+
+/* Globals, not statics: clang 14 gives static .rodata arrays a BTF offset of 0,
+ * which the kernel's BTF check rejects. */
+const char content_length_name[16] = "content-length:";
+const char transfer_encoding_name[32] = "transfer-encoding:";
+const char chunked_token[8] = "chunked";
+
+static __always_inline __u8 lower(__u8 b)
+{
+	return (b >= 'A' && b <= 'Z') ? b | 0x20 : b;
+}
+
+/* min(n, max) in a form the verifier can bound as a helper's size argument:
+ * without the barrier clang compares a 32-bit copy and passes the 64-bit one. */
+static __always_inline __u64 clamp_len(__u64 n, __u64 max)
+{
+	if (n > max)
+		n = max;
+	asm volatile("" : "+r"(n));
+	if (n > max)
+		n = 0;
+	return n;
+}
+
+/* Makes [pos, pos + want) readable from the window when the chunk has it. */
+static __always_inline int window_at(struct feed_ctx *x, __u32 want)
+{
+	if (x->pos >= x->win_base && x->pos + want <= x->win_base + x->win_len)
+		return 0;
+	__u64 n = clamp_len(x->len - x->pos, SCAN_WINDOW);
+	if (n == 0 || bpf_probe_read_user(x->win->bytes, n, (void *)(x->ubuf + x->pos)) < 0)
+		return -1;
+	x->win_base = x->pos;
+	x->win_len = n;
+	return 0;
+}
+
+static __always_inline __u8 window_byte(struct feed_ctx *x, __u32 at)
+{
+	return x->win->bytes[(at - x->win_base) & (SCAN_WINDOW - 1)];
+}
+
+static __always_inline __u64 window_u64(struct feed_ctx *x)
+{
+	__u64 v = 0;
+	__u32 off = (x->pos - x->win_base) & (SCAN_WINDOW - 1);
+	if (off > SCAN_WINDOW - 8)
+		return 0;
+	__builtin_memcpy(&v, &x->win->bytes[off], 8);
+	return v;
+}
+
+#define U64_LE(a, b, c, d, e, f, g, h)                                                        \
+	((__u64)(a) | (__u64)(b) << 8 | (__u64)(c) << 16 | (__u64)(d) << 24 | (__u64)(e) << 32 | \
+	 (__u64)(f) << 40 | (__u64)(g) << 48 | (__u64)(h) << 56)
+#define MASK(n) ((n) == 8 ? ~0ULL : ((1ULL << ((n) * 8)) - 1))
+
+/* Length of the method token and its space, 0 when the bytes start no request. */
+static __always_inline __u32 request_start(__u64 v, __u32 avail, __u8 *is_head)
+{
+	*is_head = 0;
+	if (avail < 4)
+		return 0;
+	if ((v & MASK(4)) == U64_LE('G', 'E', 'T', ' ', 0, 0, 0, 0) ||
+	    (v & MASK(4)) == U64_LE('P', 'U', 'T', ' ', 0, 0, 0, 0))
+		return 4;
+	if (avail < 5)
+		return 0;
+	if ((v & MASK(5)) == U64_LE('P', 'O', 'S', 'T', ' ', 0, 0, 0))
+		return 5;
+	if ((v & MASK(5)) == U64_LE('H', 'E', 'A', 'D', ' ', 0, 0, 0)) {
+		*is_head = 1;
+		return 5;
+	}
+	if (avail < 6)
+		return 0;
+	if ((v & MASK(6)) == U64_LE('P', 'A', 'T', 'C', 'H', ' ', 0, 0) ||
+	    (v & MASK(6)) == U64_LE('T', 'R', 'A', 'C', 'E', ' ', 0, 0))
+		return 6;
+	if (avail < 7)
+		return 0;
+	if ((v & MASK(7)) == U64_LE('D', 'E', 'L', 'E', 'T', 'E', ' ', 0))
+		return 7;
+	if (avail < 8)
+		return 0;
+	if (v == U64_LE('O', 'P', 'T', 'I', 'O', 'N', 'S', ' ') ||
+	    v == U64_LE('C', 'O', 'N', 'N', 'E', 'C', 'T', ' '))
+		return 8;
+	return 0;
+}
+
+/* "HTTP/1.0 " or "HTTP/1.1 " followed by three digits. */
+static __always_inline int response_start(struct feed_ctx *x, __u64 v, __u32 avail, __u16 *status)
+{
+	if (avail < 12)
+		return 0;
+	if ((v & MASK(7)) != U64_LE('H', 'T', 'T', 'P', '/', '1', '.', 0))
+		return 0;
+	__u8 minor = v >> 56;
+	if ((minor != '0' && minor != '1') || window_byte(x, x->pos + 8) != ' ')
+		return 0;
+	__u16 s = 0;
+	for (int i = 9; i < 12; i++) {
+		__u8 d = window_byte(x, x->pos + i);
+		if (d < '0' || d > '9')
+			return 0;
+		s = s * 10 + (d - '0');
+	}
+	*status = s;
+	return 1;
+}
+
+/* Cheap test for the lazy path: do these bytes start an HTTP/1.x message? */
+static __always_inline int looks_like_http(__u64 v, __u32 avail, __u8 *is_request)
+{
+	__u8 is_head;
+	*is_request = request_start(v, avail, &is_head) != 0;
+	if (*is_request)
+		return 1;
+	return avail >= 8 && (v & MASK(7)) == U64_LE('H', 'T', 'T', 'P', '/', '1', '.', 0);
+}
+
+static __always_inline void message_start(struct feed_ctx *x, __u8 is_head, __u16 status)
+{
+	struct conn *c = x->c;
+	struct msg_parser *p = x->p;
+
+	__builtin_memset(p, 0, sizeof(*p));
+	p->state = P_HEADERS;
+	if (x->is_request) {
+		if ((__u8)(c->fifo_tail - c->fifo_head) >= PIPELINE_DEPTH) {
+			count(HT_LOST_PIPELINE_OVERFLOW);
+			return;
+		}
+		struct pending_request *r = &c->fifo[c->fifo_tail & (PIPELINE_DEPTH - 1)];
+		__u64 n = clamp_len(x->len - x->pos, cfg_head_bytes);
+		r->start_ns = x->ts;
+		r->request_bytes = 0;
+		r->is_head = is_head;
+		r->flags = c->fifo_tail != c->fifo_head ? HT_FLAG_PIPELINED : 0;
+		r->head_len = n;
+		bpf_probe_read_user(r->head, n, (void *)(x->ubuf + x->pos));
+		c->fifo_tail++;
+		p->tracked = 1;
+	} else {
+		if (c->fifo_head == c->fifo_tail) {
+			count(HT_LOST_RESPONSE_NO_REQUEST);
+			return;
+		}
+		c->status = status;
+		c->resp_flags = 0;
+		p->tracked = 1;
+	}
+}
+
+static __always_inline struct pending_request *newest_request(struct conn *c)
+{
+	return &c->fifo[(__u8)(c->fifo_tail - 1) & (PIPELINE_DEPTH - 1)];
+}
+
+static __always_inline struct pending_request *oldest_request(struct conn *c)
+{
+	return &c->fifo[c->fifo_head & (PIPELINE_DEPTH - 1)];
+}
+
+static __always_inline void message_end(struct feed_ctx *x)
+{
+	struct conn *c = x->c;
+	struct msg_parser *p = x->p;
+
+	p->state = P_IDLE;
+	if (!p->tracked)
+		return;
+	if (x->is_request) {
+		newest_request(c)->request_bytes = p->msg_bytes;
+		return;
+	}
+	/* 1xx other than 101 is interim: the final response follows. */
+	if (c->status >= 100 && c->status < 200 && c->status != 101)
+		return;
+	emit_exchange(c, oldest_request(c), x->ts, p->msg_bytes, c->resp_flags);
+	c->fifo_head++;
+	c->status = 0;
+}
+
+/* The empty line after the header fields: decide how the body is framed. */
+static __always_inline void headers_end(struct feed_ctx *x)
+{
+	struct conn *c = x->c;
+	struct msg_parser *p = x->p;
+
+	if (p->tracked && x->is_request) {
+		struct pending_request *r = newest_request(c);
+		if (p->msg_bytes > r->head_len)
+			r->flags |= HT_FLAG_HEAD_TRUNCATED;
+	}
+	if (!x->is_request) {
+		__u16 s = c->status;
+		int head = p->tracked && oldest_request(c)->is_head;
+		if ((s >= 100 && s < 200) || s == 204 || s == 304 || head) {
+			if (s == 101)
+				c->upgraded = 1;
+			message_end(x);
+			return;
+		}
+	}
+	if (p->chunked) {
+		if (!x->is_request)
+			c->resp_flags |= HT_FLAG_CHUNKED;
+		p->state = P_CHUNK_SIZE;
+		p->body_left = 0;
+	} else if (p->has_length && p->content_length > 0) {
+		p->state = P_BODY;
+		p->body_left = p->content_length;
+	} else if (p->has_length || x->is_request) {
+		message_end(x);
+	} else {
+		p->state = P_UNTIL_CLOSE;
+	}
+}
+
+/* One byte of a header (or trailer) line. */
+static __always_inline void header_byte(struct feed_ctx *x, __u8 b)
+{
+	struct msg_parser *p = x->p;
+
+	if (b == '\n') {
+		if (p->line_len == 0) {
+			if (p->state == P_TRAILERS)
+				message_end(x);
+			else
+				headers_end(x);
+			return;
+		}
+		p->line_len = 0;
+		p->hname = HN_NONE;
+		p->hpos = 0;
+		p->hval = 0;
+		return;
+	}
+	if (b == '\r')
+		return;
+	b = lower(b);
+	if (p->line_len == 0) {
+		p->hname = b == 'c' ? HN_CONTENT_LENGTH : b == 't' ? HN_TRANSFER_ENCODING : HN_SKIP;
+		p->hpos = 1;
+	} else if (p->hname == HN_CONTENT_LENGTH) {
+		if (p->hpos < 15) {
+			if (b == content_length_name[p->hpos & 15])
+				p->hpos++;
+			else
+				p->hname = HN_SKIP;
+		} else if (b >= '0' && b <= '9') {
+			p->content_length = p->content_length * 10 + (b - '0');
+			p->has_length = 1;
+		}
+	} else if (p->hname == HN_TRANSFER_ENCODING) {
+		if (p->hpos < 18) {
+			if (b == transfer_encoding_name[p->hpos & 31])
+				p->hpos++;
+			else
+				p->hname = HN_SKIP;
+		} else if (p->hval < 7) {
+			if (b == chunked_token[p->hval & 7])
+				p->hval++;
+			else
+				p->hval = b == 'c';
+			if (p->hval == 7)
+				p->chunked = 1;
+		}
+	}
+	p->line_len++;
+}
+
+static __always_inline int hex_value(__u8 b)
+{
+	if (b >= '0' && b <= '9')
+		return b - '0';
+	b = lower(b);
+	if (b >= 'a' && b <= 'f')
+		return b - 'a' + 10;
+	return -1;
+}
+
+static __always_inline void lose_sync(struct feed_ctx *x, __u32 counter)
+{
+	count(counter);
+	x->p->state = P_IDLE;
+	x->pos = x->len;
+}
+
+static __always_inline __u32 skip_body(struct feed_ctx *x)
+{
+	__u64 n = x->len - x->pos;
+	if (n > x->p->body_left)
+		n = x->p->body_left;
+	x->p->body_left -= n;
+	return n;
+}
+
+/* bpf_loop callback: advance the parse by one header byte or one body skip. */
+static int feed_step(__u32 i, struct feed_ctx *x)
+{
+	struct msg_parser *p = x->p;
+	__u32 advance = 1;
+
+	if (x->pos >= x->len)
+		return 1;
+
+	switch (p->state) {
+	case P_IDLE: {
+		__u8 is_head = 0;
+		__u16 status = 0;
+		if (window_at(x, 12) < 0) {
+			lose_sync(x, HT_LOST_UNPARSED);
+			return 1;
+		}
+		__u32 avail = x->win_base + x->win_len - x->pos;
+		__u64 v = window_u64(x);
+		int ok = x->is_request ? request_start(v, avail, &is_head) != 0
+				       : response_start(x, v, avail, &status);
+		if (!ok) {
+			lose_sync(x, HT_LOST_UNPARSED);
+			return 1;
+		}
+		message_start(x, is_head, status);
+		return 0; /* the start line is consumed as a header line */
+	}
+	case P_HEADERS:
+	case P_TRAILERS:
+	case P_CHUNK_SIZE:
+	case P_CHUNK_EXT:
+	case P_CHUNK_DATA_END: {
+		if (window_at(x, 1) < 0) {
+			lose_sync(x, HT_LOST_UNPARSED);
+			return 1;
+		}
+		__u8 b = window_byte(x, x->pos);
+		p->msg_bytes++;
+		x->pos++;
+		if (p->state == P_HEADERS || p->state == P_TRAILERS) {
+			header_byte(x, b);
+		} else if (p->state == P_CHUNK_DATA_END) {
+			if (b == '\n')
+				p->state = P_CHUNK_SIZE;
+			else if (b != '\r')
+				lose_sync(x, HT_LOST_UNPARSED);
+		} else if (b == '\n') {
+			p->state = p->body_left ? P_CHUNK_DATA : P_TRAILERS;
+			p->line_len = 0;
+		} else if (p->state == P_CHUNK_SIZE) {
+			int h = hex_value(b);
+			if (h >= 0)
+				p->body_left = p->body_left * 16 + h;
+			else if (b == ';' || b == ' ' || b == '\t')
+				p->state = P_CHUNK_EXT;
+			else if (b != '\r')
+				lose_sync(x, HT_LOST_UNPARSED);
+		}
+		return 0;
+	}
+	case P_BODY:
+	case P_CHUNK_DATA:
+		advance = skip_body(x);
+		p->msg_bytes += advance;
+		x->pos += advance;
+		if (p->body_left == 0) {
+			if (p->state == P_BODY)
+				message_end(x);
+			else
+				p->state = P_CHUNK_DATA_END;
+		}
+		return 0;
+	case P_UNTIL_CLOSE:
+		p->msg_bytes += x->len - x->pos;
+		x->pos = x->len;
+		return 1;
+	}
+	lose_sync(x, HT_LOST_UNPARSED);
+	return 1;
+}
+
+/* Parse one contiguous chunk of a connection's byte stream in one direction. */
+static __noinline int feed(struct conn *c, __u8 is_request, __u64 ubuf, __u32 len, __u64 ts)
+{
+	__u32 zero = 0;
+	struct feed_ctx x = {};
+
+	x.win = bpf_map_lookup_elem(&ht_scratch, &zero);
+	if (!x.win || c->upgraded)
+		return 0;
+	x.c = c;
+	x.p = is_request ? &c->req : &c->resp;
+	x.ubuf = ubuf;
+	x.len = len;
+	x.ts = ts;
+	x.is_request = is_request;
+	x.p->last_ns = ts;
+	bpf_loop(MAX_FEED_STEPS, feed_step, &x, 0);
+	if (x.pos < x.len) {
+		count(HT_LOST_SCAN_LIMIT);
+		x.p->state = P_IDLE;
+	}
+	if (is_request && x.p->tracked && x.p->state != P_IDLE)
+		newest_request(c)->request_bytes = x.p->msg_bytes;
+	return 0;
+}
+
+/* Body bytes we cannot read (sendfile): only advance the framing. */
+static __noinline int feed_opaque(struct conn *c, __u8 is_request, __u64 len, __u64 ts)
+{
+	struct msg_parser *p = is_request ? &c->req : &c->resp;
+	struct feed_ctx x = { .c = c, .p = p, .ts = ts, .is_request = is_request };
+
+	p->last_ns = ts;
+	if (p->state == P_UNTIL_CLOSE) {
+		p->msg_bytes += len;
+		return 0;
+	}
+	if (p->state != P_BODY && p->state != P_CHUNK_DATA) {
+		count(HT_LOST_UNPARSED);
+		return 0;
+	}
+	__u64 n = len < p->body_left ? len : p->body_left;
+	p->body_left -= n;
+	p->msg_bytes += n;
+	if (p->body_left == 0) {
+		if (p->state == P_BODY)
+			message_end(&x);
+		else
+			p->state = P_CHUNK_DATA_END;
+	}
+	return 0;
+}
