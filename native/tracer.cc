@@ -1,0 +1,279 @@
+#include "tracer.h"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+
+#include "http_tracer.h"
+#include "http_tracer.skel.h"
+#include "libbpf-log.h"
+
+namespace ht {
+namespace {
+
+constexpr size_t kBatchFlushBytes = 1u << 20;  // hand over early when a batch grows this big
+constexpr size_t kQueueBatches = 64;           // batches waiting for the JS thread, at most
+
+Napi::Error MakeError(Napi::Env env, const char* code, const std::string& message) {
+  Napi::Error e = Napi::Error::New(env, message);
+  e.Set("code", code);
+  return e;
+}
+
+std::string Errno(int err) { return std::string(strerror(err < 0 ? -err : err)); }
+
+uint32_t U32(const Napi::Object& o, const char* key, uint32_t fallback) {
+  Napi::Value v = o.Get(key);
+  return v.IsNumber() ? v.As<Napi::Number>().Uint32Value() : fallback;
+}
+
+template <typename T>
+std::vector<T> List(const Napi::Object& o, const char* key) {
+  std::vector<T> out;
+  Napi::Value v = o.Get(key);
+  if (!v.IsArray()) return out;
+  Napi::Array a = v.As<Napi::Array>();
+  for (uint32_t i = 0; i < a.Length(); i++) out.push_back(static_cast<T>(a.Get(i).As<Napi::Number>().Uint32Value()));
+  return out;
+}
+
+}  // namespace
+
+Napi::Function Tracer::Define(Napi::Env env) {
+  return DefineClass(env, "Tracer",
+                     {InstanceMethod<&Tracer::Start>("start"), InstanceMethod<&Tracer::Stop>("stop"),
+                      InstanceMethod<&Tracer::Stats>("stats")});
+}
+
+// new Tracer(options, onBatch). Options are validated in TypeScript
+// (src/capture/tracer.ts); here they are only read.
+Tracer::Tracer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Tracer>(info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 2 || !info[0].IsObject() || !info[1].IsFunction())
+    throw MakeError(env, "HT_ERR_ARGUMENTS", "new Tracer(options, onBatch): expected an object and a function");
+  Napi::Object o = info[0].As<Napi::Object>();
+  options_.ring_buffer_bytes = U32(o, "ringBufferBytes", options_.ring_buffer_bytes);
+  options_.head_bytes = U32(o, "headBytes", options_.head_bytes);
+  options_.wakeup_bytes = U32(o, "wakeupBytes", options_.wakeup_bytes);
+  options_.exchange_timeout_ns = static_cast<uint64_t>(U32(o, "exchangeTimeoutMs", 0)) * 1000000ull;
+  options_.self_tgid = U32(o, "selfTgid", getpid());
+  options_.drain_interval_ms = U32(o, "drainIntervalMs", options_.drain_interval_ms);
+  options_.sweep_interval_ms = U32(o, "sweepIntervalMs", options_.sweep_interval_ms);
+  options_.port_filter_mode = U32(o, "portFilterMode", 0);
+  options_.ports = List<uint16_t>(o, "ports");
+  options_.pid_filter_mode = U32(o, "pidFilterMode", 0);
+  options_.pids = List<uint32_t>(o, "pids");
+  on_batch_ = Napi::Persistent(info[1].As<Napi::Function>());
+}
+
+Tracer::~Tracer() { Teardown(); }
+
+void Tracer::Load(Napi::Env env) {
+  LibbpfLogReset();
+  skel_ = http_tracer_bpf__open();
+  if (!skel_) throw MakeError(env, "HT_ERR_BPF_OPEN", "opening the BPF object failed: " + Errno(errno) + "\n" + LibbpfLogTail());
+
+  skel_->rodata->cfg_self_tgid = options_.self_tgid;
+  skel_->rodata->cfg_head_bytes = options_.head_bytes;
+  skel_->rodata->cfg_wakeup_bytes = options_.wakeup_bytes;
+  skel_->rodata->cfg_exchange_timeout_ns = options_.exchange_timeout_ns;
+  skel_->rodata->cfg_port_filter = options_.port_filter_mode;
+  skel_->rodata->cfg_pid_filter = options_.pid_filter_mode;
+  int err = bpf_map__set_max_entries(skel_->maps.ht_events, options_.ring_buffer_bytes);
+  if (err) throw MakeError(env, "HT_ERR_BPF_CONFIG", "ring buffer size " + std::to_string(options_.ring_buffer_bytes) + ": " + Errno(err));
+
+  err = http_tracer_bpf__load(skel_);
+  if (err) {
+    const char* code = (err == -EPERM || err == -EACCES) ? "HT_ERR_PERMISSION" : "HT_ERR_BPF_LOAD";
+    std::string hint = (err == -EPERM || err == -EACCES)
+                           ? " (run as root, or grant CAP_BPF, CAP_PERFMON and CAP_SYS_RESOURCE)"
+                           : "";
+    throw MakeError(env, code, "loading the BPF programs failed: " + Errno(err) + hint + "\n" + LibbpfLogTail());
+  }
+
+  uint8_t one = 1;
+  for (uint16_t port : options_.ports)
+    bpf_map__update_elem(skel_->maps.ht_port_filter, &port, sizeof(port), &one, sizeof(one), BPF_ANY);
+  for (uint32_t pid : options_.pids)
+    bpf_map__update_elem(skel_->maps.ht_pid_filter, &pid, sizeof(pid), &one, sizeof(one), BPF_ANY);
+}
+
+// One row per program: which tracepoint, whether it attached, and why not.
+Napi::Array Tracer::Attach(Napi::Env env) {
+  Napi::Array report = Napi::Array::New(env);
+  bpf_program* prog;
+  uint32_t i = 0;
+  bpf_object__for_each_program(prog, skel_->obj) {
+    std::string section = bpf_program__section_name(prog);
+    if (section == "raw_tp") continue;  // the sweep program runs on demand
+    LibbpfLogReset();
+    bpf_link* link = bpf_program__attach(prog);
+    int err = link ? 0 : -errno;
+    Napi::Object row = Napi::Object::New(env);
+    row.Set("program", bpf_program__name(prog));
+    row.Set("target", section.substr(section.find('/') + 1));
+    row.Set("attached", link != nullptr);
+    if (link) {
+      links_.push_back(link);
+    } else {
+      std::string why = Errno(err);
+      if (err == -ENOENT) why = "tracepoint not found on this kernel (" + why + ")";
+      row.Set("error", why);
+    }
+    report.Set(i++, row);
+  }
+  return report;
+}
+
+// start(): loads and attaches; returns the attach report. Throws with a
+// stable code when nothing can be captured.
+Napi::Value Tracer::Start(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (started_) throw MakeError(env, "HT_ERR_STARTED", "tracer already started");
+  try {
+    Load(env);
+    Napi::Array report = Attach(env);
+    if (links_.empty()) throw MakeError(env, "HT_ERR_ATTACH", "no program attached\n" + LibbpfLogTail());
+    ring_ = ring_buffer__new(bpf_map__fd(skel_->maps.ht_events), &Tracer::OnRecord, this, nullptr);
+    if (!ring_) throw MakeError(env, "HT_ERR_RINGBUF", "ring_buffer__new: " + Errno(errno));
+
+    tsfn_ = Napi::ThreadSafeFunction::New(env, on_batch_.Value(), "http-tracer-batches", kQueueBatches, 1,
+                                          [this](Napi::Env) {
+                                            if (stopped_) {
+                                              stopped_->Resolve(Value());
+                                              delete stopped_;
+                                              stopped_ = nullptr;
+                                            }
+                                          });
+    batch_ = std::make_unique<Batch>();
+    stopping_ = false;
+    started_ = true;
+    Ref();  // alive until stop() has delivered the last batch
+    poller_ = std::thread(&Tracer::PollLoop, this);
+    return report;
+  } catch (...) {
+    Teardown();
+    throw;
+  }
+}
+
+// stop(): detaches, drains what the kernel still holds, and resolves once the
+// last batch has been delivered. Safe to call twice or before start().
+Napi::Value Tracer::Stop(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto deferred = Napi::Promise::Deferred::New(env);
+  if (!started_) {
+    deferred.Resolve(env.Undefined());
+    return deferred.Promise();
+  }
+  started_ = false;
+  for (bpf_link* link : links_) bpf_link__destroy(link);
+  links_.clear();
+  stopping_ = true;
+  if (poller_.joinable()) poller_.join();
+  stopped_ = new Napi::Promise::Deferred(deferred);
+  tsfn_.Release();
+  Teardown();
+  Unref();
+  return deferred.Promise();
+}
+
+void Tracer::Teardown() {
+  stopping_ = true;
+  if (poller_.joinable()) poller_.join();
+  for (bpf_link* link : links_) bpf_link__destroy(link);
+  links_.clear();
+  if (ring_) ring_buffer__free(ring_);
+  ring_ = nullptr;
+  if (skel_) http_tracer_bpf__destroy(skel_);
+  skel_ = nullptr;
+}
+
+Napi::Value Tracer::Stats(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("records", Napi::Number::New(env, records_));
+  out.Set("bytes", Napi::Number::New(env, bytes_));
+  out.Set("batches", Napi::Number::New(env, batches_));
+  out.Set("droppedBatches", Napi::Number::New(env, dropped_batches_));
+  out.Set("droppedRecords", Napi::Number::New(env, dropped_records_));
+  out.Set("sweeps", Napi::Number::New(env, sweeps_));
+  Napi::Array kernel = Napi::Array::New(env, HT_COUNTER_MAX);
+  int cpus = libbpf_num_possible_cpus();
+  std::vector<uint64_t> values(cpus > 0 ? cpus : 1);
+  for (uint32_t k = 0; k < HT_COUNTER_MAX; k++) {
+    uint64_t sum = 0;
+    if (skel_ && bpf_map__lookup_elem(skel_->maps.ht_counters, &k, sizeof(k), values.data(),
+                                      values.size() * sizeof(uint64_t), 0) == 0)
+      for (uint64_t v : values) sum += v;
+    kernel.Set(k, Napi::Number::New(env, static_cast<double>(sum)));
+  }
+  out.Set("kernel", kernel);
+  return out;
+}
+
+// Poll thread: ring buffer callback, one record at a time into the batch.
+int Tracer::OnRecord(void* ctx, void* data, size_t size) {
+  Tracer* self = static_cast<Tracer*>(ctx);
+  Batch& b = *self->batch_;
+  const uint8_t* p = static_cast<const uint8_t*>(data);
+  b.bytes.insert(b.bytes.end(), p, p + size);
+  b.records++;
+  if (b.bytes.size() >= kBatchFlushBytes) self->Flush();
+  return 0;
+}
+
+// Poll thread: hand the current batch to JavaScript, or drop and count it.
+void Tracer::Flush() {
+  if (batch_->records == 0) return;
+  Batch* b = batch_.release();
+  batch_ = std::make_unique<Batch>();
+  batch_->bytes.reserve(b->bytes.size());
+  uint32_t records = b->records;
+  size_t bytes = b->bytes.size();
+  napi_status status = tsfn_.NonBlockingCall(b, [](Napi::Env env, Napi::Function fn, Batch* batch) {
+    std::unique_ptr<Batch> owned(batch);
+    if (env == nullptr) return;  // shutting down
+    fn.Call({Napi::Buffer<uint8_t>::Copy(env, owned->bytes.data(), owned->bytes.size()),
+             Napi::Number::New(env, owned->records)});
+  });
+  if (status == napi_ok) {
+    records_ += records;
+    bytes_ += bytes;
+    batches_++;
+  } else {
+    delete b;
+    dropped_batches_++;
+    dropped_records_ += records;
+  }
+}
+
+// Poll thread: exchanges outstanding past the timeout are emitted as aborted
+// by the sweep program, run in the kernel through BPF_PROG_TEST_RUN.
+void Tracer::Sweep() {
+  LIBBPF_OPTS(bpf_test_run_opts, opts);
+  if (bpf_prog_test_run_opts(bpf_program__fd(skel_->progs.sweep_timeouts), &opts) == 0) sweeps_++;
+}
+
+void Tracer::PollLoop() {
+  using Clock = std::chrono::steady_clock;
+  auto next_sweep = Clock::now();
+  while (!stopping_) {
+    ring_buffer__poll(ring_, options_.drain_interval_ms);
+    // Records submitted with BPF_RB_NO_WAKEUP raise no epoll event: drain them here.
+    ring_buffer__consume(ring_);
+    Flush();
+    if (options_.exchange_timeout_ns && Clock::now() >= next_sweep) {
+      Sweep();
+      next_sweep = Clock::now() + std::chrono::milliseconds(options_.sweep_interval_ms);
+    }
+  }
+  ring_buffer__consume(ring_);
+  Flush();
+}
+
+}  // namespace ht
