@@ -1,0 +1,118 @@
+/**
+ * The TypeScript side of bpf/include/http_tracer.h. The decoder reads records
+ * at these offsets; verifyLayout() compares them with the addon's
+ * sizeof/offsetof at start-up (and test/capture/abi.test.ts does in CI), so
+ * the C header, the addon and this file cannot drift apart silently.
+ */
+import { TracerError } from '../errors';
+
+export const ABI_VERSION = 1;
+export const HEAD_MAX = 512;
+export const HEAD_DEFAULT = 256;
+export const COMM_LENGTH = 16;
+export const FILTER_MAX = 64;
+export const RECORD_EXCHANGE = 1;
+
+export const EXCHANGE_SIZE = 120;
+export const ExchangeOffsets = {
+  type: 0,
+  size: 2,
+  direction: 4,
+  family: 5,
+  flags: 6,
+  pid: 8,
+  tgid: 12,
+  fd: 16,
+  status: 20,
+  head_len: 22,
+  cgroup_id: 24,
+  start_monotime_ns: 32,
+  end_monotime_ns: 40,
+  request_bytes: 48,
+  response_bytes: 56,
+  local_addr: 64,
+  peer_addr: 80,
+  local_port: 96,
+  peer_port: 98,
+  abi_version: 100,
+  comm: 104,
+  head: 120,
+} as const;
+
+export const ExchangeFlags = {
+  aborted: 1 << 0,
+  closed: 1 << 1,
+  reset: 1 << 2,
+  processExit: 1 << 3,
+  chunked: 1 << 4,
+  headTruncated: 1 << 5,
+  pipelined: 1 << 6,
+  noResponseHead: 1 << 7,
+  timeout: 1 << 8,
+} as const;
+
+export type ExchangeFlagName = keyof typeof ExchangeFlags;
+
+/** Kernel counters, in the order of enum ht_counter. */
+export const KernelCounters = {
+  lostRingbufFull: 0,
+  lostConnMapFull: 1,
+  lostArgsMapFull: 2,
+  lostResponseNoRequest: 3,
+  lostPipelineOverflow: 4,
+  lostUnparsed: 5,
+  lostScanLimit: 6,
+  exchanges: 7,
+  aborted: 8,
+  wakeups: 9,
+} as const;
+export const KERNEL_COUNTER_COUNT = 10;
+
+export type KernelCounterName = keyof typeof KernelCounters;
+
+export const DIRECTION_SERVER = 1;
+export const DIRECTION_CLIENT = 2;
+export const AF_INET = 2;
+export const AF_INET6 = 10;
+
+/** What the addon's layout() returns. */
+export interface AddonLayout {
+  abiVersion: number;
+  headMax: number;
+  headDefault: number;
+  commLength: number;
+  filterMax: number;
+  exchange: { size: number; recordType: number; fields: Record<string, number> };
+  flags: Record<string, number>;
+  counters: Record<string, number>;
+}
+
+/** Every difference between the addon's layout and this file, as text. */
+export function layoutDifferences(layout: AddonLayout): string[] {
+  const diffs: string[] = [];
+  const expect = (what: string, ours: number, theirs: number | undefined): void => {
+    if (ours !== theirs) diffs.push(`${what}: decoder ${ours}, addon ${theirs}`);
+  };
+  expect('abi version', ABI_VERSION, layout.abiVersion);
+  expect('head max', HEAD_MAX, layout.headMax);
+  expect('head default', HEAD_DEFAULT, layout.headDefault);
+  expect('comm length', COMM_LENGTH, layout.commLength);
+  expect('filter max', FILTER_MAX, layout.filterMax);
+  expect('exchange size', EXCHANGE_SIZE, layout.exchange.size);
+  expect('exchange record type', RECORD_EXCHANGE, layout.exchange.recordType);
+  const fields = new Set([...Object.keys(ExchangeOffsets), ...Object.keys(layout.exchange.fields)]);
+  for (const f of fields) {
+    expect(`offset of ${f}`, (ExchangeOffsets as Record<string, number>)[f] ?? -1, layout.exchange.fields[f]);
+  }
+  for (const [name, bit] of Object.entries(ExchangeFlags)) expect(`flag ${name}`, bit, layout.flags[name]);
+  for (const [name, index] of Object.entries(KernelCounters)) expect(`counter ${name}`, index, layout.counters[name]);
+  expect('counter count', KERNEL_COUNTER_COUNT, layout.counters.count);
+  return diffs;
+}
+
+export function verifyLayout(layout: AddonLayout): void {
+  const diffs = layoutDifferences(layout);
+  if (diffs.length > 0) {
+    throw new TracerError('HT_ERR_ABI_MISMATCH', `record layout mismatch (rebuild with "npm run build"):\n  ${diffs.join('\n  ')}`);
+  }
+}

@@ -1,0 +1,77 @@
+/**
+ * Loads the native addon (build/Release/http_tracer.node) and types its
+ * surface. The addon is loaded once per thread that uses it: a Buffer it
+ * delivers belongs to that thread (see STYLE.md).
+ */
+import path from 'node:path';
+import { TracerError } from '../errors';
+import type { AddonLayout } from './abi';
+
+/** One row of the attach report: a BPF program and its tracepoint. */
+export interface AttachResult {
+  program: string;
+  target: string;
+  attached: boolean;
+  error?: string;
+}
+
+export interface NativeTracerOptions {
+  ringBufferBytes: number;
+  headBytes: number;
+  wakeupBytes: number;
+  exchangeTimeoutMs: number;
+  selfTgid: number;
+  drainIntervalMs: number;
+  sweepIntervalMs: number;
+  portFilterMode: number;
+  ports: number[];
+  pidFilterMode: number;
+  pids: number[];
+}
+
+export interface NativeStats {
+  records: number;
+  bytes: number;
+  batches: number;
+  droppedBatches: number;
+  droppedRecords: number;
+  sweeps: number;
+  kernel: number[];
+}
+
+/**
+ * onBatch receives a Buffer of whole records back to back and their count.
+ * The Buffer is the callee's to keep.
+ */
+export type BatchCallback = (batch: Buffer, records: number) => void;
+
+export interface NativeTracer {
+  start(): AttachResult[];
+  stop(): Promise<void>;
+  stats(): NativeStats;
+}
+
+export interface Addon {
+  Tracer: new (options: NativeTracerOptions, onBatch: BatchCallback) => NativeTracer;
+  layout(): AddonLayout;
+  mountTracefs(path: string): void;
+  monotonicNs(): bigint;
+}
+
+let cached: Addon | undefined;
+
+export function loadAddon(): Addon {
+  if (cached) return cached;
+  const file = path.join(__dirname, '..', '..', 'build', 'Release', 'http_tracer.node');
+  try {
+    cached = require(file) as Addon;
+  } catch (err) {
+    throw new TracerError(
+      'HT_ERR_ADDON_LOAD',
+      `cannot load the native addon ${file}: ${(err as Error).message}\n` +
+        'Build it with "bash scripts/setup.sh" (or "npm run build" when clang, libbpf-dev and bpftool are installed).',
+      { cause: err },
+    );
+  }
+  return cached;
+}

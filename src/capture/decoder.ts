@@ -1,0 +1,193 @@
+/**
+ * Decoding of record batches. One DataView per batch, a cursor that moves
+ * over the records in place; an Exchange object is built only when the
+ * consumer asks for one (toExchange), so a consumer that aggregates reads
+ * the fields it needs straight from the bytes.
+ *
+ *   Buffer [rec0 | rec1 | ... ]  --ExchangeCursor.next()-->  getters at offsets
+ *                                                  `--toExchange()--> Exchange
+ *
+ * The batch stays owned by whoever delivered it; an Exchange copies what it keeps.
+ */
+import { AF_INET, AF_INET6, DIRECTION_SERVER, EXCHANGE_SIZE, ExchangeFlags, ExchangeOffsets as O, RECORD_EXCHANGE, type ExchangeFlagName } from './abi';
+import { formatAddress } from './address';
+import { parseRequestHead, targetPath } from './http-head';
+
+const TWO_32 = 4294967296;
+
+export type Direction = 'server' | 'client';
+
+export interface Exchange {
+  direction: Direction;
+  ipVersion: 4 | 6;
+  pid: number;
+  tgid: number;
+  fd: number;
+  comm: string;
+  cgroupId: bigint;
+  /** CLOCK_MONOTONIC ns: server = first request byte read, client = first written. */
+  startMonotimeNs: bigint;
+  endMonotimeNs: bigint;
+  durationNs: number;
+  localAddress: string;
+  localPort: number;
+  peerAddress: string;
+  peerPort: number;
+  /** 0 when the exchange ended before a status line was seen. */
+  status: number;
+  requestBytes: number;
+  responseBytes: number;
+  method: string;
+  /** Request target as sent (path and query). */
+  target: string;
+  path: string;
+  host: string | undefined;
+  aborted: boolean;
+  flags: ExchangeFlagName[];
+}
+
+export interface BatchProblems {
+  /** Bytes at the end of the batch that did not form a whole record. */
+  truncatedBytes: number;
+  /** Records of a type this decoder does not know (skipped by their size). */
+  unknownRecords: number;
+}
+
+export class ExchangeCursor {
+  private readonly view: DataView;
+  private readonly bytes: Uint8Array;
+  private offset = -1;
+  private nextOffset = 0;
+  readonly problems: BatchProblems = { truncatedBytes: 0, unknownRecords: 0 };
+
+  constructor(batch: Uint8Array) {
+    this.bytes = batch;
+    this.view = new DataView(batch.buffer, batch.byteOffset, batch.byteLength);
+  }
+
+  /** Moves to the next exchange record; false at the end of the batch. */
+  next(): boolean {
+    const view = this.view;
+    while (this.nextOffset < view.byteLength) {
+      const at = this.nextOffset;
+      const remaining = view.byteLength - at;
+      if (remaining < 4) break;
+      const type = view.getUint16(at + O.type, true);
+      const size = view.getUint16(at + O.size, true);
+      if (size < 4 || size > remaining || (type === RECORD_EXCHANGE && size < EXCHANGE_SIZE)) break;
+      this.nextOffset = at + size;
+      if (type !== RECORD_EXCHANGE) {
+        this.problems.unknownRecords++;
+        continue;
+      }
+      const headLen = view.getUint16(at + O.head_len, true);
+      if (EXCHANGE_SIZE + headLen > size) break;
+      this.offset = at;
+      return true;
+    }
+    this.problems.truncatedBytes = view.byteLength - this.nextOffset;
+    this.nextOffset = view.byteLength;
+    return false;
+  }
+
+  get direction(): Direction {
+    return this.view.getUint8(this.offset + O.direction) === DIRECTION_SERVER ? 'server' : 'client';
+  }
+  get flags(): number {
+    return this.view.getUint16(this.offset + O.flags, true);
+  }
+  get aborted(): boolean {
+    return (this.flags & ExchangeFlags.aborted) !== 0;
+  }
+  get status(): number {
+    return this.view.getUint16(this.offset + O.status, true);
+  }
+  get pid(): number {
+    return this.view.getUint32(this.offset + O.pid, true);
+  }
+  get tgid(): number {
+    return this.view.getUint32(this.offset + O.tgid, true);
+  }
+  get localPort(): number {
+    return this.view.getUint16(this.offset + O.local_port, true);
+  }
+  get peerPort(): number {
+    return this.view.getUint16(this.offset + O.peer_port, true);
+  }
+  get requestBytes(): number {
+    return this.u64(O.request_bytes);
+  }
+  get responseBytes(): number {
+    return this.u64(O.response_bytes);
+  }
+  /** Exact as long as the exchange lasted less than 2^53 ns (104 days). */
+  get durationNs(): number {
+    const v = this.view;
+    const at = this.offset;
+    const hi = v.getUint32(at + O.end_monotime_ns + 4, true) - v.getUint32(at + O.start_monotime_ns + 4, true);
+    const lo = v.getUint32(at + O.end_monotime_ns, true) - v.getUint32(at + O.start_monotime_ns, true);
+    return hi * TWO_32 + lo;
+  }
+  /** Start in ms of CLOCK_MONOTONIC (sub-µs precision is not needed there). */
+  get startMonotimeMs(): number {
+    return this.u64(O.start_monotime_ns) / 1e6;
+  }
+  get comm(): string {
+    const start = this.offset + O.comm;
+    let end = start;
+    while (end < start + 16 && this.bytes[end] !== 0) end++;
+    return Buffer.from(this.bytes.buffer, this.bytes.byteOffset + start, end - start).toString('utf8');
+  }
+  /** The captured request head bytes, a view into the batch. */
+  get head(): Uint8Array {
+    const len = this.view.getUint16(this.offset + O.head_len, true);
+    return this.bytes.subarray(this.offset + O.head, this.offset + O.head + len);
+  }
+
+  toExchange(): Exchange {
+    const v = this.view;
+    const at = this.offset;
+    const family = v.getUint8(at + O.family);
+    const head = parseRequestHead(this.head);
+    const flagBits = this.flags;
+    const target = head?.target ?? '';
+    return {
+      direction: this.direction,
+      ipVersion: family === AF_INET6 ? 6 : 4,
+      pid: this.pid,
+      tgid: this.tgid,
+      fd: v.getUint32(at + O.fd, true),
+      comm: this.comm,
+      cgroupId: v.getBigUint64(at + O.cgroup_id, true),
+      startMonotimeNs: v.getBigUint64(at + O.start_monotime_ns, true),
+      endMonotimeNs: v.getBigUint64(at + O.end_monotime_ns, true),
+      durationNs: this.durationNs,
+      localAddress: formatAddress(this.bytes, at + O.local_addr, family === AF_INET ? AF_INET : AF_INET6),
+      localPort: this.localPort,
+      peerAddress: formatAddress(this.bytes, at + O.peer_addr, family === AF_INET ? AF_INET : AF_INET6),
+      peerPort: this.peerPort,
+      status: this.status,
+      requestBytes: this.requestBytes,
+      responseBytes: this.responseBytes,
+      method: head?.method ?? '',
+      target,
+      path: targetPath(target),
+      host: head?.host,
+      aborted: (flagBits & ExchangeFlags.aborted) !== 0,
+      flags: (Object.keys(ExchangeFlags) as ExchangeFlagName[]).filter((f) => (flagBits & ExchangeFlags[f]) !== 0),
+    };
+  }
+
+  private u64(field: number): number {
+    const at = this.offset + field;
+    return this.view.getUint32(at + 4, true) * TWO_32 + this.view.getUint32(at, true);
+  }
+}
+
+/** Every exchange of a batch as objects: for tests and tools, not hot paths. */
+export function decodeExchanges(batch: Uint8Array): Exchange[] {
+  const out: Exchange[] = [];
+  const cursor = new ExchangeCursor(batch);
+  while (cursor.next()) out.push(cursor.toExchange());
+  return out;
+}

@@ -1,0 +1,77 @@
+/**
+ * How `trace` and `replay` show an exchange: one line for people, or one JSON
+ * object per line. Captured strings are escaped so that bytes from the
+ * network can never drive the terminal (no raw control characters).
+ */
+import { formatEndpoint } from '../capture/address';
+import type { Exchange } from '../capture/decoder';
+
+export interface ExchangeFilter {
+  comms?: string[];
+  /** '1xx'..'5xx', or 'aborted'. */
+  statusClasses?: string[];
+}
+
+export const STATUS_CLASSES = ['1xx', '2xx', '3xx', '4xx', '5xx', 'aborted'] as const;
+
+export function statusClass(e: Pick<Exchange, 'aborted' | 'status'>): string {
+  if (e.aborted) return 'aborted';
+  return e.status >= 100 && e.status < 600 ? `${Math.floor(e.status / 100)}xx` : 'unknown';
+}
+
+export function matches(e: Exchange, filter: ExchangeFilter): boolean {
+  if (filter.comms?.length && !filter.comms.includes(e.comm)) return false;
+  if (filter.statusClasses?.length && !filter.statusClasses.includes(statusClass(e))) return false;
+  return true;
+}
+
+/** Control characters, DEL and non-ASCII bytes as \xNN; backslash doubled. */
+export function escapeText(s: string): string {
+  return s.replace(/[\\\x00-\x1f\x7f-\uffff]/g, (c) =>
+    c === '\\' ? '\\\\' : `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`,
+  );
+}
+
+export function formatDuration(ns: number): string {
+  if (ns < 1e6) return `${(ns / 1e3).toFixed(0)}µs`;
+  if (ns < 1e9) return `${(ns / 1e6).toFixed(ns < 1e7 ? 2 : 1)}ms`;
+  return `${(ns / 1e9).toFixed(2)}s`;
+}
+
+function clockTime(unixMs: number): string {
+  const d = new Date(unixMs);
+  const p = (n: number, w = 2): string => String(n).padStart(w, '0');
+  return `${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}.${p(d.getMilliseconds(), 3)}`;
+}
+
+function abortReason(e: Exchange): string {
+  const reason = e.flags.find((f) => f === 'closed' || f === 'reset' || f === 'processExit' || f === 'timeout');
+  return `ABORTED(${reason ?? 'unknown'})`;
+}
+
+/** unixMs: the exchange's start as Unix time in ms. */
+export function formatLine(e: Exchange, unixMs: number): string {
+  const status = e.aborted ? abortReason(e) + (e.status ? ` ${e.status}` : '') : String(e.status);
+  return [
+    clockTime(unixMs),
+    `${e.tgid}/${escapeText(e.comm)}`,
+    e.direction,
+    formatEndpoint(e.peerAddress, e.peerPort),
+    escapeText(e.method || '-'),
+    escapeText(e.target || '-'),
+    status,
+    formatDuration(e.durationNs),
+    `${e.requestBytes}B/${e.responseBytes}B`,
+  ].join(' ');
+}
+
+/** One JSON object: bigints as decimal strings, times in Unix ms. */
+export function formatJson(e: Exchange, unixMs: number): string {
+  return JSON.stringify({
+    time: new Date(unixMs).toISOString(),
+    ...e,
+    cgroupId: e.cgroupId.toString(),
+    startMonotimeNs: e.startMonotimeNs.toString(),
+    endMonotimeNs: e.endMonotimeNs.toString(),
+  });
+}

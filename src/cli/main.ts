@@ -1,0 +1,81 @@
+/**
+ * http-tracer [command] [options]
+ *
+ *   run              the agent (for now: trace with the demo workload)
+ *   demo             trace plus a bundled demo service and load
+ *   check            can capture work here? (kernel, BTF, tracefs, privileges, probes)
+ *   trace            one line per HTTP exchange on this host, as it happens
+ *   record FILE      write captured batches to FILE
+ *   replay FILE      print the exchanges of a capture file (no root needed)
+ *
+ * Exit codes: 0 ok, 1 capture cannot work, 2 bad command line or option.
+ */
+import { parseArgs } from 'node:util';
+import { TracerError } from '../errors';
+import { checkCommand } from './check';
+import { demoCommand } from './demo';
+import { captureOptionSpec, parseInteger } from './options';
+import { recordCommand, replayCommand, traceCommand, type Io } from './trace';
+
+const USAGE = `usage: http-tracer [run|demo|check|trace|record FILE|replay FILE] [options]
+
+options (trace, record, replay, demo):
+  --port N[,N]          only these service ports (server: local port, client: peer port)
+  --not-port N[,N]      all but these ports
+  --pid N[,N]           only these processes;  --not-pid N[,N]  all but these
+  --comm NAME           only these process names
+  --status CLASS        only 1xx, 2xx, 3xx, 4xx, 5xx or aborted (repeatable)
+  --json                JSON lines instead of text
+  --head-bytes N        request head bytes kept per exchange (0-512, multiple of 8; default 256)
+  --ring-buffer-bytes N kernel ring buffer (power of two; default 8388608)
+  --exchange-timeout-ms N  outstanding exchanges older than this are reported aborted (default 120000, 0 = never)
+  --duration-seconds N  stop by itself after N seconds
+`;
+
+function stopSignal(durationSeconds: number | undefined): Promise<void> {
+  return new Promise((resolve) => {
+    process.once('SIGINT', () => resolve());
+    process.once('SIGTERM', () => resolve());
+    if (durationSeconds !== undefined) setTimeout(resolve, durationSeconds * 1000).unref();
+  });
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: { ...captureOptionSpec, 'duration-seconds': { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+  });
+  const [command = 'run', file, ...extra] = positionals;
+  if (values.help) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  const duration = values['duration-seconds'] === undefined ? undefined : parseInteger('duration-seconds', values['duration-seconds'], 1, 86_400 * 365);
+  const io: Io = { stdout: process.stdout, stderr: process.stderr, stopRequested: stopSignal(duration) };
+  const needsFile = command === 'record' || command === 'replay';
+  if ((needsFile && !file) || (!needsFile && file !== undefined) || extra.length > 0) {
+    throw new TracerError('HT_ERR_USAGE', needsFile ? `${command} needs a FILE` : `unexpected argument ${JSON.stringify(file ?? extra[0])}`);
+  }
+  switch (command) {
+    case 'check':
+      return checkCommand(values.json ?? false, io);
+    case 'trace':
+      return traceCommand(values, io);
+    case 'record':
+      return recordCommand(file, values, io);
+    case 'replay':
+      return replayCommand(file, values, io);
+    case 'run':
+    case 'demo':
+      return demoCommand(values, io);
+    default:
+      throw new TracerError('HT_ERR_USAGE', `unknown command ${JSON.stringify(command)}`);
+  }
+}
+
+export function exitCodeFor(err: unknown): number {
+  if (err instanceof TracerError) return err.code === 'HT_ERR_USAGE' || err.code === 'HT_ERR_OPTION' ? 2 : 1;
+  if ((err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) return 2;
+  return 1;
+}

@@ -1,0 +1,69 @@
+/**
+ * Command-line options shared by trace, record and replay, turned into
+ * capture options and exchange filters. Every bad value names the option.
+ */
+import { TracerError } from '../errors';
+import type { CaptureOptions } from '../capture/capture';
+import { STATUS_CLASSES, type ExchangeFilter } from './exchange-line';
+
+export const captureOptionSpec = {
+  port: { type: 'string', multiple: true },
+  'not-port': { type: 'string', multiple: true },
+  pid: { type: 'string', multiple: true },
+  'not-pid': { type: 'string', multiple: true },
+  comm: { type: 'string', multiple: true },
+  status: { type: 'string', multiple: true },
+  json: { type: 'boolean' },
+  'head-bytes': { type: 'string' },
+  'ring-buffer-bytes': { type: 'string' },
+  'exchange-timeout-ms': { type: 'string' },
+} as const;
+
+export interface ParsedCaptureValues {
+  port?: string[];
+  'not-port'?: string[];
+  pid?: string[];
+  'not-pid'?: string[];
+  comm?: string[];
+  status?: string[];
+  json?: boolean;
+  'head-bytes'?: string;
+  'ring-buffer-bytes'?: string;
+  'exchange-timeout-ms'?: string;
+}
+
+function usage(message: string): never {
+  throw new TracerError('HT_ERR_USAGE', message);
+}
+
+export function parseInteger(option: string, text: string, min: number, max: number): number {
+  if (!/^\d+$/.test(text)) usage(`--${option} ${JSON.stringify(text)}: expected an integer`);
+  const n = Number(text);
+  if (n < min || n > max) usage(`--${option} ${text}: must be in [${min}, ${max}]`);
+  return n;
+}
+
+function list(option: string, values: string[] | undefined, max: number): number[] | undefined {
+  // "--port 80,443" and "--port 80 --port 443" both work.
+  const items = values?.flatMap((v) => v.split(',')).filter((v) => v !== '');
+  return items?.length ? items.map((v) => parseInteger(option, v, 1, max)) : undefined;
+}
+
+export function captureOptions(v: ParsedCaptureValues): CaptureOptions {
+  const options: CaptureOptions = {
+    ports: { allow: list('port', v.port, 65535), deny: list('not-port', v['not-port'], 65535) },
+    pids: { allow: list('pid', v.pid, 0x7fffffff), deny: list('not-pid', v['not-pid'], 0x7fffffff) },
+  };
+  if (v['head-bytes'] !== undefined) options.headBytes = parseInteger('head-bytes', v['head-bytes'], 0, 512);
+  if (v['ring-buffer-bytes'] !== undefined) options.ringBufferBytes = parseInteger('ring-buffer-bytes', v['ring-buffer-bytes'], 4096, 1 << 30);
+  if (v['exchange-timeout-ms'] !== undefined) options.exchangeTimeoutMs = parseInteger('exchange-timeout-ms', v['exchange-timeout-ms'], 0, 86_400_000);
+  return options;
+}
+
+export function exchangeFilter(v: ParsedCaptureValues): ExchangeFilter {
+  const statusClasses = v.status?.flatMap((s) => s.split(',')).map((s) => s.toLowerCase());
+  for (const s of statusClasses ?? []) {
+    if (!(STATUS_CLASSES as readonly string[]).includes(s)) usage(`--status ${JSON.stringify(s)}: expected one of ${STATUS_CLASSES.join(', ')}`);
+  }
+  return { comms: v.comm?.flatMap((c) => c.split(',')), statusClasses };
+}

@@ -1,0 +1,94 @@
+/**
+ * `trace`, `record` and `replay`: exchanges from the kernel (or a capture
+ * file) to stdout as lines or JSON, or into a capture file.
+ */
+import type { Writable } from 'node:stream';
+import { Capture, type CaptureStats } from '../capture/capture';
+import { readCaptureFile, CaptureFileWriter } from '../capture/capture-file';
+import { wallMinusMonotonicNs } from '../capture/clock';
+import { loadAddon } from '../capture/addon';
+import { ExchangeCursor } from '../capture/decoder';
+import { formatJson, formatLine, matches, type ExchangeFilter } from './exchange-line';
+import { captureOptions, exchangeFilter, type ParsedCaptureValues } from './options';
+
+export interface Io {
+  stdout: Writable;
+  stderr: Writable;
+  /** Resolves when the user asks to stop (Ctrl-C, SIGTERM). */
+  stopRequested: Promise<void>;
+}
+
+/** Turns batches into output text, one write per batch. */
+function batchPrinter(filter: ExchangeFilter, json: boolean, offsetNs: () => bigint, out: Writable) {
+  return (batch: Uint8Array): number => {
+    const cursor = new ExchangeCursor(batch);
+    const offsetMs = Number(offsetNs() / 1_000_000n);
+    let text = '';
+    let shown = 0;
+    while (cursor.next()) {
+      const e = cursor.toExchange();
+      if (!matches(e, filter)) continue;
+      const unixMs = cursor.startMonotimeMs + offsetMs;
+      text += (json ? formatJson(e, unixMs) : formatLine(e, unixMs)) + '\n';
+      shown++;
+    }
+    if (text) out.write(text);
+    return shown;
+  };
+}
+
+function lossSummary(stats: CaptureStats): string {
+  const reasons = Object.entries(stats.lost.byReason)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(' ');
+  return `${stats.kernel.exchanges} exchanges captured (${stats.kernel.aborted} aborted), ${stats.records} delivered; lost ${stats.lost.total}: ${reasons}`;
+}
+
+function startCapture(values: ParsedCaptureValues, io: Io, onBatch: (batch: Buffer, records: number) => void): Capture {
+  const started = Date.now();
+  const capture = Capture.start(captureOptions(values), onBatch);
+  const attached = capture.attach.filter((a) => a.attached).length;
+  const failed = capture.attach.filter((a) => !a.attached);
+  io.stderr.write(
+    `capturing: ${attached}/${capture.attach.length} probes attached in ${((Date.now() - started) / 1000).toFixed(1)} s; Ctrl-C to stop\n`,
+  );
+  for (const f of failed) io.stderr.write(`  not attached: ${f.program} (${f.target}): ${f.error}\n`);
+  return capture;
+}
+
+export async function traceCommand(values: ParsedCaptureValues, io: Io): Promise<number> {
+  const filter = exchangeFilter(values);
+  const offset = wallMinusMonotonicNs(loadAddon());
+  const print = batchPrinter(filter, values.json ?? false, () => offset, io.stdout);
+  const capture = startCapture(values, io, (batch) => print(batch));
+  await io.stopRequested;
+  await capture.stop();
+  io.stderr.write(`stopped: ${lossSummary(capture.stats())}\n`);
+  return 0;
+}
+
+export async function recordCommand(file: string, values: ParsedCaptureValues, io: Io): Promise<number> {
+  const writer = new CaptureFileWriter(file, wallMinusMonotonicNs(loadAddon()));
+  try {
+    const capture = startCapture(values, io, (batch, records) => writer.write(batch, records));
+    await io.stopRequested;
+    await capture.stop();
+    io.stderr.write(`stopped: ${writer.recordsWritten} records in ${writer.framesWritten} frames written to ${file}; ${lossSummary(capture.stats())}\n`);
+  } finally {
+    writer.close();
+  }
+  return 0;
+}
+
+export function replayCommand(file: string, values: ParsedCaptureValues, io: Io): number {
+  const filter = exchangeFilter(values);
+  let offset = 0n;
+  const print = batchPrinter(filter, values.json ?? false, () => offset, io.stdout);
+  let shown = 0;
+  const info = readCaptureFile(file, (batch, _records, header) => {
+    offset = header.wallMinusMonotonicNs;
+    shown += print(batch);
+  });
+  io.stderr.write(`replayed ${info.records} records in ${info.frames} frames from ${file}; ${shown} shown\n`);
+  return 0;
+}

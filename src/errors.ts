@@ -1,0 +1,24 @@
+/**
+ * The error catalog: every error the agent raises on purpose has a stable
+ * code from this list, so callers and tests match on codes, not messages.
+ */
+export const ErrorCodes = {
+  HT_ERR_ADDON_LOAD: 'the native addon could not be loaded',
+  HT_ERR_ABI_MISMATCH: 'the TypeScript decoder and the addon disagree on the record layout',
+  HT_ERR_OPTION: 'an option has an invalid value',
+  HT_ERR_USAGE: 'the command line could not be understood',
+  HT_ERR_CAPTURE_FILE: 'a capture file is malformed',
+  HT_ERR_PRECONDITION: 'the machine cannot run the capture (privileges, BTF, tracefs)',
+} as const;
+
+export type ErrorCode = keyof typeof ErrorCodes;
+
+export class TracerError extends Error {
+  readonly code: ErrorCode;
+
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'TracerError';
+    this.code = code;
+  }
+}
