@@ -24,7 +24,8 @@
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
-#define MAX_IOV 8
+/* iovec segments parsed per call; Node corks chunked responses into a dozen or more. */
+#define MAX_IOV 64
 #define ECONNRESET 104
 #define EPIPE 32
 #define ETIMEDOUT 110
@@ -160,25 +161,41 @@ static __always_inline int read_iovec(__u64 iov, __u32 i, __u64 *base, __u64 *le
 	return 0;
 }
 
+struct iov_walk {
+	struct conn *c;
+	__u64 iov;        /* user address of the iovec array */
+	__u64 left;       /* bytes the syscall moved, not yet fed */
+	__u64 ts;
+	__u32 iovcnt;
+	__u8 is_request;
+};
+
+/* bpf_loop callback: feed one iovec segment. */
+static int iov_step(__u32 i, struct iov_walk *w)
+{
+	__u64 base, len;
+
+	if (i >= w->iovcnt || w->left == 0 || read_iovec(w->iov, i, &base, &len) < 0)
+		return 1;
+	if (len > w->left)
+		len = w->left;
+	if (len)
+		feed(w->c, w->is_request, base, len, w->ts);
+	w->left -= len;
+	return 0;
+}
+
 static __always_inline int feed_io(struct conn *c, struct io_args *a, __u64 ret, __u64 ts)
 {
 	__u8 is_request = carries_requests(c, a->out);
 
 	if (a->kind == IO_BUF)
 		return feed(c, is_request, a->buf, ret, ts);
-	for (__u32 i = 0; i < MAX_IOV && i < a->iovcnt && ret > 0; i++) {
-		__u64 base, len;
-		if (read_iovec(a->buf, i, &base, &len) < 0)
-			return 0;
-		if (len > ret)
-			len = ret;
-		if (len)
-			feed(c, is_request, base, len, ts);
-		ret -= len;
-	}
+	struct iov_walk w = { .c = c, .iov = a->buf, .left = ret, .ts = ts, .iovcnt = a->iovcnt, .is_request = is_request };
+	bpf_loop(MAX_IOV, iov_step, &w, 0);
 	/* Beyond MAX_IOV segments: body bytes as far as the framing knows. */
-	if (ret > 0)
-		feed_opaque(c, is_request, ret, ts);
+	if (w.left > 0)
+		feed_opaque(c, is_request, w.left, ts);
 	return 0;
 }
 

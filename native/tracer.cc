@@ -175,6 +175,7 @@ Napi::Value Tracer::Stop(const Napi::CallbackInfo& info) {
   links_.clear();
   stopping_ = true;
   if (poller_.joinable()) poller_.join();
+  ReadKernelCounters();
   stopped_ = new Napi::Promise::Deferred(deferred);
   tsfn_.Release();
   Teardown();
@@ -193,8 +194,27 @@ void Tracer::Teardown() {
   skel_ = nullptr;
 }
 
+// Sums the per-CPU kernel counters into kernel_counters_ (main thread).
+void Tracer::ReadKernelCounters() {
+  kernel_counters_.resize(HT_COUNTER_MAX);
+  if (!skel_) return;
+  int cpus = libbpf_num_possible_cpus();
+  std::vector<uint64_t> values(cpus > 0 ? cpus : 1);
+  for (uint32_t k = 0; k < HT_COUNTER_MAX; k++) {
+    if (bpf_map__lookup_elem(skel_->maps.ht_counters, &k, sizeof(k), values.data(),
+                             values.size() * sizeof(uint64_t), 0) != 0)
+      continue;
+    uint64_t sum = 0;
+    for (uint64_t v : values) sum += v;
+    kernel_counters_[k] = sum;
+  }
+}
+
+// stats(): delivery counters of the poll thread and the kernel's counters
+// (indexed by enum ht_counter); after stop() the values at stop.
 Napi::Value Tracer::Stats(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
+  ReadKernelCounters();
   Napi::Object out = Napi::Object::New(env);
   out.Set("records", Napi::Number::New(env, records_));
   out.Set("bytes", Napi::Number::New(env, bytes_));
@@ -203,15 +223,7 @@ Napi::Value Tracer::Stats(const Napi::CallbackInfo& info) {
   out.Set("droppedRecords", Napi::Number::New(env, dropped_records_));
   out.Set("sweeps", Napi::Number::New(env, sweeps_));
   Napi::Array kernel = Napi::Array::New(env, HT_COUNTER_MAX);
-  int cpus = libbpf_num_possible_cpus();
-  std::vector<uint64_t> values(cpus > 0 ? cpus : 1);
-  for (uint32_t k = 0; k < HT_COUNTER_MAX; k++) {
-    uint64_t sum = 0;
-    if (skel_ && bpf_map__lookup_elem(skel_->maps.ht_counters, &k, sizeof(k), values.data(),
-                                      values.size() * sizeof(uint64_t), 0) == 0)
-      for (uint64_t v : values) sum += v;
-    kernel.Set(k, Napi::Number::New(env, static_cast<double>(sum)));
-  }
+  for (uint32_t k = 0; k < HT_COUNTER_MAX; k++) kernel.Set(k, Napi::Number::New(env, static_cast<double>(kernel_counters_[k])));
   out.Set("kernel", kernel);
   return out;
 }

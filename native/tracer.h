@@ -58,6 +58,7 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
   void Load(Napi::Env env);
   Napi::Array Attach(Napi::Env env);
   void Teardown();
+  void ReadKernelCounters();
 
   // Poll thread.
   void PollLoop();
@@ -87,6 +88,8 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
   std::atomic<uint64_t> dropped_batches_{0};
   std::atomic<uint64_t> dropped_records_{0};
   std::atomic<uint64_t> sweeps_{0};
+  // Main thread: last values read from the kernel, kept after stop().
+  std::vector<uint64_t> kernel_counters_;
 };
 
 }  // namespace ht

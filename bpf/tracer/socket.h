@@ -36,14 +36,15 @@ static __always_inline int read_endpoints(struct sock *sk, struct conn *c)
 	c->family = family;
 	c->local_port = BPF_CORE_READ(sk, __sk_common.skc_num);
 	c->peer_port = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	/* bpf_core_read with explicit sizes: BPF_CORE_READ_INTO on an array copies one element. */
 	if (family == AF_INET) {
-		BPF_CORE_READ_INTO(c->local_addr, sk, __sk_common.skc_rcv_saddr);
-		BPF_CORE_READ_INTO(c->peer_addr, sk, __sk_common.skc_daddr);
+		bpf_core_read(c->local_addr, 4, &sk->__sk_common.skc_rcv_saddr);
+		bpf_core_read(c->peer_addr, 4, &sk->__sk_common.skc_daddr);
 		return 0;
 	}
 	if (family == AF_INET6) {
-		BPF_CORE_READ_INTO(c->local_addr, sk, __sk_common.skc_v6_rcv_saddr);
-		BPF_CORE_READ_INTO(c->peer_addr, sk, __sk_common.skc_v6_daddr);
+		bpf_core_read(c->local_addr, 16, &sk->__sk_common.skc_v6_rcv_saddr);
+		bpf_core_read(c->peer_addr, 16, &sk->__sk_common.skc_v6_daddr);
 		return 0;
 	}
 	return -1;
