@@ -1,0 +1,158 @@
+/**
+ * Real-kernel test support: whether eBPF can run here, a capture session that
+ * collects exchanges, child processes for servers and clients, and ports.
+ * Locally, without root or BTF, kernel tests skip with the reason; under
+ * CI=true they always run (and fail with the real error if capture cannot work).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { Capture, type CaptureOptions } from '../../src/capture/capture';
+import { decodeExchanges, type Exchange } from '../../src/capture/decoder';
+
+export const FIXTURES = path.join(__dirname, '..', 'fixtures');
+
+export function kernelSkipReason(): string | false {
+  if (process.env.CI === 'true') return false;
+  if (process.geteuid?.() !== 0) return 'needs root to load eBPF programs (run as root, or under CI=true)';
+  if (!fs.existsSync('/sys/kernel/btf/vmlinux')) return 'needs a kernel with BTF (/sys/kernel/btf/vmlinux)';
+  return false;
+}
+
+export class Recorder {
+  readonly exchanges: Exchange[] = [];
+  readonly capture: Capture;
+
+  constructor(options: CaptureOptions) {
+    this.capture = Capture.start(options, (batch) => this.exchanges.push(...decodeExchanges(batch)));
+  }
+
+  /** Waits until pred holds over the exchanges so far; throws with what was seen on timeout. */
+  async waitFor(pred: (all: Exchange[]) => boolean, timeoutMs = 5000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!pred(this.exchanges)) {
+      if (Date.now() > deadline) {
+        throw new Error(`timed out after ${timeoutMs} ms; captured ${this.exchanges.length}:\n${this.exchanges.map(describe).join('\n')}`);
+      }
+      await sleep(20);
+    }
+  }
+
+  /** Waits for at least n exchanges, then a little longer to catch any extra. */
+  async waitForCount(n: number, timeoutMs = 5000): Promise<Exchange[]> {
+    await this.waitFor((all) => all.length >= n, timeoutMs);
+    await sleep(150);
+    return this.exchanges;
+  }
+
+  stop(): Promise<void> {
+    return this.capture.stop();
+  }
+}
+
+export function describe(e: Exchange): string {
+  return `${e.direction} ${e.comm} ${e.method} ${e.target} ${e.status} ${(e.durationNs / 1e6).toFixed(2)}ms ${e.requestBytes}/${e.responseBytes} [${e.flags.join(',')}]`;
+}
+
+/** Counts exchanges by a key. */
+export function tally(exchanges: Exchange[], key: (e: Exchange) => string): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const e of exchanges) out[key(e)] = (out[key(e)] ?? 0) + 1;
+  return out;
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+export async function freePort(host = '127.0.0.1'): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, host, resolve));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+/** Waits until something accepts TCP connections on host:port. */
+export async function waitForPort(port: number, host = '127.0.0.1', timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = net.connect({ port, host }, () => {
+        s.destroy();
+        resolve(true);
+      });
+      s.on('error', () => resolve(false));
+    });
+    if (ok) return;
+    if (Date.now() > deadline) throw new Error(`nothing listens on ${host}:${port} after ${timeoutMs} ms`);
+    await sleep(50);
+  }
+}
+
+const children = new Set<ChildProcess>();
+process.on('exit', () => children.forEach((c) => c.kill('SIGKILL')));
+
+/** A long-running child (a server); killed when the test process exits. */
+export function startChild(cmd: string, args: string[], options: { cwd?: string } = {}): ChildProcess {
+  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], cwd: options.cwd });
+  children.add(child);
+  child.on('exit', () => children.delete(child));
+  return child;
+}
+
+export async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGTERM');
+  await exited;
+}
+
+export interface RunResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs a command to completion (bounded by timeoutMs). */
+export function run(cmd: string, args: string[], timeoutMs = 60_000): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+export interface PlannedRequest {
+  method: string;
+  path: string;
+  body?: string;
+}
+
+export interface ClientResult {
+  status: number;
+  written: number;
+  read: number;
+}
+
+/** Runs test/fixtures/node-client.js with a plan; returns its per-request results. */
+export async function nodeClient(port: number, keepAlive: boolean, requests: PlannedRequest[], host = '127.0.0.1'): Promise<ClientResult[]> {
+  const r = await run(process.execPath, [path.join(FIXTURES, 'node-client.js'), JSON.stringify({ port, host, keepAlive, requests })]);
+  if (r.code !== 0) throw new Error(`node-client failed (${r.code}): ${r.stderr}`);
+  return JSON.parse(r.stdout) as ClientResult[];
+}
+
+export async function nodeServer(port: number, host = '127.0.0.1'): Promise<ChildProcess> {
+  const child = startChild(process.execPath, [path.join(FIXTURES, 'node-server.js'), String(port), host]);
+  await waitForPort(port, host);
+  return child;
+}

@@ -1,0 +1,78 @@
+/**
+ * Node's http server and client, with and without keep-alive: every exchange
+ * seen exactly once on each side, with method, path, status, latency and
+ * byte counts equal to what was sent.
+ */
+import t from 'tap';
+import { freePort, kernelSkipReason, nodeClient, nodeServer, Recorder, stopChild, tally, type PlannedRequest } from '../helpers/kernel';
+
+const plan: PlannedRequest[] = [
+  { method: 'GET', path: '/hello' },
+  { method: 'GET', path: '/hello?x=1' },
+  { method: 'GET', path: '/hello' },
+  { method: 'GET', path: '/missing' },
+  { method: 'GET', path: '/missing' },
+  { method: 'GET', path: '/fail' },
+  { method: 'POST', path: '/echo', body: 'a'.repeat(1000) },
+  { method: 'POST', path: '/echo', body: '{"k":"v"}' },
+  { method: 'DELETE', path: '/hello' },
+  { method: 'GET', path: '/wait50' },
+  { method: 'GET', path: '/wait50' },
+  { method: 'GET', path: '/chunked' },
+];
+
+const expected = {
+  'GET /hello 200': 3,
+  'GET /missing 404': 2,
+  'GET /fail 500': 1,
+  'POST /echo 200': 2,
+  'DELETE /hello 200': 1,
+  'GET /wait50 200': 2,
+  'GET /chunked 200': 1,
+};
+
+// Latency of the 50 ms endpoint: at least 50 ms, and at most this much more.
+const LATENCY_SLACK_MS = 25;
+
+for (const keepAlive of [true, false]) {
+  t.test(`node http ${keepAlive ? 'with' : 'without'} keep-alive`, { skip: kernelSkipReason() }, async (t) => {
+    const port = await freePort();
+    const server = await nodeServer(port);
+    const recorder = new Recorder({ ports: { allow: [port] } });
+    t.teardown(async () => {
+      await recorder.stop();
+      await stopChild(server);
+    });
+
+    const results = await nodeClient(port, keepAlive, plan);
+    const all = await recorder.waitForCount(plan.length * 2);
+    t.equal(all.length, plan.length * 2, 'one exchange per request on each side, no more');
+
+    for (const direction of ['server', 'client'] as const) {
+      const side = all.filter((e) => e.direction === direction);
+      t.same(tally(side, (e) => `${e.method} ${e.path} ${e.status}`), expected, `${direction}: counts by method, path, status`);
+      t.same(side.filter((e) => e.aborted), [], `${direction}: nothing aborted`);
+      t.same(
+        side.map((e) => e.target),
+        plan.map((p) => p.path),
+        `${direction}: in request order`,
+      );
+      side.forEach((e, i) => {
+        t.equal(e.requestBytes, results[i].written, `${direction} ${plan[i].method} ${plan[i].path}: request bytes`);
+        t.equal(e.responseBytes, results[i].read, `${direction} ${plan[i].method} ${plan[i].path}: response bytes`);
+        t.equal(e.status, results[i].status);
+      });
+      for (const e of side.filter((e) => e.path === '/wait50')) {
+        const ms = e.durationNs / 1e6;
+        t.ok(ms >= 50 && ms <= 50 + LATENCY_SLACK_MS, `${direction} /wait50 latency ${ms.toFixed(2)} ms in [50, ${50 + LATENCY_SLACK_MS}]`);
+      }
+      t.same(side.find((e) => e.path === '/chunked')?.flags, ['chunked'], `${direction}: chunked response flagged`);
+    }
+    const servers = all.filter((e) => e.direction === 'server');
+    t.ok(servers.every((e) => e.tgid === server.pid && e.localPort === port && e.comm === 'node'), 'server side: the server process, its port');
+    const clients = all.filter((e) => e.direction === 'client');
+    t.ok(clients.every((e) => e.peerPort === port && e.peerAddress === '127.0.0.1'), 'client side: peer is the server');
+    t.equal(new Set(clients.map((e) => e.localPort)).size, keepAlive ? 1 : plan.length, 'connections: one reused, or one per request');
+    t.equal(recorder.capture.stats().lost.total, 0, 'nothing lost');
+  });
+}
