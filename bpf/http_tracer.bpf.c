@@ -306,8 +306,11 @@ static long sweep_conn(struct bpf_map *map, __u64 *key, struct conn *c, struct s
 		}
 		return 0;
 	}
+	/* Exchanges start on other CPUs while the sweep runs: a start later than
+	 * now_ns must not wrap around into "very old". The sweep does not lock the
+	 * entry; it only touches exchanges idle for cfg_exchange_timeout_ns. */
 	if (c->fifo_head != c->fifo_tail &&
-	    s->now_ns - c->fifo[c->fifo_head & (PIPELINE_DEPTH - 1)].start_ns > cfg_exchange_timeout_ns)
+	    c->fifo[c->fifo_head & (PIPELINE_DEPTH - 1)].start_ns + cfg_exchange_timeout_ns < s->now_ns)
 		abort_pending(c, s->now_ns, HT_FLAG_TIMEOUT);
 	return 0;
 }

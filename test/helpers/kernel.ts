@@ -55,10 +55,10 @@ export function describe(e: Exchange): string {
   return `${e.direction} ${e.comm} ${e.method} ${e.target} ${e.status} ${(e.durationNs / 1e6).toFixed(2)}ms ${e.requestBytes}/${e.responseBytes} [${e.flags.join(',')}]`;
 }
 
-/** Counts exchanges by a key. */
-export function tally(exchanges: Exchange[], key: (e: Exchange) => string): Record<string, number> {
+/** Counts items (exchanges, planned requests) by a key. */
+export function tally<T>(items: T[], key: (item: T) => string): Record<string, number> {
   const out: Record<string, number> = {};
-  for (const e of exchanges) out[key(e)] = (out[key(e)] ?? 0) + 1;
+  for (const item of items) out[key(item)] = (out[key(item)] ?? 0) + 1;
   return out;
 }
 

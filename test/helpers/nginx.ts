@@ -1,0 +1,56 @@
+/** nginx from Debian in a throwaway prefix, serving a static root on a loopback port. */
+import type { ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { startChild, stopChild, waitForPort } from './kernel';
+
+export interface Nginx {
+  process: ChildProcess;
+  root: string;
+  stop(): Promise<void>;
+}
+
+export async function startNginx(port: number, files: Record<string, string | Buffer>): Promise<Nginx> {
+  const prefix = fs.mkdtempSync(path.join(os.tmpdir(), 'nginx-'));
+  const root = path.join(prefix, 'www');
+  fs.mkdirSync(root);
+  for (const [name, content] of Object.entries(files)) fs.writeFileSync(path.join(root, name), content, { mode: 0o644 });
+  // Workers run as nobody: the prefix must be readable by them.
+  fs.chmodSync(prefix, 0o755);
+  fs.chmodSync(root, 0o755);
+  fs.writeFileSync(
+    path.join(prefix, 'nginx.conf'),
+    `daemon off;
+worker_processes 1;
+pid ${prefix}/nginx.pid;
+error_log ${prefix}/error.log;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  sendfile on;
+  keepalive_requests 1000000;
+  client_body_temp_path ${prefix}/body;
+  proxy_temp_path ${prefix}/proxy;
+  fastcgi_temp_path ${prefix}/fastcgi;
+  uwsgi_temp_path ${prefix}/uwsgi;
+  scgi_temp_path ${prefix}/scgi;
+  server {
+    listen 127.0.0.1:${port};
+    root ${root};
+    location = /dynamic { return 200 "dynamic\\n"; }
+  }
+}
+`,
+  );
+  const child = startChild('nginx', ['-p', prefix, '-c', path.join(prefix, 'nginx.conf'), '-e', path.join(prefix, 'error.log')]);
+  await waitForPort(port);
+  return {
+    process: child,
+    root,
+    stop: async () => {
+      await stopChild(child);
+      fs.rmSync(prefix, { recursive: true, force: true });
+    },
+  };
+}
