@@ -78,6 +78,9 @@ struct conn {
 	struct msg_parser req;
 	struct msg_parser resp;
 	struct pending_request fifo[PIPELINE_DEPTH];
+	/* Never used: lets the verifier accept the variable-offset, variable-size
+	 * append into the last slot's head (it bounds offset and size separately). */
+	__u8 _head_slack[HT_HEAD_MAX];
 };
 
 /* What a syscall's enter stashes for its exit, keyed by pid_tgid. */

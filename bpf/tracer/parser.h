@@ -409,6 +409,24 @@ static int feed_step(__u32 i, struct feed_ctx *x)
 	return 1;
 }
 
+/* A request head split over several syscalls: keep appending its bytes until
+ * cfg_head_bytes are captured or the header section ends. */
+static __always_inline void append_head(struct feed_ctx *x)
+{
+	struct msg_parser *p = x->p;
+
+	if (!x->is_request || !p->tracked || p->state != P_HEADERS)
+		return;
+	struct pending_request *r = newest_request(x->c);
+	__u32 have = r->head_len;
+	if (have >= cfg_head_bytes)
+		return;
+	__u64 n = clamp_len(x->len, cfg_head_bytes - have);
+	have &= HT_HEAD_MAX - 1;
+	if (n && bpf_probe_read_user(&r->head[have], n, (void *)x->ubuf) == 0)
+		r->head_len += n;
+}
+
 /* Parse one contiguous chunk of a connection's byte stream in one direction. */
 static __noinline int feed(struct conn *c, __u8 is_request, __u64 ubuf, __u32 len, __u64 ts)
 {
@@ -425,6 +443,7 @@ static __noinline int feed(struct conn *c, __u8 is_request, __u64 ubuf, __u32 le
 	x.ts = ts;
 	x.is_request = is_request;
 	x.p->last_ns = ts;
+	append_head(&x);
 	bpf_loop(MAX_FEED_STEPS, feed_step, &x, 0);
 	if (x.pos < x.len) {
 		count(HT_LOST_SCAN_LIMIT);
