@@ -21,7 +21,7 @@ export interface CaptureOptions {
   ringBufferBytes?: number;
   /** Request head bytes kept per exchange: a multiple of 8, 0..512. Default 256. */
   headBytes?: number;
-  /** Queued bytes that force a wake-up of the poll thread. Default 64 KiB. */
+  /** Queued bytes that force a wake-up of the poll thread. Default 64 KiB (a quarter of a smaller ring). */
   wakeupBytes?: number;
   /** How often the poll thread drains without a wake-up. Default 20 ms. */
   drainIntervalMs?: number;
@@ -89,6 +89,8 @@ export class Capture {
     const ports = listFilter('ports', options.ports, 65535);
     const pids = listFilter('pids', options.pids, 0x7fffffff);
 
+    const exchangeTimeoutMs = integerIn('exchangeTimeoutMs', options.exchangeTimeoutMs ?? 120_000, 0, 86_400_000);
+
     const addon = loadAddon();
     verifyLayout(addon.layout());
     const failed = preflight(addon).filter((c) => !c.ok);
@@ -99,10 +101,11 @@ export class Capture {
       {
         ringBufferBytes,
         headBytes,
-        wakeupBytes: integerIn('wakeupBytes', options.wakeupBytes ?? 64 * 1024, 1, ringBufferBytes),
+        wakeupBytes: integerIn('wakeupBytes', options.wakeupBytes ?? Math.min(64 * 1024, ringBufferBytes / 4), 1, ringBufferBytes),
         drainIntervalMs: integerIn('drainIntervalMs', options.drainIntervalMs ?? 20, 1, 10_000),
-        exchangeTimeoutMs: integerIn('exchangeTimeoutMs', options.exchangeTimeoutMs ?? 120_000, 0, 86_400_000),
-        sweepIntervalMs: 1000,
+        exchangeTimeoutMs,
+        // Timeouts are found within a quarter of the timeout, at most a second late.
+        sweepIntervalMs: Math.max(10, Math.min(1000, Math.floor(exchangeTimeoutMs / 4))),
         selfTgid: process.pid,
         portFilterMode: ports.mode,
         ports: ports.values,
