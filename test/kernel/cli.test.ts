@@ -1,0 +1,134 @@
+/**
+ * The commands a user runs: check, trace (text and JSON, filters, Ctrl-C),
+ * record and replay, and their errors.
+ */
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import t from 'tap';
+import { freePort, kernelSkipReason, nodeClient, nodeServer, run, sleep, stopChild } from '../helpers/kernel';
+
+const BIN = path.join(__dirname, '..', '..', 'bin', 'http-tracer.js');
+const skip = kernelSkipReason();
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'cli-'));
+t.teardown(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+interface Running {
+  stdout: () => string;
+  stderr: () => string;
+  interrupt: () => Promise<number | null>;
+}
+
+/** Starts the CLI and waits until it says it is capturing. */
+async function startCli(args: string[]): Promise<Running> {
+  const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d) => (stdout += d));
+  child.stderr.on('data', (d) => (stderr += d));
+  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  const deadline = Date.now() + 20_000;
+  while (!stderr.includes('capturing:')) {
+    if (Date.now() > deadline || child.exitCode !== null) throw new Error(`no "capturing:" from ${args.join(' ')}: ${stderr}`);
+    await sleep(20);
+  }
+  return {
+    stdout: () => stdout,
+    stderr: () => stderr,
+    interrupt: async () => {
+      child.kill('SIGINT');
+      return exited;
+    },
+  };
+}
+
+t.test('check: a table of checks and probes, exit 0', { skip }, async (t) => {
+  const r = await run(process.execPath, [BIN, 'check']);
+  t.equal(r.code, 0, r.stderr);
+  t.match(r.stdout, /^CHECK\s+OK\s+DETAIL$/m);
+  for (const name of ['kernel', 'btf', 'privileges', 'tracefs']) t.match(r.stdout, new RegExp(`^${name}\\s+yes`, 'm'));
+  t.match(r.stdout, /^probes\s+yes\s+23\/23 attached$/m);
+  t.match(r.stdout, /^exit_writev\s+syscalls\/sys_exit_writev\s+yes$/m);
+  t.match(r.stdout, /capture can run on this machine/);
+
+  const json = JSON.parse((await run(process.execPath, [BIN, 'check', '--json'])).stdout);
+  t.equal(json.ok, true);
+  t.equal(json.probes.length, 23);
+});
+
+t.test('trace: one line per exchange, filters, and the loss summary on Ctrl-C', { skip }, async (t) => {
+  const port = await freePort();
+  const server = await nodeServer(port);
+  t.teardown(() => stopChild(server));
+  const text = await startCli(['trace', '--port', String(port)]);
+  const json = await startCli(['trace', '--json', '--port', String(port), '--status', '4xx', '--comm', 'node']);
+  await nodeClient(port, true, [
+    { method: 'GET', path: '/hello' },
+    { method: 'GET', path: '/missing' },
+    { method: 'POST', path: '/echo', body: 'x' },
+  ]);
+  await sleep(500);
+  t.equal(await text.interrupt(), 0, 'exits 0 on Ctrl-C');
+  t.equal(await json.interrupt(), 0);
+
+  const lines = text.stdout().trim().split('\n');
+  t.equal(lines.length, 6, 'both sides of three requests');
+  const server1 = lines.find((l) => / server .* GET \/hello 200 /.test(l));
+  t.match(server1, new RegExp(`^\\d\\d:\\d\\d:\\d\\d\\.\\d{3} ${server.pid}/node server 127\\.0\\.0\\.1:\\d+ GET /hello 200 [\\d.]+(µs|ms) \\d+B/\\d+B$`));
+  t.match(text.stderr(), /stopped: 6 exchanges captured \(0 aborted\), 6 delivered; lost 0: ringbuf_full=0 /);
+
+  const objects = json.stdout().trim().split('\n').map((l) => JSON.parse(l));
+  t.same(objects.map((o) => `${o.direction} ${o.method} ${o.path} ${o.status}`).sort(), ['client GET /missing 404', 'server GET /missing 404']);
+  t.equal(objects[0].localAddress, '127.0.0.1');
+});
+
+t.test('record, then replay without the kernel: the same exchanges', { skip }, async (t) => {
+  const port = await freePort();
+  const server = await nodeServer(port);
+  t.teardown(() => stopChild(server));
+  const file = path.join(tmp, 'capture.htcap');
+  const recording = await startCli(['record', file, '--port', String(port)]);
+  const trace = await startCli(['trace', '--json', '--port', String(port)]);
+  await nodeClient(port, false, [
+    { method: 'GET', path: '/hello' },
+    { method: 'GET', path: '/fail' },
+  ]);
+  await sleep(500);
+  t.equal(await recording.interrupt(), 0);
+  t.equal(await trace.interrupt(), 0);
+  t.match(recording.stderr(), /stopped: 4 records in \d+ frames written to /);
+
+  const replay = await run(process.execPath, [BIN, 'replay', file, '--json']);
+  t.equal(replay.code, 0, replay.stderr);
+  t.match(replay.stderr, /replayed 4 records in \d+ frames from .*; 4 shown/);
+  // Two captures stamp the same syscall a few µs apart (each runs its own
+  // programs), so times are compared to the ms and everything else exactly.
+  const key = (l: string): string => {
+    const o = JSON.parse(l);
+    return `${o.direction} ${o.tgid} ${o.localPort} ${o.peerPort} ${o.method} ${o.target} ${o.status} ${o.requestBytes} ${o.responseBytes} ${o.flags}`;
+  };
+  t.same(replay.stdout.trim().split('\n').map(key).sort(), trace.stdout().trim().split('\n').map(key).sort(), 'replay shows what trace showed');
+  const times = (out: string): number[] => out.trim().split('\n').map((l) => Date.parse(JSON.parse(l).time)).sort();
+  times(replay.stdout).forEach((ms, i) => t.ok(Math.abs(ms - times(trace.stdout())[i]) <= 2, 'wall times agree to the ms'));
+});
+
+t.test('errors: bad options exit 2 naming the option; a bad capture file exits 1 naming the problem', async (t) => {
+  const badPort = await run(process.execPath, [BIN, 'trace', '--port', 'http']);
+  t.equal(badPort.code, 2);
+  t.match(badPort.stderr, /^http-tracer: --port "http": expected an integer$/m);
+  const unknown = await run(process.execPath, [BIN, 'trace', '--bogus']);
+  t.equal(unknown.code, 2);
+  t.match(unknown.stderr, /Unknown option '--bogus'/);
+  const command = await run(process.execPath, [BIN, 'fly']);
+  t.equal(command.code, 2);
+  t.match(command.stderr, /unknown command "fly"/);
+  const junk = path.join(tmp, 'junk.htcap');
+  fs.writeFileSync(junk, 'not a capture');
+  const replay = await run(process.execPath, [BIN, 'replay', junk]);
+  t.equal(replay.code, 1);
+  t.match(replay.stderr, /not a capture file/);
+  const missing = await run(process.execPath, [BIN, 'replay']);
+  t.equal(missing.code, 2);
+  t.match(missing.stderr, /replay needs a FILE/);
+});
