@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Installs what is missing on a Debian/Ubuntu machine, then the npm packages
+# and the build (BPF object + skeleton, native addon, TypeScript).
+# Idempotent, and quick when everything is already there. Needs root only
+# when a Debian package is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+log() { printf 'setup: %s\n' "$*" >&2; }
+
+# Build toolchain, and what the tests drive (nginx, curl, wrk, python3).
+packages=(clang llvm libbpf-dev libelf-dev zlib1g-dev make g++ pkg-config python3 curl nginx-light wrk)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+command -v bpftool >/dev/null || missing+=(bpftool)
+
+if ((${#missing[@]})); then
+  if [ "$(id -u)" != 0 ]; then
+    log "missing packages: ${missing[*]}; run this script as root (sudo) to install them"
+    exit 1
+  fi
+  log "installing ${missing[*]}"
+  apt-get update -q
+  # Ubuntu ships bpftool in linux-tools, Debian as its own package.
+  if [[ " ${missing[*]} " == *" bpftool "* ]] && ! apt-cache show bpftool >/dev/null 2>&1; then
+    missing=("${missing[@]/bpftool/}")
+    missing+=(linux-tools-common "linux-tools-$(uname -r)")
+  fi
+  # Do not let the nginx package start a system nginx on port 80.
+  policy=/usr/sbin/policy-rc.d
+  created_policy=
+  if [ ! -e "$policy" ]; then printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod +x "$policy" && created_policy=1; fi
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends ${missing[*]}
+  [ -n "$created_policy" ] && rm -f "$policy"
+fi
+
+major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+if [ "$major" -lt 20 ]; then
+  log "Node.js 20 or newer is required (found: $(node --version 2>/dev/null || echo none))"
+  exit 1
+fi
+
+# npm packages: only when package-lock.json changed since the last install.
+if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  log "npm ci"
+  npm ci --no-audit --no-fund --loglevel=error
+fi
+
+log "building BPF object and skeleton"
+make -s -C bpf
+log "building native addon"
+[ -f build/Makefile ] || npx --no-install node-gyp configure --loglevel=warn >/dev/null
+npx --no-install node-gyp build --loglevel=warn >/dev/null
+log "compiling TypeScript"
+npx --no-install tsc -p tsconfig.json
+log "ready"
