@@ -5,7 +5,10 @@
  * agent's CPU seconds per 10 000 exchanges, its peak RSS, and captured
  * exchanges against wrk's count.
  *
- *   npx tsx bench/capture-overhead.ts [--seconds 10] [--rounds 3] [--connections 32]
+ *   npx tsx bench/capture-overhead.ts [--seconds 10] [--rounds 3] [--connections 32] [--record]
+ *
+ * --record runs `http-tracer record FILE` instead of `trace`: the kernel side
+ * and the batch delivery without per-exchange decoding and formatting.
  *
  * Root and a built tree (bash scripts/setup.sh) are required. Traffic stays
  * on 127.0.0.1 and every run is bounded by --seconds.
@@ -18,7 +21,7 @@ import { parseArgs } from 'node:util';
 import { freePort, run, sleep } from '../test/helpers/kernel';
 import { startNginx } from '../test/helpers/nginx';
 
-const { values } = parseArgs({ options: { seconds: { type: 'string', default: '10' }, rounds: { type: 'string', default: '3' }, connections: { type: 'string', default: '32' } } });
+const { values } = parseArgs({ options: { seconds: { type: 'string', default: '10' }, rounds: { type: 'string', default: '3' }, connections: { type: 'string', default: '32' }, record: { type: 'boolean', default: false } } });
 const SECONDS = Number(values.seconds);
 const ROUNDS = Number(values.rounds);
 const CONNECTIONS = Number(values.connections);
@@ -58,7 +61,8 @@ interface TracedRound {
 
 async function traced(port: number, out: string): Promise<TracedRound> {
   const fd = fs.openSync(out, 'w');
-  const agent = spawn(process.execPath, [BIN, 'trace'], { stdio: ['ignore', fd, 'pipe'] });
+  const args = values.record ? ['record', `${out}.htcap`] : ['trace'];
+  const agent = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', fd, 'pipe'] });
   let stderr = '';
   agent.stderr.on('data', (d) => (stderr += d));
   while (!stderr.includes('capturing:')) {
@@ -74,6 +78,11 @@ async function traced(port: number, out: string): Promise<TracedRound> {
   agent.kill('SIGINT');
   await exited;
   fs.closeSync(fd);
+  if (values.record) {
+    const replay = await run(process.execPath, [BIN, 'replay', `${out}.htcap`], 120_000);
+    fs.writeFileSync(out, replay.stdout);
+    fs.rmSync(`${out}.htcap`);
+  }
   let serverExchanges = 0;
   let clientExchanges = 0;
   for (const line of fs.readFileSync(out, 'utf8').split('\n')) {
@@ -104,6 +113,7 @@ const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floo
     const exchanges = rounds.map((r) => r.serverExchanges + r.clientExchanges);
     const report = {
       machine: `${os.cpus().length} cores, Linux ${os.release()}`,
+      agent: values.record ? 'record FILE' : 'trace > FILE',
       wrk: `-t1 -c${CONNECTIONS} -d${SECONDS}s, ${ROUNDS} rounds, medians`,
       untracedRequestsPerSecond: Math.round(median(plain)),
       tracedRequestsPerSecond: Math.round(median(rounds.map((r) => r.rps))),
