@@ -62,6 +62,20 @@ static __always_inline int traced_tgid(__u32 tgid)
 	return tgid != cfg_self_tgid && listed(&ht_pid_filter, &tgid, cfg_pid_filter);
 }
 
+/* ht_process_conns bookkeeping; a process is only ever handled on its own
+ * threads, and its exit sweep runs after they are gone. */
+static __always_inline void process_conns_add(__u32 tgid, int delta)
+{
+	__u32 *n = bpf_map_lookup_elem(&ht_process_conns, &tgid);
+
+	if (n) {
+		__sync_fetch_and_add(n, delta);
+	} else if (delta > 0) {
+		__u32 one = 1;
+		bpf_map_update_elem(&ht_process_conns, &tgid, &one, BPF_NOEXIST);
+	}
+}
+
 static __always_inline __u64 conn_key(__u32 tgid, __u32 fd)
 {
 	return (__u64)tgid << 32 | fd;
@@ -77,13 +91,20 @@ static __always_inline __u8 carries_requests(struct conn *c, __u8 out)
 
 static __always_inline int stash(__u32 fd, __u64 buf, __u32 iovcnt, __u8 kind, __u8 out)
 {
-	__u64 id = bpf_get_current_pid_tgid();
-	struct io_args a = { .buf = buf, .fd = fd, .iovcnt = iovcnt, .kind = kind, .out = out };
-
-	if (!traced_tgid(id >> 32))
+	if (!traced_tgid(bpf_get_current_pid_tgid() >> 32))
 		return 0;
-	if (bpf_map_update_elem(&ht_args, &id, &a, BPF_ANY))
+	struct io_args *a = bpf_task_storage_get(&ht_args, bpf_get_current_task_btf(), 0,
+						 BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!a) {
 		count(HT_LOST_ARGS_MAP_FULL);
+		return 0;
+	}
+	a->buf = buf;
+	a->fd = fd;
+	a->iovcnt = iovcnt;
+	a->kind = kind;
+	a->out = out;
+	a->pending = 1;
 	return 0;
 }
 
@@ -144,7 +165,9 @@ static __noinline struct conn *conn_create(__u64 key, __u32 fd, __u8 out, __u64 
 	int ok = read_endpoints(sk, t) == 0 &&
 		 listed(&ht_port_filter, t->role == HT_DIRECTION_SERVER ? &t->local_port : &t->peer_port,
 			cfg_port_filter);
-	if (ok && bpf_map_update_elem(&ht_conns, &key, t, BPF_NOEXIST))
+	if (ok && bpf_map_update_elem(&ht_conns, &key, t, BPF_NOEXIST) == 0)
+		process_conns_add(t->tgid, 1);
+	else if (ok)
 		count(HT_LOST_CONN_MAP_FULL);
 	__builtin_memset(t, 0, offsetof(struct conn, req));
 	return ok ? bpf_map_lookup_elem(&ht_conns, &key) : NULL;
@@ -202,14 +225,14 @@ static __always_inline int feed_io(struct conn *c, struct io_args *a, __u64 ret,
 static __always_inline int io_exit(struct sys_exit_ctx *ctx)
 {
 	__u64 id = bpf_get_current_pid_tgid();
-	struct io_args *stashed = bpf_map_lookup_elem(&ht_args, &id);
+	struct io_args *stashed = bpf_task_storage_get(&ht_args, bpf_get_current_task_btf(), 0, 0);
 	struct io_args a;
 	__s64 ret = ctx->ret;
 
-	if (!stashed)
+	if (!stashed || !stashed->pending)
 		return 0;
 	a = *stashed;
-	bpf_map_delete_elem(&ht_args, &id);
+	stashed->pending = 0;
 
 	__u64 key = conn_key(id >> 32, a.fd);
 	__u64 ts = bpf_ktime_get_ns();
@@ -276,7 +299,8 @@ static __always_inline int forget_fd(__u32 fd)
 	if (!c)
 		return 0;
 	conn_end(c, bpf_ktime_get_ns(), HT_FLAG_CLOSED);
-	bpf_map_delete_elem(&ht_conns, &key);
+	if (bpf_map_delete_elem(&ht_conns, &key) == 0)
+		process_conns_add(key >> 32, -1);
 	return 0;
 }
 
@@ -325,8 +349,14 @@ int process_exit(void *ctx)
 
 	if (BPF_CORE_READ(task, signal, live.counter) != 0)
 		return 0;
-	s.now_ns = bpf_ktime_get_ns();
-	bpf_for_each_map_elem(&ht_conns, sweep_conn, &s, 0);
+	__u32 *n = bpf_map_lookup_elem(&ht_process_conns, &s.tgid);
+	if (!n)
+		return 0;
+	if (*n > 0) {
+		s.now_ns = bpf_ktime_get_ns();
+		bpf_for_each_map_elem(&ht_conns, sweep_conn, &s, 0);
+	}
+	bpf_map_delete_elem(&ht_process_conns, &s.tgid);
 	return 0;
 }
 

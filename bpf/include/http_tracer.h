@@ -59,7 +59,7 @@ enum ht_exchange_flags {
 enum ht_counter {
 	HT_LOST_RINGBUF_FULL = 0,     /* exchange complete but ring buffer had no room */
 	HT_LOST_CONN_MAP_FULL = 1,    /* connection could not be tracked: map full */
-	HT_LOST_ARGS_MAP_FULL = 2,    /* syscall arguments could not be stashed */
+	HT_LOST_ARGS_MAP_FULL = 2,    /* no task storage for a syscall's arguments (out of memory) */
 	HT_LOST_RESPONSE_NO_REQUEST = 3, /* response seen with no outstanding request */
 	HT_LOST_PIPELINE_OVERFLOW = 4,/* more outstanding requests than the FIFO holds */
 	HT_LOST_UNPARSED = 5,         /* bytes that did not frame as HTTP/1.x (garbage) */

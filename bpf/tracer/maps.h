@@ -83,14 +83,15 @@ struct conn {
 	__u8 _head_slack[HT_HEAD_MAX];
 };
 
-/* What a syscall's enter stashes for its exit, keyed by pid_tgid. */
+/* What a syscall's enter stashes for its exit, in the thread's task storage. */
 struct io_args {
 	__u64 buf;            /* buffer, iovec array or msghdr */
 	__u32 fd;
 	__u32 iovcnt;
 	__u8 kind;            /* enum io_kind */
 	__u8 out;             /* 1: data leaves the process (write side) */
-	__u8 _pad[6];
+	__u8 pending;         /* set by enter, cleared by exit */
+	__u8 _pad[5];
 };
 
 struct scan_window {
@@ -110,12 +111,24 @@ struct {
 	__type(value, struct conn);
 } ht_conns SEC(".maps");
 
+/* Task storage, not a hash keyed by pid_tgid: no hashing, no bucket lock,
+ * no delete on every exit; it goes away with the thread. */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 65536);
-	__type(key, __u64); /* pid_tgid */
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
 	__type(value, struct io_args);
 } ht_args SEC(".maps");
+
+/* Tracked connections per process: a process that exits without any skips
+ * the sweep of ht_conns (a walk of every bucket, about a millisecond). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536); /* as many as ht_conns: one connection each at worst */
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, __u32);   /* tgid */
+	__type(value, __u32); /* connections in ht_conns */
+} ht_process_conns SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
