@@ -5,7 +5,7 @@
  * agent's CPU seconds per 10 000 exchanges, its peak RSS, and captured
  * exchanges against wrk's count.
  *
- *   npx tsx bench/capture-overhead.ts [--seconds 10] [--rounds 3] [--connections 32] [--record]
+ *   npm run bench:capture -- [--seconds 10] [--rounds 3] [--connections 32] [--record]
  *
  * --record runs `http-tracer record FILE` instead of `trace`: the kernel side
  * and the batch delivery without per-exchange decoding and formatting.
@@ -25,7 +25,7 @@ const { values } = parseArgs({ options: { seconds: { type: 'string', default: '1
 const SECONDS = Number(values.seconds);
 const ROUNDS = Number(values.rounds);
 const CONNECTIONS = Number(values.connections);
-const BIN = path.join(__dirname, '..', 'bin', 'http-tracer.js');
+const BIN = path.join(__dirname, '..', '..', 'bin', 'http-tracer.js');
 const CLOCK_TICKS = 100; // USER_HZ on Linux
 
 // The size of Debian's default nginx page.
@@ -64,7 +64,7 @@ async function traced(port: number, out: string): Promise<TracedRound> {
   const args = values.record ? ['record', `${out}.htcap`] : ['trace'];
   const agent = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', fd, 'pipe'] });
   let stderr = '';
-  agent.stderr.on('data', (d) => (stderr += d));
+  agent.stderr?.on('data', (d) => (stderr += d));
   while (!stderr.includes('capturing:')) {
     if (agent.exitCode !== null) throw new Error(`trace exited: ${stderr}`);
     await sleep(20);

@@ -4,7 +4,7 @@
  * while nginx serves wrk on loopback. Reports ns per run of each program and
  * the kernel-side ns per captured exchange.
  *
- *   npx tsx bench/kernel-cost.ts [--seconds 5] [--connections 32]
+ *   npm run bench:kernel -- [--seconds 5] [--connections 32]
  *
  * Root and a built tree are required. bpf_stats adds its own clock reads
  * (~20-40 ns per run), so the numbers are a slight overestimate.
@@ -17,7 +17,7 @@ import { freePort, run, sleep } from '../test/helpers/kernel';
 import { startNginx } from '../test/helpers/nginx';
 
 const { values } = parseArgs({ options: { seconds: { type: 'string', default: '5' }, connections: { type: 'string', default: '32' } } });
-const BIN = path.join(__dirname, '..', 'bin', 'http-tracer.js');
+const BIN = path.join(__dirname, '..', '..', 'bin', 'http-tracer.js');
 const STATS = '/proc/sys/kernel/bpf_stats_enabled';
 
 interface ProgInfo {
@@ -49,7 +49,7 @@ async function programs(existing: Set<number>): Promise<Map<string, { ns: number
   const existing = new Set((await listPrograms()).map((p) => p.id));
   const agent = spawn(process.execPath, [BIN, 'record', file], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
-  agent.stderr.on('data', (d) => (stderr += d));
+  agent.stderr?.on('data', (d) => (stderr += d));
   try {
     while (!stderr.includes('capturing:')) await sleep(20);
     const before = await programs(existing);

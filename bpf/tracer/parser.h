@@ -336,12 +336,14 @@ static __always_inline void advance_line(struct feed_ctx *x, __u32 n)
 	x->p->line_len += n;
 }
 
+#define SKIP_WORDS 4 /* words examined per step when skipping a header line */
+
 /*
  * Header bytes a word at a time, which is most of the work on a busy host:
- * a line that is not Content-Length or Transfer-Encoding is skipped to its LF
- * eight bytes per step, and those two names are matched as whole words.
- * Returns 0 when the byte-by-byte path must take this byte (line ends, values,
- * too few bytes left in the chunk to decide).
+ * a line that is not Content-Length or Transfer-Encoding is skipped up to and
+ * including its LF, up to SKIP_WORDS words per step; those two names are
+ * matched as whole words. Returns 0 when the byte-by-byte path must take this
+ * byte (the empty line, values, too few bytes left in the chunk to decide).
  */
 static __always_inline int header_words(struct feed_ctx *x)
 {
@@ -376,14 +378,29 @@ static __always_inline int header_words(struct feed_ctx *x)
 	} else if (p->hname != HN_SKIP) {
 		return 0;
 	}
-	if (left < 8 || window_at(x, 8) < 0)
+
+	__u32 avail = left < SKIP_WORDS * 8 ? left : SKIP_WORDS * 8;
+	if (avail < 8 || window_at(x, avail) < 0)
 		return 0;
-	__u64 v = window_u64(x) ^ LFS;
-	__u64 lf = (v - ONES) & ~v & HIGHS;
-	__u32 n = lf ? first_flagged_byte(lf) : 8;
-	if (n == 0)
-		return 0;
-	advance_line(x, n);
+	for (__u32 k = 0; k < SKIP_WORDS; k++) {
+		if ((k + 1) * 8 > avail)
+			break;
+		__u64 v = window_u64_at(x, k * 8) ^ LFS;
+		__u64 lf = (v - ONES) & ~v & HIGHS;
+		if (!lf)
+			continue;
+		__u32 n = k * 8 + first_flagged_byte(lf); /* bytes before the LF */
+		if (n == 0 && p->line_len == 0)
+			return 0; /* an empty line: the byte path ends the header section */
+		x->pos += n + 1;
+		p->msg_bytes += n + 1;
+		p->line_len = 0;
+		p->hname = HN_NONE;
+		p->hpos = 0;
+		p->hval = 0;
+		return 1;
+	}
+	advance_line(x, avail & ~7U);
 	return 1;
 }
 

@@ -53,15 +53,29 @@ export interface BatchProblems {
   unknownRecords: number;
 }
 
+/** Flag names per flag bits: few combinations occur, so each array is made once. */
+const flagNames = new Map<number, ExchangeFlagName[]>();
+function namesOf(bits: number): ExchangeFlagName[] {
+  let names = flagNames.get(bits);
+  if (!names) {
+    names = (Object.keys(ExchangeFlags) as ExchangeFlagName[]).filter((f) => (bits & ExchangeFlags[f]) !== 0);
+    if (flagNames.size < 1024) flagNames.set(bits, names);
+  }
+  return names;
+}
+
 export class ExchangeCursor {
   private readonly view: DataView;
-  private readonly bytes: Uint8Array;
+  private readonly bytes: Buffer;
   private offset = -1;
   private nextOffset = 0;
+  private commLo = -1;
+  private commHi = -1;
+  private commText = '';
   readonly problems: BatchProblems = { truncatedBytes: 0, unknownRecords: 0 };
 
   constructor(batch: Uint8Array) {
-    this.bytes = batch;
+    this.bytes = Buffer.isBuffer(batch) ? batch : Buffer.from(batch.buffer, batch.byteOffset, batch.byteLength);
     this.view = new DataView(batch.buffer, batch.byteOffset, batch.byteLength);
   }
 
@@ -134,12 +148,20 @@ export class ExchangeCursor {
   }
   get comm(): string {
     const start = this.offset + O.comm;
+    // Records of a batch come from few processes: reuse the string while the bytes repeat.
+    const lo = this.view.getUint32(start, true) + this.view.getUint32(start + 4, true) * TWO_32;
+    const hi = this.view.getUint32(start + 8, true) + this.view.getUint32(start + 12, true) * TWO_32;
+    if (lo === this.commLo && hi === this.commHi) return this.commText;
     let end = start;
-    while (end < start + 16 && this.bytes[end] !== 0) end++;
-    return Buffer.from(this.bytes.buffer, this.bytes.byteOffset + start, end - start).toString('utf8');
+    let text = '';
+    while (end < start + 16 && this.bytes[end] !== 0) text += String.fromCharCode(this.bytes[end++]);
+    this.commLo = lo;
+    this.commHi = hi;
+    this.commText = text;
+    return text;
   }
   /** The captured request head bytes, a view into the batch. */
-  get head(): Uint8Array {
+  get head(): Buffer {
     const len = this.view.getUint16(this.offset + O.head_len, true);
     return this.bytes.subarray(this.offset + O.head, this.offset + O.head + len);
   }
@@ -174,7 +196,7 @@ export class ExchangeCursor {
       path: targetPath(target),
       host: head?.host,
       aborted: (flagBits & ExchangeFlags.aborted) !== 0,
-      flags: (Object.keys(ExchangeFlags) as ExchangeFlagName[]).filter((f) => (flagBits & ExchangeFlags[f]) !== 0),
+      flags: namesOf(flagBits),
     };
   }
 

@@ -25,8 +25,11 @@ export function matches(e: Exchange, filter: ExchangeFilter): boolean {
   return true;
 }
 
+const NEEDS_ESCAPE = /[\\\x00-\x1f\x7f-\uffff]/;
+
 /** Control characters, DEL and non-ASCII bytes as \xNN; backslash doubled. */
 export function escapeText(s: string): string {
+  if (!NEEDS_ESCAPE.test(s)) return s;
   return s.replace(/[\\\x00-\x1f\x7f-\uffff]/g, (c) =>
     c === '\\' ? '\\\\' : `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`,
   );
@@ -38,10 +41,19 @@ export function formatDuration(ns: number): string {
   return `${(ns / 1e9).toFixed(2)}s`;
 }
 
+// "HH:MM:SS." of the last second formatted: exchanges arrive in bursts of the same second.
+let cachedSecond = NaN;
+let cachedPrefix = '';
+
 function clockTime(unixMs: number): string {
-  const d = new Date(unixMs);
-  const p = (n: number, w = 2): string => String(n).padStart(w, '0');
-  return `${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}.${p(d.getMilliseconds(), 3)}`;
+  const second = Math.floor(unixMs / 1000);
+  if (second !== cachedSecond) {
+    const d = new Date(second * 1000);
+    const p = (n: number): string => String(n).padStart(2, '0');
+    cachedPrefix = `${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}.`;
+    cachedSecond = second;
+  }
+  return cachedPrefix + String(Math.floor(unixMs - second * 1000)).padStart(3, '0');
 }
 
 function abortReason(e: Exchange): string {
