@@ -1,10 +1,10 @@
 #pragma once
 /*
- * HTTP/1.x framing in the kernel, one byte-level state machine per direction
- * of a connection. Start lines and header fields are scanned byte by byte
- * (through a per-CPU window copied from user memory); bodies are skipped
- * arithmetically (content-length, chunk sizes), so cost follows header bytes,
- * not payload bytes. Request starts push onto the connection's FIFO, response
+ * HTTP/1.x framing in the kernel, one incremental state machine per direction
+ * of a connection. Start lines and header fields are scanned through a per-CPU
+ * window copied from user memory, a word at a time where the bytes do not
+ * matter; bodies are skipped arithmetically (content-length, chunk sizes), so
+ * cost follows header bytes, not payload bytes. Request starts push onto the connection's FIFO, response
  * ends pop it: pipelined requests stay in order.
  *
  *   read/write chunk --> feed() --bpf_loop--> feed_step() per header byte / body skip
@@ -25,7 +25,6 @@ struct feed_ctx {
 	__u32 win_base;   /* chunk offset of the window */
 	__u32 win_len;    /* valid bytes in the window */
 	__u8 is_request;  /* this direction carries requests */
-	__u8 lost_sync;
 };
 
 /* Globals, not statics: clang 14 gives static .rodata arrays a BTF offset of 0,
@@ -281,13 +280,19 @@ static __always_inline void header_byte(struct feed_ctx *x, __u8 b)
 		p->hpos = 1;
 	} else if (p->hname == HN_CONTENT_LENGTH) {
 		if (p->hpos < 15) {
-			if (b == content_length_name[p->hpos & 15])
-				p->hpos++;
-			else
+			if (b == content_length_name[p->hpos & 15]) {
+				if (++p->hpos == 15)
+					p->content_length = 0; /* a repeated header counts once */
+			} else {
 				p->hname = HN_SKIP;
+			}
 		} else if (b >= '0' && b <= '9') {
 			p->content_length = p->content_length * 10 + (b - '0');
 			p->has_length = 1;
+			if (p->content_length > (1ULL << 50)) { /* not a length any peer sends */
+				p->hname = HN_SKIP;
+				p->has_length = 0;
+			}
 		}
 	} else if (p->hname == HN_TRANSFER_ENCODING) {
 		if (p->hpos < 18) {
@@ -363,6 +368,7 @@ static __always_inline int header_words(struct feed_ctx *x)
 		    (lv2 & MASK(7)) == U64_LE('l', 'e', 'n', 'g', 't', 'h', ':', 0)) {
 			p->hname = HN_CONTENT_LENGTH;
 			p->hpos = 15;
+			p->content_length = 0; /* a repeated header counts once */
 			advance_line(x, 15);
 			return 1;
 		}

@@ -1,7 +1,7 @@
 import t from 'tap';
 import { parseRequestHead, targetPath } from '../../src/capture/http-head';
 
-const b = (s: string): Uint8Array => Buffer.from(s, 'latin1');
+const b = (s: string): Buffer => Buffer.from(s, 'latin1');
 
 t.test('method, target and host of a whole head', async (t) => {
   t.same(parseRequestHead(b('POST /api/orders?id=7 HTTP/1.1\r\nContent-Type: x\r\nhOsT:  shop.local:8080 \r\n\r\n')), {

@@ -9,6 +9,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { Capture, type CaptureOptions } from '../../src/capture/capture';
+import type { Test } from 'tap';
 import { decodeExchanges, type Exchange } from '../../src/capture/decoder';
 
 export const FIXTURES = path.join(__dirname, '..', 'fixtures');
@@ -155,4 +156,26 @@ export async function nodeServer(port: number, host = '127.0.0.1'): Promise<Chil
   const child = startChild(process.execPath, [path.join(FIXTURES, 'node-server.js'), String(port), host]);
   await waitForPort(port, host);
   return child;
+}
+
+export interface TracedServer {
+  port: number;
+  server: ChildProcess;
+  recorder: Recorder;
+}
+
+/**
+ * The usual arrangement of a kernel test: the fixture server on a free port
+ * and a capture of that port, both torn down with the test.
+ */
+export async function tracedServer(t: Test, options: CaptureOptions & { host?: string } = {}): Promise<TracedServer> {
+  const { host = '127.0.0.1', ...captureOptions } = options;
+  const port = await freePort(host);
+  const server = await nodeServer(port, host);
+  const recorder = new Recorder({ ports: { allow: [port] }, ...captureOptions });
+  t.teardown(async () => {
+    await recorder.stop();
+    await stopChild(server);
+  });
+  return { port, server, recorder };
 }

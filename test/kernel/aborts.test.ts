@@ -4,19 +4,13 @@
  */
 import path from 'node:path';
 import t from 'tap';
-import { FIXTURES, freePort, kernelSkipReason, nodeServer, Recorder, sleep, startChild, stopChild } from '../helpers/kernel';
+import { FIXTURES, freePort, kernelSkipReason, nodeServer, Recorder, sleep, startChild, tracedServer } from '../helpers/kernel';
 import { RawClient, request } from '../helpers/raw-client';
 
 const skip = kernelSkipReason();
 
 t.test('connection closed mid-exchange: one aborted exchange', { skip }, async (t) => {
-  const port = await freePort();
-  const server = await nodeServer(port);
-  const recorder = new Recorder({ ports: { allow: [port] } });
-  t.teardown(async () => {
-    await recorder.stop();
-    await stopChild(server);
-  });
+  const { port, recorder } = await tracedServer(t);
   const client = await RawClient.connect(port);
   const sent = await client.send([request('GET', '/hang')]);
   await sleep(100);
@@ -28,13 +22,7 @@ t.test('connection closed mid-exchange: one aborted exchange', { skip }, async (
 });
 
 t.test('connection reset while the server is answering: aborted with reset', { skip }, async (t) => {
-  const port = await freePort();
-  const server = await nodeServer(port);
-  const recorder = new Recorder({ ports: { allow: [port] } });
-  t.teardown(async () => {
-    await recorder.stop();
-    await stopChild(server);
-  });
+  const { port, recorder } = await tracedServer(t);
   const client = await RawClient.connect(port);
   await client.send([request('GET', '/wait50')]);
   await sleep(20); // the server has read the request and waits to answer
@@ -63,13 +51,7 @@ t.test('the server process exits with an exchange open: aborted with processExit
 });
 
 t.test('an exchange outstanding past the timeout: aborted with timeout', { skip }, async (t) => {
-  const port = await freePort();
-  const server = await nodeServer(port);
-  const recorder = new Recorder({ ports: { allow: [port] }, exchangeTimeoutMs: 300 });
-  t.teardown(async () => {
-    await recorder.stop();
-    await stopChild(server);
-  });
+  const { port, recorder } = await tracedServer(t, { exchangeTimeoutMs: 300 });
   const client = await RawClient.connect(port);
   const started = Date.now();
   await client.send([request('GET', '/slow?ms=1500')]);
@@ -87,13 +69,7 @@ t.test('an exchange outstanding past the timeout: aborted with timeout', { skip 
 });
 
 t.test('garbage and truncated bytes: no exchange, no crash, and later traffic is exact', { skip }, async (t) => {
-  const port = await freePort();
-  const server = await nodeServer(port);
-  const recorder = new Recorder({ ports: { allow: [port] } });
-  t.teardown(async () => {
-    await recorder.stop();
-    await stopChild(server);
-  });
+  const { port, recorder } = await tracedServer(t);
   let seed = 7;
   const random = Buffer.alloc(4096);
   for (let i = 0; i < random.length; i++) random[i] = (seed = (seed * 1103515245 + 12345) & 0x7fffffff) & 0xff;
@@ -129,13 +105,7 @@ t.test('garbage and truncated bytes: no exchange, no crash, and later traffic is
 });
 
 t.test('a burst far beyond a tiny ring buffer: losses are counted and everything adds up', { skip }, async (t) => {
-  const port = await freePort();
-  const server = await nodeServer(port);
-  const recorder = new Recorder({ ports: { allow: [port] }, ringBufferBytes: 4096, drainIntervalMs: 50 });
-  t.teardown(async () => {
-    await recorder.stop();
-    await stopChild(server);
-  });
+  const { port, recorder } = await tracedServer(t, { ringBufferBytes: 4096, drainIntervalMs: 50 });
   const burst = startChild(process.execPath, [path.join(FIXTURES, 'burst-client.js'), String(port), '3000', '16']);
   let out = '';
   burst.stdout?.on('data', (d) => (out += d));

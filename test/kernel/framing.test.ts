@@ -3,24 +3,14 @@
  * and responses split over many syscalls, chunked bodies both ways, IPv6.
  */
 import t from 'tap';
-import { freePort, kernelSkipReason, nodeClient, nodeServer, Recorder, sleep, stopChild, type Recorder as R } from '../helpers/kernel';
+import { kernelSkipReason, nodeClient, sleep, tracedServer } from '../helpers/kernel';
 import { RawClient, request } from '../helpers/raw-client';
 
 const skip = kernelSkipReason();
 
-async function setup(t: Tap.Test, host = '127.0.0.1'): Promise<{ port: number; recorder: R }> {
-  const port = await freePort(host);
-  const server = await nodeServer(port, host);
-  const recorder = new Recorder({ ports: { allow: [port] } });
-  t.teardown(async () => {
-    await recorder.stop();
-    await stopChild(server);
-  });
-  return { port, recorder };
-}
 
 t.test('four pipelined requests in one write: four exchanges, in order', { skip }, async (t) => {
-  const { port, recorder } = await setup(t);
+  const { port, recorder } = await tracedServer(t);
   const reqs = [request('GET', '/hello'), request('POST', '/echo', { 'Content-Length': 5 }, 'hello'), request('GET', '/missing'), request('GET', '/fail')];
   const client = await RawClient.connect(port);
   await client.send([reqs.join('')]);
@@ -38,7 +28,7 @@ t.test('four pipelined requests in one write: four exchanges, in order', { skip 
 });
 
 t.test('a request and its body split over many writes, a response over many writes', { skip }, async (t) => {
-  const { port, recorder } = await setup(t);
+  const { port, recorder } = await tracedServer(t);
   const body = 'b'.repeat(3000);
   const head = request('POST', '/echo', { 'Content-Length': body.length });
   const pieces = [head.slice(0, 7), head.slice(7, 30), head.slice(30), ...Array.from({ length: 30 }, (_, i) => body.slice(i * 100, i * 100 + 100))];
@@ -70,7 +60,7 @@ t.test('a request and its body split over many writes, a response over many writ
 });
 
 t.test('chunked bodies: a chunked response, and a chunked request followed by another request', { skip }, async (t) => {
-  const { port, recorder } = await setup(t);
+  const { port, recorder } = await tracedServer(t);
   const client = await RawClient.connect(port);
   await client.send([request('GET', '/chunked')]);
   await client.waitForResponses(1);
@@ -92,7 +82,7 @@ t.test('chunked bodies: a chunked response, and a chunked request followed by an
 });
 
 t.test('IPv6 loopback', { skip }, async (t) => {
-  const { port, recorder } = await setup(t, '::1');
+  const { port, recorder } = await tracedServer(t, { host: '::1' });
   const results = await nodeClient(port, true, [
     { method: 'GET', path: '/hello' },
     { method: 'GET', path: '/missing' },

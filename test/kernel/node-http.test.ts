@@ -4,7 +4,7 @@
  * byte counts equal to what was sent.
  */
 import t from 'tap';
-import { freePort, kernelSkipReason, nodeClient, nodeServer, Recorder, stopChild, tally, type PlannedRequest } from '../helpers/kernel';
+import { kernelSkipReason, nodeClient, tally, tracedServer, type PlannedRequest } from '../helpers/kernel';
 
 const plan: PlannedRequest[] = [
   { method: 'GET', path: '/hello' },
@@ -36,13 +36,7 @@ const LATENCY_SLACK_MS = 25;
 
 for (const keepAlive of [true, false]) {
   t.test(`node http ${keepAlive ? 'with' : 'without'} keep-alive`, { skip: kernelSkipReason() }, async (t) => {
-    const port = await freePort();
-    const server = await nodeServer(port);
-    const recorder = new Recorder({ ports: { allow: [port] } });
-    t.teardown(async () => {
-      await recorder.stop();
-      await stopChild(server);
-    });
+    const { port, server, recorder } = await tracedServer(t);
 
     const results = await nodeClient(port, keepAlive, plan);
     const all = await recorder.waitForCount(plan.length * 2);
