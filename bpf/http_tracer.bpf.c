@@ -81,12 +81,6 @@ static __always_inline __u64 conn_key(__u32 tgid, __u32 fd)
 	return (__u64)tgid << 32 | fd;
 }
 
-/* server: reads carry requests; client: writes do. */
-static __always_inline __u8 carries_requests(struct conn *c, __u8 out)
-{
-	return (c->role == HT_DIRECTION_SERVER) != out;
-}
-
 /* ---- enter: stash the arguments ---------------------------------------- */
 
 static __always_inline int stash(__u32 fd, __u64 buf, __u32 iovcnt, __u8 kind, __u8 out)
@@ -144,12 +138,19 @@ int enter_sendfile(struct sys_enter_ctx *ctx) { return stash(ctx->args[0], 0, 0,
 static __noinline struct conn *conn_create(__u64 key, __u32 fd, __u8 out, __u64 buf, __u32 len)
 {
 	__u32 zero = 0;
-	__u64 head = 0;
-	__u8 is_request;
+	__u64 head[2] = {};
+	__u8 is_head, is_request = 1;
+	__u16 status;
 	__u64 n = clamp_len(len, sizeof(head));
 
-	if (!n || bpf_probe_read_user(&head, n, (void *)buf) < 0 || !looks_like_http(head, n, &is_request))
+	if (!n || bpf_probe_read_user(head, n, (void *)buf) < 0)
 		return NULL;
+	/* A start, or the beginning of one ("GE"): the parser holds what it cannot decide yet. */
+	if (decide_start(1, head[0], head[1], n, &is_head, &status) == START_NO) {
+		is_request = 0;
+		if (decide_start(0, head[0], head[1], n, &is_head, &status) == START_NO)
+			return NULL;
+	}
 	struct sock *sk = tcp_sock_of_fd(fd);
 	if (!sk)
 		return NULL;
@@ -258,38 +259,34 @@ static __always_inline int io_exit(struct sys_exit_ctx *ctx)
 	return feed_io(c, &a, ret, ts);
 }
 
-SEC("tracepoint/syscalls/sys_exit_read")
-int exit_read(struct sys_exit_ctx *ctx) { return io_exit(ctx); }
-SEC("tracepoint/syscalls/sys_exit_recvfrom")
-int exit_recvfrom(struct sys_exit_ctx *ctx) { return io_exit(ctx); }
-SEC("tracepoint/syscalls/sys_exit_readv")
-int exit_readv(struct sys_exit_ctx *ctx) { return io_exit(ctx); }
-SEC("tracepoint/syscalls/sys_exit_recvmsg")
-int exit_recvmsg(struct sys_exit_ctx *ctx) { return io_exit(ctx); }
-SEC("tracepoint/syscalls/sys_exit_write")
-int exit_write(struct sys_exit_ctx *ctx) { return io_exit(ctx); }
-SEC("tracepoint/syscalls/sys_exit_sendto")
-int exit_sendto(struct sys_exit_ctx *ctx) { return io_exit(ctx); }
-SEC("tracepoint/syscalls/sys_exit_writev")
-int exit_writev(struct sys_exit_ctx *ctx) { return io_exit(ctx); }
-SEC("tracepoint/syscalls/sys_exit_sendmsg")
-int exit_sendmsg(struct sys_exit_ctx *ctx) { return io_exit(ctx); }
-SEC("tracepoint/syscalls/sys_exit_sendfile64")
-int exit_sendfile(struct sys_exit_ctx *ctx) { return io_exit(ctx); }
+/* The exit programs only tail-call this one: the verifier then checks the
+ * framing code once instead of once per syscall, which keeps loading fast.
+ * The addon puts it in ht_exit_parsers[0] before attaching. */
+SEC("tracepoint")
+int exit_parse(struct sys_exit_ctx *ctx)
+{
+	return io_exit(ctx);
+}
+
+#define EXIT_PROGRAM(syscall, name)                           \
+	SEC("tracepoint/syscalls/" #syscall)                  \
+	int name(struct sys_exit_ctx *ctx)                    \
+	{                                                     \
+		bpf_tail_call(ctx, &ht_exit_parsers, 0);      \
+		return 0;                                     \
+	}
+
+EXIT_PROGRAM(sys_exit_read, exit_read)
+EXIT_PROGRAM(sys_exit_recvfrom, exit_recvfrom)
+EXIT_PROGRAM(sys_exit_readv, exit_readv)
+EXIT_PROGRAM(sys_exit_recvmsg, exit_recvmsg)
+EXIT_PROGRAM(sys_exit_write, exit_write)
+EXIT_PROGRAM(sys_exit_sendto, exit_sendto)
+EXIT_PROGRAM(sys_exit_writev, exit_writev)
+EXIT_PROGRAM(sys_exit_sendmsg, exit_sendmsg)
+EXIT_PROGRAM(sys_exit_sendfile64, exit_sendfile)
 
 /* ---- connection ends ---------------------------------------------------- */
-
-/* A response framed by connection close completes; anything else is aborted. */
-static __noinline int conn_end(struct conn *c, __u64 now_ns, __u16 reason)
-{
-	if (c->resp.state == P_UNTIL_CLOSE && c->resp.tracked && c->fifo_head != c->fifo_tail) {
-		emit_exchange(c, &c->fifo[c->fifo_head & (PIPELINE_DEPTH - 1)], c->resp.last_ns,
-			      c->resp.msg_bytes, c->resp_flags);
-		c->fifo_head++;
-		c->resp.state = P_IDLE;
-	}
-	return abort_pending(c, now_ns, reason);
-}
 
 static __always_inline int forget_fd(__u32 fd)
 {

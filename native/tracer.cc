@@ -95,6 +95,12 @@ void Tracer::Load(Napi::Env env) {
     throw MakeError(env, code, "loading the BPF programs failed: " + Errno(err) + hint + "\n" + LibbpfLogTail());
   }
 
+  // Every sys_exit_* program tail-calls the one framing program.
+  uint32_t slot = 0;
+  int parser_fd = bpf_program__fd(skel_->progs.exit_parse);
+  err = bpf_map__update_elem(skel_->maps.ht_exit_parsers, &slot, sizeof(slot), &parser_fd, sizeof(parser_fd), BPF_ANY);
+  if (err) throw MakeError(env, "HT_ERR_BPF_CONFIG", "installing the framing program for tail calls: " + Errno(err));
+
   uint8_t one = 1;
   for (uint16_t port : options_.ports)
     bpf_map__update_elem(skel_->maps.ht_port_filter, &port, sizeof(port), &one, sizeof(one), BPF_ANY);
@@ -109,7 +115,8 @@ Napi::Array Tracer::Attach(Napi::Env env) {
   uint32_t i = 0;
   bpf_object__for_each_program(prog, skel_->obj) {
     std::string section = bpf_program__section_name(prog);
-    if (section == "raw_tp") continue;  // the sweep program runs on demand
+    // Not attached: the sweep runs on demand, exit_parse is reached by tail calls.
+    if (section == "raw_tp" || section == "tracepoint") continue;
     LibbpfLogReset();
     bpf_link* link = bpf_program__attach(prog);
     int err = link ? 0 : -errno;

@@ -61,7 +61,7 @@ static __noinline int abort_pending(struct conn *c, __u64 now_ns, __u16 reason)
 		__u16 flags = HT_FLAG_ABORTED | reason;
 		__u64 response_bytes = 0;
 
-		if (i == 0 && c->resp.tracked && c->resp.state != 0) {
+		if (i == 0 && c->resp.tracked && c->resp.state != P_IDLE) {
 			response_bytes = c->resp.msg_bytes;
 			flags |= c->resp_flags;
 		} else {
@@ -76,4 +76,16 @@ static __noinline int abort_pending(struct conn *c, __u64 now_ns, __u16 reason)
 	__builtin_memset(&c->resp, 0, sizeof(c->resp));
 	c->resp_flags = 0;
 	return 0;
+}
+
+/* A response framed by connection close completes; anything else is aborted. */
+static __noinline int conn_end(struct conn *c, __u64 now_ns, __u16 reason)
+{
+	if (c->resp.state == P_UNTIL_CLOSE && c->resp.tracked && c->fifo_head != c->fifo_tail) {
+		emit_exchange(c, &c->fifo[c->fifo_head & (PIPELINE_DEPTH - 1)], c->resp.last_ns,
+			      c->resp.msg_bytes, c->resp_flags);
+		c->fifo_head++;
+		c->resp.state = P_IDLE;
+	}
+	return abort_pending(c, now_ns, reason);
 }

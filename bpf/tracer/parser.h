@@ -89,91 +89,106 @@ static __always_inline __u64 window_u64(struct feed_ctx *x)
 	 (__u64)(f) << 40 | (__u64)(g) << 48 | (__u64)(h) << 56)
 #define MASK(n) ((n) == 8 ? ~0ULL : ((1ULL << ((n) * 8)) - 1))
 
-/* Length of the method token and its space, 0 when the bytes start no request. */
-static __always_inline __u32 request_start(__u64 v, __u32 avail, __u8 *is_head)
-{
-	*is_head = 0;
-	if (avail < 4)
-		return 0;
-	if ((v & MASK(4)) == U64_LE('G', 'E', 'T', ' ', 0, 0, 0, 0) ||
-	    (v & MASK(4)) == U64_LE('P', 'U', 'T', ' ', 0, 0, 0, 0))
-		return 4;
-	if (avail < 5)
-		return 0;
-	if ((v & MASK(5)) == U64_LE('P', 'O', 'S', 'T', ' ', 0, 0, 0))
-		return 5;
-	if ((v & MASK(5)) == U64_LE('H', 'E', 'A', 'D', ' ', 0, 0, 0)) {
-		*is_head = 1;
-		return 5;
-	}
-	if (avail < 6)
-		return 0;
-	if ((v & MASK(6)) == U64_LE('P', 'A', 'T', 'C', 'H', ' ', 0, 0) ||
-	    (v & MASK(6)) == U64_LE('T', 'R', 'A', 'C', 'E', ' ', 0, 0))
-		return 6;
-	if (avail < 7)
-		return 0;
-	if ((v & MASK(7)) == U64_LE('D', 'E', 'L', 'E', 'T', 'E', ' ', 0))
-		return 7;
-	if (avail < 8)
-		return 0;
-	if (v == U64_LE('O', 'P', 'T', 'I', 'O', 'N', 'S', ' ') ||
-	    v == U64_LE('C', 'O', 'N', 'N', 'E', 'C', 'T', ' '))
-		return 8;
-	return 0;
-}
+/* A method token and its space, as a word and its length. */
+struct token {
+	__u64 word;
+	__u32 len;
+};
 
-/* "HTTP/1.0 " or "HTTP/1.1 " followed by three digits. */
-static __always_inline int response_start(struct feed_ctx *x, __u64 v, __u32 avail, __u16 *status)
+#define TOKEN(w, n) { w, n }
+static const struct token request_tokens[] = {
+	TOKEN(U64_LE('G', 'E', 'T', ' ', 0, 0, 0, 0), 4),
+	TOKEN(U64_LE('P', 'U', 'T', ' ', 0, 0, 0, 0), 4),
+	TOKEN(U64_LE('P', 'O', 'S', 'T', ' ', 0, 0, 0), 5),
+	TOKEN(U64_LE('H', 'E', 'A', 'D', ' ', 0, 0, 0), 5),
+	TOKEN(U64_LE('P', 'A', 'T', 'C', 'H', ' ', 0, 0), 6),
+	TOKEN(U64_LE('T', 'R', 'A', 'C', 'E', ' ', 0, 0), 6),
+	TOKEN(U64_LE('D', 'E', 'L', 'E', 'T', 'E', ' ', 0), 7),
+	TOKEN(U64_LE('O', 'P', 'T', 'I', 'O', 'N', 'S', ' '), 8),
+	TOKEN(U64_LE('C', 'O', 'N', 'N', 'E', 'C', 'T', ' '), 8),
+};
+#define HEAD_TOKEN 3 /* index of "HEAD " */
+
+enum start_decision {
+	START_NO = 0,    /* these bytes start no message */
+	START_YES = 1,
+	START_MAYBE = 2, /* a start so far, but too short to tell */
+};
+
+/*
+ * Does a message start here? v0, v1: the next 16 bytes (little-endian),
+ * of which `avail` are real. Requests start with a method token; responses
+ * with "HTTP/1.0 " or "HTTP/1.1 " and three digits (*status).
+ */
+static __always_inline int decide_start(__u8 is_request, __u64 v0, __u64 v1, __u32 avail, __u8 *is_head,
+					__u16 *status)
 {
-	if (avail < 12)
-		return 0;
-	if ((v & MASK(7)) != U64_LE('H', 'T', 'T', 'P', '/', '1', '.', 0))
-		return 0;
-	__u8 minor = v >> 56;
-	if ((minor != '0' && minor != '1') || window_byte(x, x->pos + 8) != ' ')
-		return 0;
+	if (is_request) {
+		for (int i = 0; i < sizeof(request_tokens) / sizeof(request_tokens[0]); i++) {
+			__u32 n = request_tokens[i].len;
+			__u32 have = avail < n ? avail : n;
+			if ((v0 & MASK(have)) != (request_tokens[i].word & MASK(have)))
+				continue;
+			if (have < n)
+				return START_MAYBE;
+			*is_head = i == HEAD_TOKEN;
+			return START_YES;
+		}
+		return START_NO;
+	}
+	/* bytes 0-6 "HTTP/1.", 7 the minor version, 8 a space, 9-11 digits */
+	__u64 fixed = U64_LE('H', 'T', 'T', 'P', '/', '1', '.', 0);
+	__u32 have = avail < 7 ? avail : 7;
+	if ((v0 & MASK(have)) != (fixed & MASK(have)))
+		return START_NO;
+	__u8 minor = v0 >> 56;
+	if (avail > 7 && minor != '0' && minor != '1')
+		return START_NO;
+	if (avail > 8 && (v1 & 0xff) != ' ')
+		return START_NO;
 	__u16 s = 0;
-	for (int i = 9; i < 12; i++) {
-		__u8 d = window_byte(x, x->pos + i);
+	for (int i = 1; i < 4; i++) {
+		__u8 d = v1 >> (i * 8);
+		if (avail <= 8 + i)
+			return START_MAYBE;
 		if (d < '0' || d > '9')
-			return 0;
+			return START_NO;
 		s = s * 10 + (d - '0');
 	}
 	*status = s;
-	return 1;
+	return START_YES;
 }
 
-/* Cheap test for the lazy path: do these bytes start an HTTP/1.x message? */
-static __always_inline int looks_like_http(__u64 v, __u32 avail, __u8 *is_request)
-{
-	__u8 is_head;
-	*is_request = request_start(v, avail, &is_head) != 0;
-	if (*is_request)
-		return 1;
-	return avail >= 8 && (v & MASK(7)) == U64_LE('H', 'T', 'T', 'P', '/', '1', '.', 0);
-}
-
-static __always_inline void message_start(struct feed_ctx *x, __u8 is_head, __u16 status)
+/* A message starts at pos; `held` bytes of its start line came in earlier
+ * syscalls and sit in p->prefix. */
+static __always_inline void message_start(struct feed_ctx *x, __u8 is_head, __u16 status, __u32 held)
 {
 	struct conn *c = x->c;
 	struct msg_parser *p = x->p;
+	__u8 prefix[16];
 
+	__builtin_memcpy(prefix, p->prefix, sizeof(prefix));
 	__builtin_memset(p, 0, sizeof(*p));
 	p->state = P_HEADERS;
+	p->msg_bytes = held;
+	p->line_len = held;
+	p->hname = held ? HN_SKIP : HN_NONE; /* the start line */
 	if (x->is_request) {
 		if ((__u8)(c->fifo_tail - c->fifo_head) >= PIPELINE_DEPTH) {
 			count(HT_LOST_PIPELINE_OVERFLOW);
 			return;
 		}
 		struct pending_request *r = &c->fifo[c->fifo_tail & (PIPELINE_DEPTH - 1)];
-		__u64 n = clamp_len(x->len - x->pos, cfg_head_bytes);
 		r->start_ns = x->ts;
 		r->request_bytes = 0;
 		r->is_head = is_head;
 		r->flags = c->fifo_tail != c->fifo_head ? HT_FLAG_PIPELINED : 0;
-		r->head_len = n;
-		bpf_probe_read_user(r->head, n, (void *)(x->ubuf + x->pos));
+		__builtin_memcpy(r->head, prefix, sizeof(prefix));
+		held &= 15;
+		__u64 n = clamp_len(x->len - x->pos, cfg_head_bytes - held);
+		if (bpf_probe_read_user(&r->head[held], n, (void *)(x->ubuf + x->pos)) < 0)
+			n = 0;
+		r->head_len = held + n;
 		c->fifo_tail++;
 		p->tracked = 1;
 	} else {
@@ -436,6 +451,64 @@ static __always_inline __u32 skip_body(struct feed_ctx *x)
 	return n;
 }
 
+/*
+ * Between messages: decide from the next 16 bytes (with any held from earlier
+ * syscalls) whether a message starts. A start cut short by the end of the
+ * chunk is held in p->prefix until the next syscall tells.
+ */
+static __always_inline int start_step(struct feed_ctx *x)
+{
+	struct msg_parser *p = x->p;
+	__u32 held = p->prefix_len & 15;
+	__u32 left = x->len - x->pos;
+	__u32 take = left < 16 - held ? left : 16 - held;
+	__u8 is_head = 0;
+	__u16 status = 0;
+	__u64 v0, v1;
+
+	if (window_at(x, take) < 0) {
+		lose_sync(x, HT_LOST_UNPARSED);
+		return 1;
+	}
+	/* The 16 bytes: held ones first, then the window's, joined by shifts
+	 * (a byte loop with a variable start is costly to verify). Bytes past
+	 * held + take are not looked at. */
+	__u64 w0 = window_u64_at(x, 0), w1 = window_u64_at(x, 8);
+	__u64 p0, p1;
+	__builtin_memcpy(&p0, p->prefix, 8);
+	__builtin_memcpy(&p1, p->prefix + 8, 8);
+	if (held == 0) {
+		v0 = w0;
+		v1 = w1;
+	} else if (held < 8) {
+		__u32 shift = held * 8;
+		v0 = (p0 & MASK(held)) | (w0 << shift);
+		v1 = (w0 >> (64 - shift)) | (w1 << shift);
+	} else {
+		__u32 shift = (held - 8) * 8;
+		v0 = p0;
+		v1 = (p1 & MASK(held - 8)) | (w0 << shift);
+	}
+	switch (decide_start(x->is_request, v0, v1, held + take, &is_head, &status)) {
+	case START_YES:
+		/* Set up in the next step: the verifier then checks message_start()
+		 * once, not once for every way of deciding. */
+		p->state = P_STARTING;
+		p->start_is_head = is_head;
+		p->start_status = status;
+		return 0;
+	case START_MAYBE:
+		__builtin_memcpy(p->prefix, &v0, 8);
+		__builtin_memcpy(p->prefix + 8, &v1, 8);
+		p->prefix_len = held + take;
+		x->pos = x->len;
+		return 1;
+	}
+	p->prefix_len = 0;
+	lose_sync(x, HT_LOST_UNPARSED);
+	return 1;
+}
+
 /* bpf_loop callback: advance the parse by one header byte or one body skip. */
 static int feed_step(__u32 i, struct feed_ctx *x)
 {
@@ -446,24 +519,11 @@ static int feed_step(__u32 i, struct feed_ctx *x)
 		return 1;
 
 	switch (p->state) {
-	case P_IDLE: {
-		__u8 is_head = 0;
-		__u16 status = 0;
-		if (window_at(x, 12) < 0) {
-			lose_sync(x, HT_LOST_UNPARSED);
-			return 1;
-		}
-		__u32 avail = x->win_base + x->win_len - x->pos;
-		__u64 v = window_u64(x);
-		int ok = x->is_request ? request_start(v, avail, &is_head) != 0
-				       : response_start(x, v, avail, &status);
-		if (!ok) {
-			lose_sync(x, HT_LOST_UNPARSED);
-			return 1;
-		}
-		message_start(x, is_head, status);
-		return 0; /* the start line is consumed as a header line */
-	}
+	case P_IDLE:
+		return start_step(x);
+	case P_STARTING:
+		message_start(x, p->start_is_head, p->start_status, p->prefix_len);
+		return 0; /* the rest of the start line is consumed as a header line */
 	case P_HEADERS:
 	case P_TRAILERS:
 		if (header_words(x))
@@ -554,9 +614,9 @@ static __noinline int feed(struct conn *c, __u8 is_request, __u64 ubuf, __u32 le
 	x.len = len;
 	x.ts = ts;
 	x.is_request = is_request;
-	x.p->last_ns = ts;
 	append_head(&x);
 	bpf_loop(MAX_FEED_STEPS, feed_step, &x, 0);
+	x.p->last_ns = ts; /* after the loop: a message start clears the parser */
 	if (x.pos < x.len) {
 		count(HT_LOST_SCAN_LIMIT);
 		x.p->state = P_IDLE;
