@@ -103,9 +103,11 @@ void Tracer::Load(Napi::Env env) {
 
   uint8_t one = 1;
   for (uint16_t port : options_.ports)
-    bpf_map__update_elem(skel_->maps.ht_port_filter, &port, sizeof(port), &one, sizeof(one), BPF_ANY);
+    if ((err = bpf_map__update_elem(skel_->maps.ht_port_filter, &port, sizeof(port), &one, sizeof(one), BPF_ANY)))
+      throw MakeError(env, "HT_ERR_BPF_CONFIG", "port filter " + std::to_string(port) + ": " + Errno(err));
   for (uint32_t pid : options_.pids)
-    bpf_map__update_elem(skel_->maps.ht_pid_filter, &pid, sizeof(pid), &one, sizeof(one), BPF_ANY);
+    if ((err = bpf_map__update_elem(skel_->maps.ht_pid_filter, &pid, sizeof(pid), &one, sizeof(one), BPF_ANY)))
+      throw MakeError(env, "HT_ERR_BPF_CONFIG", "pid filter " + std::to_string(pid) + ": " + Errno(err));
 }
 
 // One row per program: which tracepoint, whether it attached, and why not.

@@ -90,6 +90,8 @@ export class Capture {
     const pids = listFilter('pids', options.pids, 0x7fffffff);
 
     const exchangeTimeoutMs = integerIn('exchangeTimeoutMs', options.exchangeTimeoutMs ?? 120_000, 0, 86_400_000);
+    const wakeupBytes = integerIn('wakeupBytes', options.wakeupBytes ?? Math.min(64 * 1024, ringBufferBytes / 4), 1, ringBufferBytes);
+    const drainIntervalMs = integerIn('drainIntervalMs', options.drainIntervalMs ?? 20, 1, 10_000);
 
     const addon = loadAddon();
     verifyLayout(addon.layout());
@@ -101,8 +103,8 @@ export class Capture {
       {
         ringBufferBytes,
         headBytes,
-        wakeupBytes: integerIn('wakeupBytes', options.wakeupBytes ?? Math.min(64 * 1024, ringBufferBytes / 4), 1, ringBufferBytes),
-        drainIntervalMs: integerIn('drainIntervalMs', options.drainIntervalMs ?? 20, 1, 10_000),
+        wakeupBytes,
+        drainIntervalMs,
         exchangeTimeoutMs,
         // Timeouts are found within a quarter of the timeout, at most a second late.
         sweepIntervalMs: Math.max(10, Math.min(1000, Math.floor(exchangeTimeoutMs / 4))),
