@@ -70,11 +70,25 @@ export function checkPrivileges(): CheckResult {
   };
 }
 
+/** Where tracefs is mounted, from /proc/self/mounts (readable by anyone, unlike tracefs). */
+function tracefsMounts(): string[] {
+  return fs
+    .readFileSync('/proc/self/mounts', 'utf8')
+    .split('\n')
+    .map((line) => line.split(' '))
+    .filter((f) => f[2] === 'tracefs')
+    .map((f) => f[1]);
+}
+
 /** tracefs with the syscall tracepoints; mounted at /sys/kernel/tracing when missing and allowed. */
 export function ensureTracefs(addon: Addon): CheckResult {
   const name = 'tracefs';
-  for (const dir of [TRACEFS_PATH, DEBUGFS_TRACING_PATH]) {
+  const mounted = tracefsMounts().filter((dir) => dir === TRACEFS_PATH || dir === DEBUGFS_TRACING_PATH);
+  for (const dir of mounted) {
     if (fs.existsSync(`${dir}/events`)) return { name, ok: true, detail: `${dir} mounted` };
+  }
+  if (mounted.length > 0) {
+    return { name, ok: false, detail: `${mounted[0]} mounted but not readable by uid ${process.geteuid?.()}`, fix: 'run as root (sudo)' };
   }
   try {
     addon.mountTracefs(TRACEFS_PATH);

@@ -2,7 +2,7 @@
  * The commands a user runs: check, trace (text and JSON, filters, Ctrl-C),
  * record and replay, and their errors.
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -111,6 +111,20 @@ t.test('record, then replay without the kernel: the same exchanges', { skip }, a
   t.same(replay.stdout.trim().split('\n').map(key).sort(), trace.stdout().trim().split('\n').map(key).sort(), 'replay shows what trace showed');
   const times = (out: string): number[] => out.trim().split('\n').map((l) => Date.parse(JSON.parse(l).time)).sort();
   times(replay.stdout).forEach((ms, i) => t.ok(Math.abs(ms - times(trace.stdout())[i]) <= 2, 'wall times agree to the ms'));
+});
+
+t.test('as an unprivileged user: check and trace exit 1 and say how to fix it', { skip }, async (t) => {
+  // Capture has run as root above, so tracefs is mounted: the problem left is privileges.
+  const asNobody = { uid: 65534, gid: 65534, encoding: 'utf8' as const };
+  const check = spawnSync(process.execPath, [BIN, 'check'], asNobody);
+  t.equal(check.status, 1);
+  t.match(check.stdout, /^privileges\s+NO\s+uid 65534, CAP_BPF no, CAP_PERFMON no$/m);
+  t.match(check.stdout, /^fix privileges: run as root \(sudo\), or grant CAP_BPF, CAP_PERFMON and CAP_SYS_RESOURCE$/m);
+  t.match(check.stdout, /capture cannot run on this machine/);
+  const trace = spawnSync(process.execPath, [BIN, 'trace'], asNobody);
+  t.equal(trace.status, 1);
+  t.match(trace.stderr, /^http-tracer: privileges: uid 65534, CAP_BPF no, CAP_PERFMON no; run as root/m);
+  t.equal(trace.stdout, '');
 });
 
 t.test('errors: bad options exit 2 naming the option; a bad capture file exits 1 naming the problem', async (t) => {
