@@ -3,8 +3,11 @@
  * object per line. Captured strings are escaped so that bytes from the
  * network can never drive the terminal (no raw control characters).
  */
+import { RouteTemplater } from '../analytics/route';
 import { formatEndpoint } from '../capture/address';
 import type { Exchange } from '../capture/decoder';
+
+const routes = new RouteTemplater();
 
 export interface ExchangeFilter {
   comms?: string[];
@@ -77,11 +80,12 @@ export function formatLine(e: Exchange, unixMs: number): string {
   ].join(' ');
 }
 
-/** One JSON object: bigints as decimal strings, times in Unix ms. */
+/** One JSON object: bigints as decimal strings, times in Unix ms, and the templated route. */
 export function formatJson(e: Exchange, unixMs: number): string {
   return JSON.stringify({
     time: new Date(unixMs).toISOString(),
     ...e,
+    route: routes.route(e.target),
     cgroupId: e.cgroupId.toString(),
     startMonotimeNs: e.startMonotimeNs.toString(),
     endMonotimeNs: e.endMonotimeNs.toString(),

@@ -28,8 +28,10 @@ t.test('captured bytes cannot reach the terminal raw', async (t) => {
 });
 
 t.test('JSON lines carry bigints as strings', async (t) => {
-  const [e] = decodeExchanges(encodeExchange({ cgroupId: 2n ** 63n }));
+  const [e] = decodeExchanges(encodeExchange({ cgroupId: 2n ** 63n, head: 'GET /users/42?x=1 HTTP/1.1\r\n\r\n' }));
   const parsed = JSON.parse(formatJson(e, at));
+  t.equal(parsed.route, '/users/{id}');
+  t.equal(parsed.path, '/users/42');
   t.equal(parsed.cgroupId, '9223372036854775808');
   t.equal(parsed.time, new Date(at).toISOString());
   t.equal(parsed.status, 200);
