@@ -59,11 +59,11 @@ export class LogHistogram {
 
   merge(other: LogHistogram | LogHistogramData): void {
     if (other.count === 0) return;
-    const counts = other.counts;
-    const last = other.offset + counts.length - 1;
+    // Narrowed apart: a LogHistogram's buckets are private, plain data's are not.
+    const { counts, offset } = other instanceof LogHistogram ? { counts: other.counts, offset: other.offset } : other;
     if (counts.length > 0) {
-      this.ensure(other.offset, last);
-      const shift = other.offset - this.offset;
+      this.ensure(offset, offset + counts.length - 1);
+      const shift = offset - this.offset;
       for (let k = 0; k < counts.length; k++) this.counts[shift + k] += counts[k];
     }
     this.zeroCount += other.zeroCount;
