@@ -113,6 +113,32 @@ t.test('record, then replay without the kernel: the same exchanges', { skip }, a
   times(replay.stdout).forEach((ms, i) => t.ok(Math.abs(ms - times(trace.stdout())[i]) <= 2, 'wall times agree to the ms'));
 });
 
+t.test('after a crash (SIGKILL) the kernel detaches everything and capture starts again', { skip }, async (t) => {
+  const framingPrograms = async (): Promise<number> =>
+    (JSON.parse((await run('bpftool', ['-j', 'prog', 'show'])).stdout) as { name: string }[]).filter((p) => p.name === 'exit_parse').length;
+  const before = await framingPrograms();
+  const child = spawn(process.execPath, [BIN, 'trace'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (d) => (stderr += d));
+  while (!stderr.includes('capturing:')) await sleep(20);
+  t.equal(await framingPrograms(), before + 1, 'loaded while running');
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGKILL');
+  await exited;
+  const deadline = Date.now() + 5000;
+  while ((await framingPrograms()) !== before && Date.now() < deadline) await sleep(100);
+  t.equal(await framingPrograms(), before, 'nothing left loaded by the killed agent');
+
+  const port = await freePort();
+  const server = await nodeServer(port);
+  t.teardown(() => stopChild(server));
+  const again = await startCli(['trace', '--json', '--port', String(port)]);
+  await nodeClient(port, true, [{ method: 'GET', path: '/hello' }]);
+  await sleep(300);
+  t.equal(await again.interrupt(), 0);
+  t.equal(again.stdout().trim().split('\n').length, 2, 'the next agent captures both sides');
+});
+
 t.test('as an unprivileged user: check and trace exit 1 and say how to fix it', { skip }, async (t) => {
   // Capture has run as root above, so tracefs is mounted: the problem left is privileges.
   const asNobody = { uid: 65534, gid: 65534, encoding: 'utf8' as const };
