@@ -33,9 +33,11 @@ options (trace, record, replay, demo):
 `;
 
 function stopSignal(durationSeconds: number | undefined): Promise<void> {
-  return new Promise((resolve) => {
+  return new Promise((resolve, reject) => {
     process.once('SIGINT', () => resolve());
     process.once('SIGTERM', () => resolve());
+    // The reader went away ("trace | head"): stop as on Ctrl-C.
+    process.stdout.on('error', (err: NodeJS.ErrnoException) => (err.code === 'EPIPE' ? resolve() : reject(err)));
     if (durationSeconds !== undefined) setTimeout(resolve, durationSeconds * 1000).unref();
   });
 }

@@ -83,6 +83,25 @@ t.test('trace: one line per exchange, filters, and the loss summary on Ctrl-C', 
   t.equal(objects[0].localAddress, '127.0.0.1');
 });
 
+t.test('trace | head: when the reader goes away, trace stops cleanly', { skip }, async (t) => {
+  const port = await freePort();
+  const server = await nodeServer(port);
+  t.teardown(() => stopChild(server));
+  const child = spawn(process.execPath, [BIN, 'trace', '--port', String(port)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (d) => (stderr += d));
+  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  const firstLine = new Promise<string>((r) => child.stdout.once('data', (d) => r(String(d))));
+  while (!stderr.includes('capturing:')) await sleep(20);
+  await nodeClient(port, true, [{ method: 'GET', path: '/hello' }]);
+  t.match(await firstLine, /GET \/hello 200/);
+  child.stdout.destroy(); // like head exiting after its lines
+  await nodeClient(port, true, [{ method: 'GET', path: '/hello' }, { method: 'GET', path: '/hello' }]);
+  t.equal(await exited, 0, 'exit 0, no crash');
+  t.match(stderr, /stopped: \d+ exchanges captured/);
+  t.notMatch(stderr, /Unhandled|EPIPE/);
+});
+
 t.test('record, then replay without the kernel: the same exchanges', { skip }, async (t) => {
   const port = await freePort();
   const server = await nodeServer(port);
