@@ -59,7 +59,7 @@ static __always_inline int listed(void *map, void *key, __u8 mode)
 
 static __always_inline int traced_tgid(__u32 tgid)
 {
-	return tgid != cfg_self_tgid && listed(&ht_pid_filter, &tgid, cfg_pid_filter);
+	return capture_enabled && tgid != cfg_self_tgid && listed(&ht_pid_filter, &tgid, cfg_pid_filter);
 }
 
 /* ht_process_conns bookkeeping; a process is only ever handled on its own

@@ -147,6 +147,7 @@ Napi::Value Tracer::Start(const Napi::CallbackInfo& info) {
     Load(env);
     Napi::Array report = Attach(env);
     if (links_.empty()) throw MakeError(env, "HT_ERR_ATTACH", "no program attached\n" + LibbpfLogTail());
+    skel_->bss->capture_enabled = 1;  // all attached: start together
     ring_ = ring_buffer__new(bpf_map__fd(skel_->maps.ht_events), &Tracer::OnRecord, this, nullptr);
     if (!ring_) throw MakeError(env, "HT_ERR_RINGBUF", "ring_buffer__new: " + Errno(errno));
 
