@@ -71,15 +71,16 @@ function readExactly(fd: number, length: number, position: number): Buffer {
 }
 
 /**
- * Reads a capture file, calling onFrame for each frame in order. A file that
+ * Reads a capture file, calling onFrame for each frame in order and waiting
+ * for it when it returns a promise (a consumer's backpressure). A file that
  * is not a capture, of another ABI version, or cut short raises
  * HT_ERR_CAPTURE_FILE naming the byte offset, after delivering every whole
  * frame before it.
  */
-export function readCaptureFile(
+export async function readCaptureFile(
   path: string,
-  onFrame: (batch: Buffer, records: number, header: CaptureFileHeader) => void,
-): CaptureFileHeader & { frames: number; records: number } {
+  onFrame: (batch: Buffer, records: number, header: CaptureFileHeader) => void | Promise<void>,
+): Promise<CaptureFileHeader & { frames: number; records: number }> {
   const fd = fs.openSync(path, 'r');
   try {
     const header = readExactly(fd, HEADER_BYTES, 0);
@@ -115,7 +116,7 @@ export function readCaptureFile(
       if (payload.length < length) {
         throw new TracerError('HT_ERR_CAPTURE_FILE', `${path}: frame at byte ${position} truncated (${payload.length} of ${length} bytes)`);
       }
-      onFrame(payload, count, info);
+      await onFrame(payload, count, info);
       frames++;
       records += count;
       position += FRAME_HEADER_BYTES + length;

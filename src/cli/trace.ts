@@ -2,6 +2,7 @@
  * `trace`, `record` and `replay`: exchanges from the kernel (or a capture
  * file) to stdout as lines or JSON, or into a capture file.
  */
+import { once } from 'node:events';
 import type { Writable } from 'node:stream';
 import { Capture, type CaptureStats } from '../capture/capture';
 import { readCaptureFile, CaptureFileWriter } from '../capture/capture-file';
@@ -18,23 +19,44 @@ export interface Io {
   stopRequested: Promise<void>;
 }
 
-/** Turns batches into output text, one write per batch. */
-function batchPrinter(filter: ExchangeFilter, json: boolean, offsetNs: () => bigint, out: Writable) {
-  return (batch: Uint8Array): number => {
-    const cursor = new ExchangeCursor(batch);
-    const offsetMs = Number(offsetNs() / 1_000_000n);
-    let text = '';
-    let shown = 0;
-    while (cursor.next()) {
-      const e = cursor.toExchange();
-      if (!matches(e, filter)) continue;
-      const unixMs = cursor.startMonotimeMs + offsetMs;
-      text += (json ? formatJson(e, unixMs) : formatLine(e, unixMs)) + '\n';
-      shown++;
-    }
-    if (text) out.write(text);
-    return shown;
+/** Output waiting for a slow reader (a pipe) beyond which lines are dropped, not buffered. */
+export const MAX_PENDING_OUTPUT_BYTES = 8 << 20;
+
+export interface BatchPrinter {
+  /** Prints a batch; returns how many exchanges passed the filter. */
+  print(batch: Uint8Array): number;
+  /** Lines dropped because the reader did not keep up. */
+  dropped: number;
+}
+
+/**
+ * Turns batches into output text, one write per batch. With dropWhenSlow
+ * (live capture, which cannot wait), lines are dropped and counted while more
+ * than MAX_PENDING_OUTPUT_BYTES wait for the reader; otherwise the caller waits
+ * for 'drain'.
+ */
+export function batchPrinter(filter: ExchangeFilter, json: boolean, offsetNs: () => bigint, out: Writable, dropWhenSlow: boolean): BatchPrinter {
+  const printer: BatchPrinter = {
+    dropped: 0,
+    print(batch: Uint8Array): number {
+      const cursor = new ExchangeCursor(batch);
+      const offsetMs = Number(offsetNs() / 1_000_000n);
+      let text = '';
+      let shown = 0;
+      while (cursor.next()) {
+        const e = cursor.toExchange();
+        if (!matches(e, filter)) continue;
+        const unixMs = cursor.startMonotimeMs + offsetMs;
+        text += (json ? formatJson(e, unixMs) : formatLine(e, unixMs)) + '\n';
+        shown++;
+      }
+      if (!text) return shown;
+      if (dropWhenSlow && out.writableLength > MAX_PENDING_OUTPUT_BYTES) printer.dropped += shown;
+      else out.write(text);
+      return shown;
+    },
   };
+  return printer;
 }
 
 function lossSummary(stats: CaptureStats): string {
@@ -59,11 +81,12 @@ function startCapture(values: ParsedCaptureValues, io: Io, onBatch: (batch: Buff
 export async function traceCommand(values: ParsedCaptureValues, io: Io): Promise<number> {
   const filter = exchangeFilter(values);
   const offset = wallMinusMonotonicNs(loadAddon());
-  const print = batchPrinter(filter, values.json ?? false, () => offset, io.stdout);
-  const capture = startCapture(values, io, (batch) => print(batch));
+  const printer = batchPrinter(filter, values.json ?? false, () => offset, io.stdout, true);
+  const capture = startCapture(values, io, (batch) => printer.print(batch));
   await io.stopRequested;
   await capture.stop();
-  io.stderr.write(`stopped: ${lossSummary(capture.stats())}\n`);
+  const dropped = printer.dropped ? `; ${printer.dropped} lines dropped: the reader of stdout did not keep up` : '';
+  io.stderr.write(`stopped: ${lossSummary(capture.stats())}${dropped}\n`);
   return 0;
 }
 
@@ -80,14 +103,15 @@ export async function recordCommand(file: string, values: ParsedCaptureValues, i
   return 0;
 }
 
-export function replayCommand(file: string, values: ParsedCaptureValues, io: Io): number {
+export async function replayCommand(file: string, values: ParsedCaptureValues, io: Io): Promise<number> {
   const filter = exchangeFilter(values);
   let offset = 0n;
-  const print = batchPrinter(filter, values.json ?? false, () => offset, io.stdout);
+  const printer = batchPrinter(filter, values.json ?? false, () => offset, io.stdout, false);
   let shown = 0;
-  const info = readCaptureFile(file, (batch, _records, header) => {
+  const info = await readCaptureFile(file, async (batch, _records, header) => {
     offset = header.wallMinusMonotonicNs;
-    shown += print(batch);
+    shown += printer.print(batch);
+    if (io.stdout.writableNeedDrain) await once(io.stdout, 'drain');
   });
   io.stderr.write(`replayed ${info.records} records in ${info.frames} frames from ${file}; ${shown} shown\n`);
   return 0;

@@ -21,7 +21,7 @@ t.test('frames come back byte for byte, in order, with the clock offset', async 
   const frames = [batchOf(encodeExchange({ status: 200 }), encodeExchange({ status: 201 })), batchOf(encodeExchange({ status: 500 }))];
   const file = write('ok.htcap', frames);
   const seen: Buffer[] = [];
-  const info = readCaptureFile(file, (batch, records, header) => {
+  const info = await readCaptureFile(file, (batch, records, header) => {
     seen.push(batch);
     t.equal(header.wallMinusMonotonicNs, 1_700_000_000_000_000_000n);
     t.equal(records, decodeExchanges(batch).length);
@@ -34,7 +34,7 @@ t.test('frames come back byte for byte, in order, with the clock offset', async 
 t.test('not a capture file', async (t) => {
   const file = path.join(dir, 'junk');
   fs.writeFileSync(file, 'GET / HTTP/1.1\r\n\r\nsomething else entirely');
-  t.throws(() => readCaptureFile(file, () => t.fail('no frame')), { code: 'HT_ERR_CAPTURE_FILE', message: /not a capture file/ });
+  await t.rejects(readCaptureFile(file, () => void t.fail('no frame')), { code: 'HT_ERR_CAPTURE_FILE', message: /not a capture file/ });
 });
 
 t.test('a truncated file delivers its whole frames, then names the offset', async (t) => {
@@ -44,7 +44,7 @@ t.test('a truncated file delivers its whole frames, then names the offset', asyn
   fs.writeFileSync(cut, full.subarray(0, full.length - 5));
   const seen: number[] = [];
   const secondFrameAt = 32 + 8 + frames[0].length;
-  t.throws(() => readCaptureFile(cut, (b) => seen.push(decodeExchanges(b)[0].status)), {
+  await t.rejects(readCaptureFile(cut, (b) => void seen.push(decodeExchanges(b)[0].status)), {
     code: 'HT_ERR_CAPTURE_FILE',
     message: `${cut}: frame at byte ${secondFrameAt} truncated (${frames[1].length - 5} of ${frames[1].length} bytes)`,
   });
@@ -56,7 +56,7 @@ t.test('another ABI version is refused with both versions named', async (t) => {
   const bytes = fs.readFileSync(file);
   bytes.writeUInt32LE(99, 8);
   fs.writeFileSync(file, bytes);
-  t.throws(() => readCaptureFile(file, () => {}), { code: 'HT_ERR_CAPTURE_FILE', message: /ABI version 99 .* reads version 1/ });
+  await t.rejects(readCaptureFile(file, () => {}), { code: 'HT_ERR_CAPTURE_FILE', message: /ABI version 99 .* reads version 1/ });
 });
 
 t.test('an absurd frame length is corruption, not an allocation', async (t) => {
@@ -64,5 +64,5 @@ t.test('an absurd frame length is corruption, not an allocation', async (t) => {
   const frame = Buffer.alloc(8);
   frame.writeUInt32LE(0xffffffff, 0);
   fs.appendFileSync(file, frame);
-  t.throws(() => readCaptureFile(file, () => {}), { code: 'HT_ERR_CAPTURE_FILE', message: /claims 4294967295 bytes/ });
+  await t.rejects(readCaptureFile(file, () => {}), { code: 'HT_ERR_CAPTURE_FILE', message: /claims 4294967295 bytes/ });
 });
