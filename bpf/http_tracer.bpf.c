@@ -137,7 +137,6 @@ int enter_sendfile(struct sys_enter_ctx *ctx) { return stash(ctx->args[0], 0, 0,
  * look like HTTP/1.x and the fd is a TCP socket that passes the port filter. */
 static __noinline struct conn *conn_create(__u64 key, __u32 fd, __u8 out, __u64 buf, __u32 len)
 {
-	__u32 zero = 0;
 	__u64 head[2] = {};
 	__u8 is_head, is_request = 1;
 	__u16 status;
@@ -152,26 +151,31 @@ static __noinline struct conn *conn_create(__u64 key, __u32 fd, __u8 out, __u64 
 			return NULL;
 	}
 	struct sock *sk = tcp_sock_of_fd(fd);
-	if (!sk)
+	struct endpoints ep = {};
+	if (!sk || read_endpoints(sk, &ep))
 		return NULL;
-	struct conn *t = bpf_map_lookup_elem(&ht_conn_template, &zero);
-	if (!t)
+	__u8 role = is_request == out ? HT_DIRECTION_CLIENT : HT_DIRECTION_SERVER;
+	if (!listed(&ht_port_filter, role == HT_DIRECTION_SERVER ? &ep.local_port : &ep.peer_port, cfg_port_filter))
 		return NULL;
-	/* The template is per-CPU scratch that stays zeroed outside this block. */
-	t->role = is_request == out ? HT_DIRECTION_CLIENT : HT_DIRECTION_SERVER;
-	t->tgid = key >> 32;
-	t->fd = fd;
-	t->cgroup_id = bpf_get_current_cgroup_id();
-	bpf_get_current_comm(t->comm, sizeof(t->comm));
-	int ok = read_endpoints(sk, t) == 0 &&
-		 listed(&ht_port_filter, t->role == HT_DIRECTION_SERVER ? &t->local_port : &t->peer_port,
-			cfg_port_filter);
-	if (ok && bpf_map_update_elem(&ht_conns, &key, t, BPF_NOEXIST) == 0)
-		process_conns_add(t->tgid, 1);
-	else if (ok)
+	__u32 zero = 0;
+	const struct conn *blank = bpf_map_lookup_elem(&ht_conn_zero, &zero);
+	if (!blank)
+		return NULL;
+	if (bpf_map_update_elem(&ht_conns, &key, blank, BPF_NOEXIST)) {
 		count(HT_LOST_CONN_MAP_FULL);
-	__builtin_memset(t, 0, offsetof(struct conn, req));
-	return ok ? bpf_map_lookup_elem(&ht_conns, &key) : NULL;
+		return NULL;
+	}
+	struct conn *c = bpf_map_lookup_elem(&ht_conns, &key);
+	if (!c)
+		return NULL;
+	c->role = role;
+	c->tgid = key >> 32;
+	c->fd = fd;
+	c->cgroup_id = bpf_get_current_cgroup_id();
+	bpf_get_current_comm(c->comm, sizeof(c->comm));
+	c->ep = ep;
+	process_conns_add(c->tgid, 1);
+	return c;
 }
 
 static __always_inline int read_iovec(__u64 iov, __u32 i, __u64 *base, __u64 *len)

@@ -18,7 +18,7 @@ static __noinline int emit_exchange(struct conn *c, struct pending_request *r, _
 	e->type = HT_RECORD_EXCHANGE;
 	e->size = sizeof(*e) + cfg_head_bytes;
 	e->direction = c->role;
-	e->family = c->family;
+	e->family = c->ep.family;
 	e->flags = r->flags | flags;
 	e->pid = pid;
 	e->tgid = c->tgid;
@@ -30,10 +30,10 @@ static __noinline int emit_exchange(struct conn *c, struct pending_request *r, _
 	e->end_monotime_ns = end_ns;
 	e->request_bytes = r->request_bytes;
 	e->response_bytes = response_bytes;
-	__builtin_memcpy(e->local_addr, c->local_addr, 16);
-	__builtin_memcpy(e->peer_addr, c->peer_addr, 16);
-	e->local_port = c->local_port;
-	e->peer_port = c->peer_port;
+	__builtin_memcpy(e->local_addr, c->ep.local_addr, 16);
+	__builtin_memcpy(e->peer_addr, c->ep.peer_addr, 16);
+	e->local_port = c->ep.local_port;
+	e->peer_port = c->ep.peer_port;
 	e->abi_version = HT_ABI_VERSION;
 	__builtin_memset(e->_pad, 0, sizeof(e->_pad));
 	__builtin_memcpy(e->comm, c->comm, sizeof(e->comm));

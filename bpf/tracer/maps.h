@@ -49,20 +49,14 @@ struct {
 	__type(value, __u32);
 } ht_exit_parsers SEC(".maps");
 
-/* Zeroed template for new connections (too big for the stack). */
+/* What a new connection starts from (too big for the stack): never written,
+ * so always zero. */
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
 	__type(value, struct conn);
-} ht_conn_template SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct scan_window);
-} ht_scratch SEC(".maps");
+} ht_conn_zero SEC(".maps");
 
 /* Filters, filled by the addon after load and before attach. */
 struct {

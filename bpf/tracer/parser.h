@@ -1,8 +1,8 @@
 #pragma once
 /*
  * HTTP/1.x framing in the kernel, one incremental state machine per direction
- * of a connection. Start lines and header fields are scanned through a per-CPU
- * window copied from user memory, a word at a time where the bytes do not
+ * of a connection. Start lines and header fields are scanned through a
+ * window (in the connection) copied from user memory, a word at a time where the bytes do not
  * matter; bodies are skipped arithmetically (content-length, chunk sizes), so
  * cost follows header bytes, not payload bytes. Request starts push onto the connection's FIFO, response
  * ends pop it: pipelined requests stay in order.
@@ -602,12 +602,11 @@ static __always_inline void append_head(struct feed_ctx *x)
 /* Parse one contiguous chunk of a connection's byte stream in one direction. */
 static __noinline int feed(struct conn *c, __u8 is_request, __u64 ubuf, __u32 len, __u64 ts)
 {
-	__u32 zero = 0;
 	struct feed_ctx x = {};
 
-	x.win = bpf_map_lookup_elem(&ht_scratch, &zero);
-	if (!x.win || c->upgraded)
+	if (c->upgraded)
 		return 0;
+	x.win = &c->windows[is_request & 1];
 	x.c = c;
 	x.p = is_request ? &c->req : &c->resp;
 	x.ubuf = ubuf;

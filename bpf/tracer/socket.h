@@ -28,23 +28,23 @@ static __always_inline struct sock *tcp_sock_of_fd(__u32 fd)
 	return sk;
 }
 
-/* Fills family, addresses and ports; returns 0 for an IPv4/IPv6 socket. */
-static __always_inline int read_endpoints(struct sock *sk, struct conn *c)
+/* Family, addresses and ports; returns 0 for an IPv4/IPv6 socket. */
+static __always_inline int read_endpoints(struct sock *sk, struct endpoints *ep)
 {
 	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
 
-	c->family = family;
-	c->local_port = BPF_CORE_READ(sk, __sk_common.skc_num);
-	c->peer_port = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	ep->family = family;
+	ep->local_port = BPF_CORE_READ(sk, __sk_common.skc_num);
+	ep->peer_port = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
 	/* bpf_core_read with explicit sizes: BPF_CORE_READ_INTO on an array copies one element. */
 	if (family == AF_INET) {
-		bpf_core_read(c->local_addr, 4, &sk->__sk_common.skc_rcv_saddr);
-		bpf_core_read(c->peer_addr, 4, &sk->__sk_common.skc_daddr);
+		bpf_core_read(ep->local_addr, 4, &sk->__sk_common.skc_rcv_saddr);
+		bpf_core_read(ep->peer_addr, 4, &sk->__sk_common.skc_daddr);
 		return 0;
 	}
 	if (family == AF_INET6) {
-		bpf_core_read(c->local_addr, 16, &sk->__sk_common.skc_v6_rcv_saddr);
-		bpf_core_read(c->peer_addr, 16, &sk->__sk_common.skc_v6_daddr);
+		bpf_core_read(ep->local_addr, 16, &sk->__sk_common.skc_v6_rcv_saddr);
+		bpf_core_read(ep->peer_addr, 16, &sk->__sk_common.skc_v6_daddr);
 		return 0;
 	}
 	return -1;

@@ -4,7 +4,7 @@
  * in userspace against the same definitions. */
 
 #define PIPELINE_DEPTH 4 /* outstanding requests kept per connection, power of 2 */
-#define SCAN_WINDOW 512  /* bytes copied from user memory per parse window, power of 2 */
+#define SCAN_WINDOW 256  /* bytes copied from user memory per parse window, power of 2 */
 
 enum parse_state {
 	P_IDLE = 0,        /* between messages: the next byte must start one */
@@ -63,31 +63,40 @@ struct pending_request {
 	__u8 head[HT_HEAD_MAX];
 };
 
+struct scan_window {
+	__u8 bytes[SCAN_WINDOW];
+};
+
+struct endpoints {
+	__u8 local_addr[16];  /* IPv4 in the first 4 bytes, network order */
+	__u8 peer_addr[16];
+	__u16 local_port;     /* host order */
+	__u16 peer_port;
+	__u8 family;
+	__u8 _pad[3];
+};
+
 struct conn {
 	__u64 cgroup_id;      /* of the process when the connection was first seen */
 	__u32 tgid;
 	__u32 fd;
-	__u32 _pad0;
 	char comm[HT_COMM_LEN];
+	struct endpoints ep;
 	__u8 role;            /* enum ht_direction */
-	__u8 family;
 	__u8 upgraded;        /* 101 Switching Protocols: no more HTTP/1.x here */
 	__u8 fifo_head;       /* oldest outstanding request */
 	__u8 fifo_tail;       /* next free slot */
-	__u8 _pad[1];
 	__u16 status;         /* status of the response in progress */
-	__u16 local_port;
-	__u16 peer_port;
 	__u16 resp_flags;
-	__u8 _pad2[6];
-	__u8 local_addr[16];
-	__u8 peer_addr[16];
 	struct msg_parser req;
 	struct msg_parser resp;
 	struct pending_request fifo[PIPELINE_DEPTH];
-	/* Never used: lets the verifier accept the variable-offset, variable-size
-	 * append into the last slot's head (it bounds offset and size separately). */
-	__u8 _head_slack[HT_HEAD_MAX];
+	/* Parse windows, one per direction (index: carries requests), in the
+	 * connection rather than per-CPU scratch, so a preempted program never
+	 * shares one. After the FIFO on purpose: they give the verifier room for
+	 * the variable-offset, variable-size append into the last slot's head (it
+	 * bounds offset and size separately); no head append writes past its head. */
+	struct scan_window windows[2];
 };
 
 /* What a syscall's enter stashes for its exit, in the thread's task storage. */
@@ -99,10 +108,6 @@ struct io_args {
 	__u8 out;             /* 1: data leaves the process (write side) */
 	__u8 pending;         /* set by enter, cleared by exit */
 	__u8 _pad[5];
-};
-
-struct scan_window {
-	__u8 bytes[SCAN_WINDOW];
 };
 
 /* server: reads carry requests; client: writes do. */

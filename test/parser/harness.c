@@ -32,8 +32,7 @@ static const __u32 cfg_head_bytes = HT_HEAD_DEFAULT;
 static const __u64 cfg_wakeup_bytes = 64 * 1024;
 
 static __u64 counters[HT_COUNTER_MAX];
-static struct scan_window scratch;
-static int ht_scratch, ht_events; /* stand-ins: only their addresses are used */
+static int ht_events; /* a stand-in: only its address is used */
 static __u64 now_ns;
 static __u32 invariant_failures;
 
@@ -42,7 +41,6 @@ static __u32 invariant_failures;
 #define BPF_RB_FORCE_WAKEUP 2
 
 static void count(__u32 counter) { counters[counter]++; }
-static void *bpf_map_lookup_elem(void *map, const void *key) { (void)map; (void)key; return &scratch; }
 static long bpf_probe_read_user(void *dst, __u32 size, const void *src) { memcpy(dst, src, size); return 0; }
 static long bpf_probe_read_kernel(void *dst, __u32 size, const void *src) { memcpy(dst, src, size); return 0; }
 static __u64 bpf_get_current_pid_tgid(void) { return (__u64)4242 << 32 | 4243; }
@@ -104,7 +102,7 @@ static void new_conn(__u8 role)
 	free(conn);
 	conn = calloc(1, sizeof(*conn));
 	conn->role = role;
-	conn->family = 2;
+	conn->ep.family = 2;
 	conn->tgid = 4242;
 }
 
