@@ -1,10 +1,22 @@
 #include "layout.h"
 
 #include <cstddef>
+#include <initializer_list>
 
 #include "http_tracer.h"
 
 namespace ht {
+
+struct Named {
+  const char* name;
+  uint32_t value;
+};
+
+Napi::Object Table(Napi::Env env, std::initializer_list<Named> entries) {
+  Napi::Object table = Napi::Object::New(env);
+  for (const Named& e : entries) table.Set(e.name, Napi::Number::New(env, e.value));
+  return table;
+}
 
 #define FIELD(name) fields.Set(#name, Napi::Number::New(env, offsetof(struct ht_exchange, name)))
 
@@ -45,31 +57,30 @@ Napi::Object Layout(Napi::Env env) {
   exchange.Set("recordType", static_cast<uint32_t>(HT_RECORD_EXCHANGE));
   layout.Set("exchange", exchange);
 
-  Napi::Object flags = Napi::Object::New(env);
-  flags.Set("aborted", static_cast<uint32_t>(HT_FLAG_ABORTED));
-  flags.Set("closed", static_cast<uint32_t>(HT_FLAG_CLOSED));
-  flags.Set("reset", static_cast<uint32_t>(HT_FLAG_RESET));
-  flags.Set("processExit", static_cast<uint32_t>(HT_FLAG_PROCESS_EXIT));
-  flags.Set("chunked", static_cast<uint32_t>(HT_FLAG_CHUNKED));
-  flags.Set("headTruncated", static_cast<uint32_t>(HT_FLAG_HEAD_TRUNCATED));
-  flags.Set("pipelined", static_cast<uint32_t>(HT_FLAG_PIPELINED));
-  flags.Set("noResponseHead", static_cast<uint32_t>(HT_FLAG_NO_RESPONSE_HEAD));
-  flags.Set("timeout", static_cast<uint32_t>(HT_FLAG_TIMEOUT));
-  layout.Set("flags", flags);
-
-  Napi::Object counters = Napi::Object::New(env);
-  counters.Set("lostRingbufFull", static_cast<uint32_t>(HT_LOST_RINGBUF_FULL));
-  counters.Set("lostConnMapFull", static_cast<uint32_t>(HT_LOST_CONN_MAP_FULL));
-  counters.Set("lostArgsMapFull", static_cast<uint32_t>(HT_LOST_ARGS_MAP_FULL));
-  counters.Set("lostResponseNoRequest", static_cast<uint32_t>(HT_LOST_RESPONSE_NO_REQUEST));
-  counters.Set("lostPipelineOverflow", static_cast<uint32_t>(HT_LOST_PIPELINE_OVERFLOW));
-  counters.Set("lostUnparsed", static_cast<uint32_t>(HT_LOST_UNPARSED));
-  counters.Set("lostScanLimit", static_cast<uint32_t>(HT_LOST_SCAN_LIMIT));
-  counters.Set("exchanges", static_cast<uint32_t>(HT_COUNT_EXCHANGES));
-  counters.Set("aborted", static_cast<uint32_t>(HT_COUNT_ABORTED));
-  counters.Set("wakeups", static_cast<uint32_t>(HT_COUNT_WAKEUPS));
-  counters.Set("count", static_cast<uint32_t>(HT_COUNTER_MAX));
-  layout.Set("counters", counters);
+  layout.Set("flags", Table(env, {
+                              {"aborted", HT_FLAG_ABORTED},
+                              {"closed", HT_FLAG_CLOSED},
+                              {"reset", HT_FLAG_RESET},
+                              {"processExit", HT_FLAG_PROCESS_EXIT},
+                              {"chunked", HT_FLAG_CHUNKED},
+                              {"headTruncated", HT_FLAG_HEAD_TRUNCATED},
+                              {"pipelined", HT_FLAG_PIPELINED},
+                              {"noResponseHead", HT_FLAG_NO_RESPONSE_HEAD},
+                              {"timeout", HT_FLAG_TIMEOUT},
+                          }));
+  layout.Set("counters", Table(env, {
+                                 {"lostRingbufFull", HT_LOST_RINGBUF_FULL},
+                                 {"lostConnMapFull", HT_LOST_CONN_MAP_FULL},
+                                 {"lostArgsMapFull", HT_LOST_ARGS_MAP_FULL},
+                                 {"lostResponseNoRequest", HT_LOST_RESPONSE_NO_REQUEST},
+                                 {"lostPipelineOverflow", HT_LOST_PIPELINE_OVERFLOW},
+                                 {"lostUnparsed", HT_LOST_UNPARSED},
+                                 {"lostScanLimit", HT_LOST_SCAN_LIMIT},
+                                 {"exchanges", HT_COUNT_EXCHANGES},
+                                 {"aborted", HT_COUNT_ABORTED},
+                                 {"wakeups", HT_COUNT_WAKEUPS},
+                                 {"count", HT_COUNTER_MAX},
+                             }));
   return layout;
 }
 

@@ -17,11 +17,11 @@ export async function demoCommand(values: ParsedCaptureValues, io: Io): Promise<
   const service = child('service.js', [String(DEMO_PORT)]);
   let load: ChildProcess | undefined;
   try {
-    // Start the load once capture runs, so the first requests are already seen.
-    const stopRequested = io.stopRequested;
+    // The timer fires once traceCommand's synchronous load and attach are done,
+    // so the first requests are already seen.
     setTimeout(() => (load = child('load.js', [String(DEMO_PORT), '20'])), 100);
     io.stderr.write(`demo: service on 127.0.0.1:${DEMO_PORT}, load about 20 requests/s\n`);
-    return await traceCommand(values, { ...io, stopRequested });
+    return await traceCommand(values, io);
   } finally {
     load?.kill();
     service.kill();
