@@ -67,6 +67,7 @@ Napi::Object Layout(Napi::Env env) {
                               {"pipelined", HT_FLAG_PIPELINED},
                               {"noResponseHead", HT_FLAG_NO_RESPONSE_HEAD},
                               {"timeout", HT_FLAG_TIMEOUT},
+                              {"newConnection", HT_FLAG_NEW_CONNECTION},
                           }));
   layout.Set("counters", Table(env, {
                                  {"lostRingbufFull", HT_LOST_RINGBUF_FULL},

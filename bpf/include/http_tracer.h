@@ -53,6 +53,7 @@ enum ht_exchange_flags {
 	HT_FLAG_PIPELINED = 1 << 6,      /* request arrived while another was outstanding */
 	HT_FLAG_NO_RESPONSE_HEAD = 1 << 7, /* aborted before any response byte */
 	HT_FLAG_TIMEOUT = 1 << 8,        /* outstanding longer than the exchange timeout */
+	HT_FLAG_NEW_CONNECTION = 1 << 9, /* first exchange the tracer saw on this connection */
 };
 
 /* Indexes of the per-CPU counter array `ht_counters`. Losses first. */

@@ -19,7 +19,8 @@ static __noinline int emit_exchange(struct conn *c, struct pending_request *r, _
 	e->size = sizeof(*e) + cfg_head_bytes;
 	e->direction = c->role;
 	e->family = c->ep.family;
-	e->flags = r->flags | flags;
+	e->flags = r->flags | flags | (c->emitted ? 0 : HT_FLAG_NEW_CONNECTION);
+	c->emitted = 1;
 	e->pid = pid;
 	e->tgid = c->tgid;
 	e->fd = c->fd;

@@ -88,6 +88,8 @@ struct conn {
 	__u8 fifo_tail;       /* next free slot */
 	__u16 status;         /* status of the response in progress */
 	__u16 resp_flags;
+	__u8 emitted;         /* an exchange of this connection was emitted */
+	__u8 _pad[7];
 	struct msg_parser req;
 	struct msg_parser resp;
 	struct pending_request fifo[PIPELINE_DEPTH];

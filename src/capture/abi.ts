@@ -49,6 +49,7 @@ export const ExchangeFlags = {
   pipelined: 1 << 6,
   noResponseHead: 1 << 7,
   timeout: 1 << 8,
+  newConnection: 1 << 9,
 } as const;
 
 export type ExchangeFlagName = keyof typeof ExchangeFlags;

@@ -18,7 +18,7 @@ t.test('connection closed mid-exchange: one aborted exchange', { skip }, async (
   const all = await recorder.waitForCount(1);
   t.equal(all.length, 1);
   t.match(all[0], { method: 'GET', path: '/hang', status: 0, aborted: true, requestBytes: sent, responseBytes: 0 });
-  t.same(all[0].flags, ['aborted', 'closed', 'noResponseHead']);
+  t.same(all[0].flags, ['aborted', 'closed', 'noResponseHead', 'newConnection']);
 });
 
 t.test('connection reset while the server is answering: aborted with reset', { skip }, async (t) => {
@@ -30,7 +30,7 @@ t.test('connection reset while the server is answering: aborted with reset', { s
   const all = await recorder.waitForCount(1);
   t.equal(all.length, 1);
   t.equal(all[0].aborted, true);
-  t.same(all[0].flags, ['aborted', 'reset', 'noResponseHead'], 'the read failed with ECONNRESET before any response');
+  t.same(all[0].flags, ['aborted', 'reset', 'noResponseHead', 'newConnection'], 'the read failed with ECONNRESET before any response');
 });
 
 t.test('the server process exits with an exchange open: aborted with processExit', { skip }, async (t) => {
@@ -45,7 +45,7 @@ t.test('the server process exits with an exchange open: aborted with processExit
   const all = await recorder.waitForCount(1);
   client.destroy();
   t.equal(all.length, 1);
-  t.same(all[0].flags, ['aborted', 'processExit', 'noResponseHead']);
+  t.same(all[0].flags, ['aborted', 'processExit', 'noResponseHead', 'newConnection']);
   t.equal(all[0].tgid, server.pid);
   t.ok(all[0].pid > 0, 'reported by a thread of the exiting process');
 });
@@ -57,7 +57,7 @@ t.test('an exchange outstanding past the timeout: aborted with timeout', { skip 
   await client.send([request('GET', '/slow?ms=1500')]);
   const all = await recorder.waitForCount(1, 5000);
   t.ok(Date.now() - started >= 300, 'not before the timeout');
-  t.same(all[0].flags, ['aborted', 'noResponseHead', 'timeout']);
+  t.same(all[0].flags, ['aborted', 'noResponseHead', 'timeout', 'newConnection']);
   // The late response matches no request and is counted; the connection resynchronises.
   await client.waitForResponses(1);
   await client.send([request('GET', '/hello')]);

@@ -22,7 +22,7 @@ t.test('four pipelined requests in one write: four exchanges, in order', { skip 
     ['GET /hello 200', 'POST /echo 200', 'GET /missing 404', 'GET /fail 500'],
   );
   t.same(all.map((e) => e.requestBytes), reqs.map((r) => r.length), 'each request its own bytes');
-  t.same(all.map((e) => e.flags), [[], ['pipelined'], ['pipelined'], ['pipelined']]);
+  t.same(all.map((e) => e.flags), [['newConnection'], ['pipelined'], ['pipelined'], ['pipelined']]);
   t.equal(all.reduce((a, e) => a + e.responseBytes, 0), client.received.length, 'response bytes add up to what was received');
   t.equal(recorder.capture.stats().lost.total, 0);
 });
@@ -74,7 +74,7 @@ t.test('chunked bodies: a chunked response, and a chunked request followed by an
   await client.waitForResponses(3);
   const all = await recorder.waitForCount(3);
   client.close();
-  t.same(all.map((e) => `${e.method} ${e.path} ${e.status} ${e.flags.join(',')}`), ['GET /chunked 200 chunked', 'POST /echo 200 ', 'GET /hello 200 ']);
+  t.same(all.map((e) => `${e.method} ${e.path} ${e.status} ${e.flags.join(',')}`), ['GET /chunked 200 chunked,newConnection', 'POST /echo 200 ', 'GET /hello 200 ']);
   t.equal(all[0].responseBytes, chunkedResponse);
   t.equal(all[1].requestBytes, sent, 'chunked request: every chunk, the last chunk and the trailer');
   t.match(client.received.toString('latin1'), /\{"bytes":11\}/, 'the server saw the whole chunked body');

@@ -60,7 +60,14 @@ for (const keepAlive of [true, false]) {
         const ms = e.durationNs / 1e6;
         t.ok(ms >= 50 && ms <= 50 + LATENCY_SLACK_MS, `${direction} /wait50 latency ${ms.toFixed(2)} ms in [50, ${50 + LATENCY_SLACK_MS}]`);
       }
-      t.same(side.find((e) => e.path === '/chunked')?.flags, ['chunked'], `${direction}: chunked response flagged`);
+      t.same(
+        side.find((e) => e.path === '/chunked')?.flags.filter((f) => f !== 'newConnection'),
+        ['chunked'],
+        `${direction}: chunked response flagged`,
+      );
+      const connections = keepAlive ? 1 : plan.length;
+      t.equal(side.filter((e) => e.flags.includes('newConnection')).length, connections, `${direction}: ${connections} new connection(s) flagged`);
+      t.ok(side[0].flags.includes('newConnection'), `${direction}: the first exchange opens its connection`);
     }
     const servers = all.filter((e) => e.direction === 'server');
     t.ok(servers.every((e) => e.tgid === server.pid && e.localPort === port && e.comm === 'node'), 'server side: the server process, its port');

@@ -45,6 +45,15 @@ function run(steps: Step[]): Result {
   if (r.status !== 0) throw new Error(`harness exited ${r.status}: ${r.stderr}`);
   const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
   const last = lines.pop();
+  // The first exchange of a connection is flagged new. A scripted run is one
+  // connection: only its first exchange may carry the flag, which is then taken
+  // off so that the framing assertions below stay about framing.
+  const firsts = lines.filter((e: Emitted) => e.flags & ExchangeFlags.newConnection).length;
+  const oneConnection = !steps.some(([cmd]) => cmd === 'fuzz');
+  if (oneConnection && lines.length > 0 && (firsts !== 1 || !(lines[0].flags & ExchangeFlags.newConnection))) {
+    throw new Error(`harness: ${firsts} exchanges flagged newConnection, expected the first only`);
+  }
+  for (const e of lines) e.flags &= ~ExchangeFlags.newConnection;
   return { exchanges: lines, counters: last.counters, invariantFailures: last.invariant_failures };
 }
 
