@@ -11,6 +11,9 @@ export interface SeriesBudgetLimits {
   global: number;
 }
 
+/** Where an observation goes: its own series, or its service's or the global overflow series. */
+export type Admission = 'admitted' | 'service' | 'global';
+
 export interface SeriesBudgetStats {
   series: number;
   /** Observations folded into an overflow series, by service. */
@@ -33,23 +36,23 @@ export class SeriesBudget {
   }
 
   /**
-   * The series key to record under: `key` itself when it is known or fits the
-   * budget, otherwise the overflow key of its service (or of all services when
-   * even that would exceed the global cap).
+   * Whether `key` has (or now gets) a series of its own; if not, the overflow
+   * it folds into: its service's when the service is full, the global one when
+   * all services together are.
    */
-  admit(service: string, key: string): string {
+  admit(service: string, key: string): Admission {
     let keys = this.admitted.get(service);
-    if (keys?.has(key)) return key;
+    if (keys?.has(key)) return 'admitted';
     const serviceFull = keys !== undefined && keys.size >= this.limits.perService;
     if (!serviceFull && this.total < this.limits.global) {
       if (!keys) this.admitted.set(service, (keys = new Set()));
       keys.add(key);
       this.total++;
-      return key;
+      return 'admitted';
     }
     this.folded.set(service, (this.folded.get(service) ?? 0) + 1);
     this.foldedTotal++;
-    return serviceFull ? `${service}\u0000${OVERFLOW}` : OVERFLOW;
+    return serviceFull ? 'service' : 'global';
   }
 
   /** Forget series that no longer hold data (expired windows), freeing budget. */

@@ -146,6 +146,10 @@ export class ExchangeCursor {
   get startMonotimeMs(): number {
     return this.u64(O.start_monotime_ns) / 1e6;
   }
+  /** End in ms of CLOCK_MONOTONIC. */
+  get endMonotimeMs(): number {
+    return this.u64(O.end_monotime_ns) / 1e6;
+  }
   get comm(): string {
     const start = this.offset + O.comm;
     // Records of a batch come from few processes: reuse the string while the bytes repeat.

@@ -1,0 +1,151 @@
+/**
+ * The metric families the engine keeps: name, kind, labels, and how a series
+ * folds into an overflow series when the cardinality budget is spent. The
+ * processors write them; the store, the REST API and the Prometheus exporter
+ * read them. Names are the seed's (002); labels are snake_case.
+ */
+import { OVERFLOW } from './series-budget';
+
+export type MetricKind = 'counter' | 'histogram';
+
+export interface MetricFamily {
+  name: string;
+  help: string;
+  kind: MetricKind;
+  labels: readonly string[];
+  /** The label that names the service a series is budgeted to. */
+  serviceLabel: string;
+  /** Labels kept when a series folds into its service's overflow series. */
+  keptOnOverflow: readonly string[];
+  /** Histograms: upper bounds of the fixed buckets exported to Prometheus. */
+  boundaries?: readonly number[];
+  /** Which processor writes the family. */
+  processor: string;
+}
+
+/** The OpenTelemetry HTTP duration buckets, seconds. */
+export const DURATION_BOUNDARIES_SECONDS = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10] as const;
+/** Body sizes: powers of 4 from 64 B to 16 MiB. */
+export const SIZE_BOUNDARIES_BYTES = [64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216] as const;
+
+const HTTP_KEPT = ['service', 'side', 'server_port'] as const;
+
+export const FAMILIES: readonly MetricFamily[] = [
+  {
+    name: 'http_requests_total',
+    help: 'HTTP requests, by service, side (server or client), method and route.',
+    kind: 'counter',
+    labels: ['service', 'side', 'server_port', 'method', 'route'],
+    serviceLabel: 'service',
+    keptOnOverflow: HTTP_KEPT,
+    processor: 'http',
+  },
+  {
+    name: 'http_responses_total',
+    help: 'HTTP responses, by status code and class (exchanges aborted before a status have status_code "0", class "none").',
+    kind: 'counter',
+    labels: ['service', 'side', 'server_port', 'status_code', 'status_class'],
+    serviceLabel: 'service',
+    keptOnOverflow: HTTP_KEPT,
+    processor: 'http',
+  },
+  {
+    name: 'http_response_size_bytes',
+    help: 'HTTP response size in bytes (status line, headers and body, as sent on the wire).',
+    kind: 'histogram',
+    labels: ['service', 'side', 'server_port', 'route'],
+    serviceLabel: 'service',
+    keptOnOverflow: HTTP_KEPT,
+    boundaries: SIZE_BOUNDARIES_BYTES,
+    processor: 'http',
+  },
+  {
+    name: 'network_bytes_total',
+    help: 'Bytes of HTTP exchanges on TCP, by direction (rx: received by the traced process, tx: sent).',
+    kind: 'counter',
+    labels: ['service', 'side', 'protocol', 'direction'],
+    serviceLabel: 'service',
+    keptOnOverflow: ['service', 'side', 'protocol', 'direction'],
+    processor: 'network',
+  },
+  {
+    name: 'network_connections_total',
+    help: 'TCP connections carrying HTTP, counted at their first exchange.',
+    kind: 'counter',
+    labels: ['service', 'side'],
+    serviceLabel: 'service',
+    keptOnOverflow: ['service', 'side'],
+    processor: 'network',
+  },
+  {
+    name: 'network_accepts_total',
+    help: 'Accepted (server side) TCP connections carrying HTTP, counted at their first exchange.',
+    kind: 'counter',
+    labels: ['service'],
+    serviceLabel: 'service',
+    keptOnOverflow: ['service'],
+    processor: 'network',
+  },
+  {
+    name: 'network_errors_total',
+    help: 'Exchanges cut off at the connection level, by reason (reset, closed, timeout, process_exit).',
+    kind: 'counter',
+    labels: ['service', 'side', 'reason'],
+    serviceLabel: 'service',
+    keptOnOverflow: ['service', 'side', 'reason'],
+    processor: 'network',
+  },
+  {
+    name: 'http_request_duration_seconds',
+    help: 'HTTP exchange duration: server side from the first request byte read to the last response byte written; client side from the first request byte written to the last response byte read.',
+    kind: 'histogram',
+    labels: ['service', 'side', 'server_port', 'method', 'route', 'status_code'],
+    serviceLabel: 'service',
+    keptOnOverflow: HTTP_KEPT,
+    boundaries: DURATION_BOUNDARIES_SECONDS,
+    processor: 'performance',
+  },
+  {
+    name: 'process_events_total',
+    help: 'HTTP exchanges per process.',
+    kind: 'counter',
+    labels: ['pid', 'process_name'],
+    serviceLabel: 'process_name',
+    keptOnOverflow: ['process_name'],
+    processor: 'performance',
+  },
+  {
+    name: 'http_errors_total',
+    help: 'Failed HTTP exchanges, by error type (4xx, 5xx, reset, aborted) and status code.',
+    kind: 'counter',
+    labels: ['service', 'side', 'server_port', 'route', 'status_code', 'error_type'],
+    serviceLabel: 'service',
+    keptOnOverflow: HTTP_KEPT,
+    processor: 'error',
+  },
+];
+
+/**
+ * The seed's `enabled_metrics` names: a family name, its prefix before the unit
+ * ("http_request_duration", "http_response_size"), or "error_rate" (the error
+ * families and the rate derived from them).
+ */
+export function familiesFor(enabled: readonly string[] | undefined, families: readonly MetricFamily[] = FAMILIES): Set<string> | string {
+  if (!enabled) return new Set(families.map((f) => f.name));
+  const out = new Set<string>();
+  for (const name of enabled) {
+    const matched = families.filter((f) => f.name === name || f.name.startsWith(name + '_') || (name === 'error_rate' && f.processor === 'error'));
+    if (matched.length === 0) {
+      return `${JSON.stringify(name)}, which is not a metric (known: ${families.map((f) => f.name).join(', ')}, error_rate)`;
+    }
+    for (const f of matched) out.add(f.name);
+  }
+  return out;
+}
+
+/** The labels a series folds to: kept labels stay, the rest become the overflow marker. */
+export function overflowLabels(family: MetricFamily, labels: readonly string[], scope: 'service' | 'global'): string[] {
+  return family.labels.map((name, i) => (scope === 'service' && family.keptOnOverflow.includes(name) ? labels[i] : OVERFLOW));
+}
+
+export const seriesKey = (labels: readonly string[]): string => labels.join('\u0001');

@@ -1,0 +1,93 @@
+/**
+ * The engine's options, validated in one place: every problem names the
+ * option, the value and the reason. Names follow the seed's configuration
+ * (analytics.buffer_size → bufferSize, …) with units in the names.
+ */
+import { familiesFor, type MetricFamily } from '../analytics/families';
+import { RoutePattern } from '../analytics/route';
+import type { SeriesBudgetLimits } from '../analytics/series-budget';
+import { TracerError } from '../errors';
+
+export interface EngineOptions {
+  /** Shards, each a worker thread. Default 4 (the seed's). */
+  workerThreads?: number;
+  /** Records queued per shard before batches are dropped (and counted). Default 10 000. */
+  bufferSize?: number;
+  /** How often the store publishes (flush listeners, expiry). Default 10 s. */
+  flushIntervalMs?: number;
+  /** How often shards hand their aggregates to the store (the live path). Default 1 s. */
+  publishIntervalMs?: number;
+  /** The windows the API offers by default. Default 1m, 5m, 15m, 1h, 24h. */
+  windowSizesMs?: number[];
+  /** Default 24 h. */
+  retentionMs?: number;
+  /** The seed's enabled_metrics; default all. */
+  enabledMetrics?: string[];
+  /** User route patterns ("/orders/:id"), tried before the automatic templating. */
+  routePatterns?: string[];
+  seriesLimits?: Partial<SeriesBudgetLimits>;
+  /** Modules exporting a ProcessorPlugin. */
+  processorModules?: string[];
+  /** Add to CLOCK_MONOTONIC ms to get Unix ms (from the capture, or a capture file's header). */
+  clockOffsetMs: number;
+  /** The store's clock, Unix ms. Default Date.now. */
+  now?: () => number;
+}
+
+export type ResolvedEngineOptions = Required<Omit<EngineOptions, 'enabledMetrics' | 'seriesLimits'>> & {
+  enabledFamilies: string[];
+  seriesLimits: SeriesBudgetLimits;
+};
+
+export const DEFAULT_WINDOWS_MS = [60_000, 300_000, 900_000, 3_600_000, 86_400_000];
+export const DEFAULT_SERIES_LIMITS: SeriesBudgetLimits = { perService: 2000, global: 20_000 };
+
+function fail(key: string, value: unknown, reason: string): never {
+  throw new TracerError('HT_ERR_OPTION', `${key}: ${JSON.stringify(value)} ${reason}`);
+}
+
+function integer(key: string, value: unknown, min: number, max: number): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) fail(key, value, `must be an integer in [${min}, ${max}]`);
+  return value;
+}
+
+function strings(key: string, value: unknown): string[] {
+  if (!Array.isArray(value) || value.some((v) => typeof v !== 'string')) fail(key, value, 'must be an array of strings');
+  return value as string[];
+}
+
+export function resolveEngineOptions(options: EngineOptions, families: readonly MetricFamily[]): ResolvedEngineOptions {
+  const retentionMs = integer('retentionMs', options.retentionMs ?? 86_400_000, 60_000, 30 * 86_400_000);
+  const windowSizesMs = options.windowSizesMs ?? DEFAULT_WINDOWS_MS.filter((w) => w <= retentionMs);
+  if (!Array.isArray(windowSizesMs) || windowSizesMs.length === 0) fail('windowSizesMs', windowSizesMs, 'must be a non-empty array');
+  windowSizesMs.forEach((w, i) => integer(`windowSizesMs[${i}]`, w, 10_000, retentionMs));
+  const patterns = strings('routePatterns', options.routePatterns ?? []);
+  patterns.forEach((p, i) => {
+    try {
+      new RoutePattern(p);
+    } catch (e) {
+      fail(`routePatterns[${i}]`, p, (e as Error).message.replace(/^route pattern "[^"]*": /, ''));
+    }
+  });
+  const enabled = familiesFor(options.enabledMetrics === undefined ? undefined : strings('enabledMetrics', options.enabledMetrics), families);
+  if (typeof enabled === 'string') fail('enabledMetrics', options.enabledMetrics, `names ${enabled}`);
+  const limits = { ...DEFAULT_SERIES_LIMITS, ...options.seriesLimits };
+  if (typeof options.clockOffsetMs !== 'number' || !Number.isFinite(options.clockOffsetMs)) fail('clockOffsetMs', options.clockOffsetMs, 'must be a finite number');
+  return {
+    workerThreads: integer('workerThreads', options.workerThreads ?? 4, 1, 64),
+    bufferSize: integer('bufferSize', options.bufferSize ?? 10_000, 1, 10_000_000),
+    flushIntervalMs: integer('flushIntervalMs', options.flushIntervalMs ?? 10_000, 100, 3_600_000),
+    publishIntervalMs: integer('publishIntervalMs', options.publishIntervalMs ?? 1000, 10, 60_000),
+    windowSizesMs,
+    retentionMs,
+    enabledFamilies: [...enabled],
+    routePatterns: patterns,
+    seriesLimits: {
+      perService: integer('seriesLimits.perService', limits.perService, 1, 10_000_000),
+      global: integer('seriesLimits.global', limits.global, 1, 10_000_000),
+    },
+    processorModules: strings('processorModules', options.processorModules ?? []),
+    clockOffsetMs: options.clockOffsetMs,
+    now: options.now ?? Date.now,
+  };
+}

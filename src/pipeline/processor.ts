@@ -1,0 +1,46 @@
+/**
+ * The processor contract (seed 002, "Custom Processors"). A processor plugin
+ * names the metric families it writes and creates, per shard, a processor
+ * that turns batches of enriched exchanges into writes on those families.
+ *
+ * A plugin module for `processors` in the configuration exports one
+ * ProcessorPlugin as `default` (or `module.exports`); every worker loads it.
+ */
+import { FAMILIES, type MetricFamily } from '../analytics/families';
+import { DeltaTable, IdentitySeries, KeyedSeries, type ProcessorStats } from './delta-table';
+import type { ExchangeEvent, Identity } from './exchange-event';
+
+export interface Processor {
+  /** Called on the shard's thread with events [0, count). Must not keep an event after returning. */
+  process(events: readonly ExchangeEvent[], count: number): void;
+}
+
+export interface ProcessorContext {
+  /** A handle on `family` for series that follow from the event's identity. */
+  identitySeries(family: string, labelsOf: (id: Identity) => string[] | undefined): IdentitySeries;
+  /** A handle on `family` for series keyed by something else (a process id, …). */
+  keyedSeries(family: string): KeyedSeries;
+}
+
+export interface ProcessorPlugin {
+  name: string;
+  families: readonly MetricFamily[];
+  create(context: ProcessorContext): Processor;
+}
+
+/** The context given to one plugin in one shard: handles bound to that shard's table and the plugin's stats. */
+export function processorContext(plugin: ProcessorPlugin, table: DeltaTable, enabled: ReadonlySet<string>, stats: ProcessorStats, nextSlot: () => number): ProcessorContext {
+  const familyIndex = (name: string): number => {
+    const f = table.families.findIndex((family) => family.name === name);
+    if (f < 0 || !plugin.families.some((family) => family.name === name)) {
+      throw new Error(`processor ${plugin.name}: family ${JSON.stringify(name)} is not one of its declared families`);
+    }
+    return f;
+  };
+  return {
+    identitySeries: (family, labelsOf) => new IdentitySeries(table, familyIndex(family), nextSlot(), enabled.has(family), labelsOf, stats),
+    keyedSeries: (family) => new KeyedSeries(table, familyIndex(family), enabled.has(family), stats),
+  };
+}
+
+export const familiesOf = (processor: string): MetricFamily[] => FAMILIES.filter((f) => f.processor === processor);

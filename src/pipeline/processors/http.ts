@@ -1,0 +1,22 @@
+/** HTTP processor: requests by method and route, responses by status, response sizes. */
+import { familiesOf, type ProcessorPlugin } from '../processor';
+
+export const httpProcessor: ProcessorPlugin = {
+  name: 'http',
+  families: familiesOf('http'),
+  create(ctx) {
+    const requests = ctx.identitySeries('http_requests_total', (id) => [id.service, id.side, id.serverPort, id.method, id.route]);
+    const responses = ctx.identitySeries('http_responses_total', (id) => [id.service, id.side, id.serverPort, id.statusCode, id.statusClass]);
+    const sizes = ctx.identitySeries('http_response_size_bytes', (id) => [id.service, id.side, id.serverPort, id.route]);
+    return {
+      process(events, count) {
+        for (let i = 0; i < count; i++) {
+          const e = events[i];
+          requests.add(e, 1);
+          responses.add(e, 1);
+          sizes.observe(e, e.responseBytes);
+        }
+      },
+    };
+  },
+};

@@ -1,0 +1,16 @@
+/** Messages between the engine and its shard workers. Every payload is plain data. */
+import type { DeltaCell } from '../analytics/cells';
+import type { ShardOptions, ShardStats } from './shard';
+
+export type ShardWorkerData = Omit<ShardOptions, 'plugins'> & { processorModules: string[] };
+
+export type ToShard =
+  /** bytes: records back to back; its buffer is transferred to the worker. */
+  | { type: 'batch'; bytes: Uint8Array; records: number }
+  | { type: 'drain'; id: number };
+
+export type FromShard =
+  | { type: 'ready' }
+  | { type: 'ack'; records: number }
+  | { type: 'delta'; id: number; cells: DeltaCell[]; stats: ShardStats }
+  | { type: 'failed'; message: string };
