@@ -61,6 +61,7 @@ export class Engine {
   private readonly timers: NodeJS.Timeout[] = [];
   private readonly pendingDrains = new Map<number, { waiting: Set<ShardHandle>; resolve: () => void }>();
   private readonly flushListeners: FlushListener[] = [];
+  private roomWaiters: { records: number; resolve: () => void }[] = [];
   private nextDrainId = 0;
   private eventsIn = 0;
   private droppedBatches = 0;
@@ -112,10 +113,8 @@ export class Engine {
   ingest(batch: Uint8Array, records: number): boolean {
     if (this.stopped) return false;
     this.eventsIn += records;
-    let target: ShardHandle | undefined;
-    for (const s of this.shards) if (s.alive && (!target || s.queued < target.queued)) target = s;
-    // An empty queue takes any batch, so a batch larger than the buffer is not dropped forever.
-    if (!target || (target.queued > 0 && target.queued + records > this.options.bufferSize)) {
+    const target = this.leastLoaded();
+    if (!target || !this.hasRoom(target, records)) {
       this.droppedBatches++;
       this.droppedEvents += records;
       return false;
@@ -125,6 +124,27 @@ export class Engine {
     const message: ToShard = { type: 'batch', bytes, records };
     target.worker.postMessage(message, [bytes.buffer]);
     return true;
+  }
+
+  /**
+   * For sources that can wait (replay, benchmarks), unlike the kernel: resolves
+   * when a batch of `records` would be queued rather than dropped.
+   */
+  waitForRoom(records: number): Promise<void> {
+    const target = this.leastLoaded();
+    if (!target || this.hasRoom(target, records)) return Promise.resolve();
+    return new Promise((resolve) => this.roomWaiters.push({ records, resolve }));
+  }
+
+  private leastLoaded(): ShardHandle | undefined {
+    let target: ShardHandle | undefined;
+    for (const s of this.shards) if (s.alive && (!target || s.queued < target.queued)) target = s;
+    return target;
+  }
+
+  /** An empty queue takes any batch, so a batch larger than the buffer is not dropped forever. */
+  private hasRoom(shard: ShardHandle, records: number): boolean {
+    return shard.queued === 0 || shard.queued + records <= this.options.bufferSize;
   }
 
   /** Resolves once every shard has handed the store all it processed from batches queued before the call. */
@@ -203,8 +223,19 @@ export class Engine {
   private shardExited(shard: ShardHandle, code: number): void {
     shard.alive = false;
     shard.queued = 0;
+    this.wakeRoomWaiters();
     if (!this.stopped) this.failed(`shard worker exited with code ${code}`);
     for (const id of this.pendingDrains.keys()) this.answered(id, shard);
+  }
+
+  private wakeRoomWaiters(): void {
+    const target = this.leastLoaded();
+    const waiting = this.roomWaiters;
+    this.roomWaiters = [];
+    for (const w of waiting) {
+      if (!target || this.hasRoom(target, w.records)) w.resolve();
+      else this.roomWaiters.push(w);
+    }
   }
 
   private answered(drainId: number, shard: ShardHandle): void {
@@ -217,6 +248,7 @@ export class Engine {
   private onShardMessage(shard: ShardHandle, m: FromShard): void {
     if (m.type === 'ack') {
       shard.queued -= m.records;
+      if (this.roomWaiters.length > 0) this.wakeRoomWaiters();
     } else if (m.type === 'delta') {
       this.store.ingest(m.cells);
       shard.stats = m.stats;
