@@ -245,15 +245,16 @@ export class MetricStore {
     };
   }
 
-  private seriesFor(family: MetricFamily, labels: string[], key: string): Series {
+  /** The series to merge into: its own when known or admitted, else the overflow series it folds into (never budgeted). */
+  private seriesFor(family: MetricFamily, labels: string[], key: string, budgeted = true): Series {
     const id = family.name + '\u0002' + key;
     const known = this.series.get(id);
     if (known) return known;
-    if (!labels.includes(OVERFLOW)) {
+    if (budgeted && !labels.includes(OVERFLOW)) {
       const admission = this.budget.admit(serviceOf(family, labels), budgetKey(family, key));
       if (admission !== 'admitted') {
         const folded = overflowLabels(family, labels, admission);
-        return this.seriesFor(family, folded, seriesKey(folded));
+        return this.seriesFor(family, folded, seriesKey(folded), false);
       }
     }
     const created: Series = {
