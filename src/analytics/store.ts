@@ -2,30 +2,45 @@
  * The metric store: every series' aggregates in time buckets of three
  * resolutions, its all-time totals, and queries over windows and ranges.
  *
- *   DeltaCell[] (from shards) --ingest--> series index (budgeted) --> tiers:
+ *   DeltaCell[] (from shards) --ingest--> series index (budgeted) --> per series, one ring per tier:
  *        10 s buckets for the last 15 min   (windows up to 15m)
- *        1 min buckets for the last 6 h     (windows up to 6h)
- *        5 min buckets for the retention    (longer windows, 24h)
+ *        1 min buckets for the last hour    (windows up to 1h)
+ *        5 min buckets for the retention    (longer windows, 24h; 1 h buckets past 24 h)
  *                                         `--> totals (what Prometheus exports)
  *
  * A delta cell is merged into the bucket of each tier that covers it, so a
- * window is read from one tier and costs (window / resolution) buckets. Tiers
- * drop whole buckets as they age (expire()), which frees their memory; a
- * series is forgotten, and its budget released, once it has had no data for
- * the retention period. Owned by one thread (the engine's).
+ * window is read from one tier and costs (window / resolution) slots per
+ * series. Rings are fixed: a counter series costs 8 bytes per slot whatever
+ * the traffic; a histogram slot holds a sketch only while its bucket has
+ * data. Each tier knows which bucket each ring slot holds; a slot is cleared
+ * in every series when a newer bucket takes it or when it ages out, which
+ * frees its sketches. A series is forgotten, and its budget released, once it
+ * has had no data for the retention period. Owned by one thread (the engine's).
  */
-import { CounterCell, type DeltaCell, type HistogramTotal } from './cells';
+import type { DeltaCell, HistogramTotal } from './cells';
 import { formatDuration } from './duration';
 import { overflowLabels, seriesKey, type MetricFamily } from './families';
 import { LogHistogram } from './log-histogram';
 import { OVERFLOW, SeriesBudget, type SeriesBudgetLimits, type SeriesBudgetStats } from './series-budget';
 
 export const RESOLUTION_MS = 10_000;
-const TIER_PLAN = [
-  { resolutionMs: RESOLUTION_MS, spanMs: 15 * 60_000 },
-  { resolutionMs: 60_000, spanMs: 6 * 3_600_000 },
-  { resolutionMs: 300_000, spanMs: Infinity },
-];
+const DAY_MS = 86_400_000;
+
+/** The tiers for a retention: fine ones for short windows, one coarse tier that reaches the retention. */
+function tierPlan(retentionMs: number): { resolutionMs: number; spanMs: number }[] {
+  const plan = [
+    { resolutionMs: RESOLUTION_MS, spanMs: 15 * 60_000 },
+    { resolutionMs: 60_000, spanMs: 3_600_000 },
+    { resolutionMs: retentionMs <= DAY_MS ? 300_000 : 3_600_000, spanMs: retentionMs },
+  ];
+  const out = [];
+  for (const t of plan) {
+    out.push({ resolutionMs: t.resolutionMs, spanMs: Math.min(t.spanMs, retentionMs) });
+    if (t.spanMs >= retentionMs) break;
+  }
+  return out;
+}
+
 /** At most this many points per series in a range query (as Prometheus). */
 export const MAX_RANGE_POINTS = 11_000;
 
@@ -37,6 +52,8 @@ export interface StoreOptions {
   now: () => number;
 }
 
+type Ring = Float64Array | (LogHistogram | undefined)[];
+
 export interface Series {
   readonly family: MetricFamily;
   readonly key: string;
@@ -44,14 +61,28 @@ export interface Series {
   /** Counters: the sum since the series appeared. Histograms: count, sum, fixed buckets. */
   readonly total: { value: number; histogram?: HistogramTotal };
   lastBucketMs: number;
+  /** One ring per tier, made on the first write to that tier. */
+  readonly rings: (Ring | undefined)[];
 }
 
-type TierCell = CounterCell | LogHistogram;
+class Tier {
+  readonly resolutionMs: number;
+  readonly spanMs: number;
+  readonly slots: number;
+  /** The bucket start each slot holds, for every series alike; NaN when none. */
+  readonly starts: Float64Array;
 
-interface Tier {
-  resolutionMs: number;
-  spanMs: number;
-  buckets: Map<number, Map<Series, TierCell>>;
+  constructor(resolutionMs: number, spanMs: number) {
+    this.resolutionMs = resolutionMs;
+    this.spanMs = spanMs;
+    // One more than the span holds: the bucket in progress plus a full span behind it.
+    this.slots = Math.ceil(spanMs / resolutionMs) + 1;
+    this.starts = new Float64Array(this.slots).fill(NaN);
+  }
+
+  slotOf(startMs: number): number {
+    return Math.floor(startMs / this.resolutionMs) % this.slots;
+  }
 }
 
 export type LabelMatcher = string | { op: '=' | '!=' | '=~' | '!~'; value: string };
@@ -118,6 +149,7 @@ export class MetricStore {
   private readonly now: () => number;
   private readonly tiers: Tier[];
   private readonly series = new Map<string, Series>();
+  private readonly byFamily = new Map<MetricFamily, Set<Series>>();
   private readonly budget: SeriesBudget;
   private lateCells = 0;
   /** Start of the earliest bucket ever ingested: rates are not diluted by time before the first data. */
@@ -125,14 +157,11 @@ export class MetricStore {
 
   constructor(options: StoreOptions) {
     this.families = new Map(options.families.map((f) => [f.name, f]));
+    for (const f of options.families) this.byFamily.set(f, new Set());
     this.retentionMs = options.retentionMs;
     this.now = options.now;
     this.budget = new SeriesBudget(options.limits);
-    this.tiers = [];
-    for (const t of TIER_PLAN) {
-      this.tiers.push({ resolutionMs: t.resolutionMs, spanMs: Math.min(t.spanMs, options.retentionMs), buckets: new Map() });
-      if (t.spanMs >= options.retentionMs) break;
-    }
+    this.tiers = tierPlan(options.retentionMs).map((t) => new Tier(t.resolutionMs, t.spanMs));
   }
 
   /** Merges shard output into the store. The cells are not kept. */
@@ -149,42 +178,53 @@ export class MetricStore {
       if (c.bucketMs > series.lastBucketMs) series.lastBucketMs = c.bucketMs;
       if (c.bucketMs < this.originMs) this.originMs = c.bucketMs;
       addTotal(series, c);
-      for (const tier of this.tiers) {
+      this.tiers.forEach((tier, t) => {
         const start = c.bucketMs - (c.bucketMs % tier.resolutionMs);
-        if (start + tier.resolutionMs <= now - tier.spanMs) continue; // already aged out of this tier
-        let bucket = tier.buckets.get(start);
-        if (!bucket) tier.buckets.set(start, (bucket = new Map()));
-        let cell = bucket.get(series);
-        if (c.hist) {
-          if (!cell) bucket.set(series, (cell = new LogHistogram()));
-          (cell as LogHistogram).merge(c.hist);
-        } else {
-          if (!cell) bucket.set(series, (cell = new CounterCell()));
-          (cell as CounterCell).value += c.value;
+        if (start + tier.resolutionMs <= now - tier.spanMs) return; // already aged out of this tier
+        const slot = tier.slotOf(start);
+        const held = tier.starts[slot];
+        if (held > start) return; // a newer bucket holds the slot: this one is gone from the tier
+        if (held !== start) {
+          this.clearSlot(t, slot);
+          tier.starts[slot] = start;
         }
-      }
+        let ring = series.rings[t];
+        if (c.hist) {
+          if (!ring) series.rings[t] = ring = new Array<LogHistogram | undefined>(tier.slots);
+          const hists = ring as (LogHistogram | undefined)[];
+          (hists[slot] ??= new LogHistogram()).merge(c.hist);
+        } else {
+          if (!ring) series.rings[t] = ring = new Float64Array(tier.slots);
+          (ring as Float64Array)[slot] += c.value;
+        }
+      });
     }
   }
 
-  /** Drops buckets older than their tier's span and series idle for the retention. */
+  /** Frees buckets older than their tier's span, and forgets series idle for the retention. */
   expire(): void {
     const now = this.now();
-    for (const tier of this.tiers) {
-      for (const start of tier.buckets.keys()) {
-        if (start + tier.resolutionMs <= now - tier.spanMs) tier.buckets.delete(start);
+    this.tiers.forEach((tier, t) => {
+      for (let slot = 0; slot < tier.slots; slot++) {
+        if (tier.starts[slot] + tier.resolutionMs <= now - tier.spanMs) {
+          this.clearSlot(t, slot);
+          tier.starts[slot] = NaN;
+        }
       }
-    }
+    });
     for (const [id, s] of this.series) {
       if (s.lastBucketMs + RESOLUTION_MS <= now - this.retentionMs) {
         this.series.delete(id);
+        this.byFamily.get(s.family)?.delete(s);
         if (!s.labels.includes(OVERFLOW)) this.budget.release(serviceOf(s.family, s.labels), budgetKey(s.family, s.key));
       }
     }
   }
 
   /** Every live series of a family, with its totals (for exporters). */
-  *seriesOf(metric: string): IterableIterator<Series> {
-    for (const s of this.series.values()) if (s.family.name === metric) yield s;
+  seriesOf(metric: string): IterableIterator<Series> {
+    const family = this.families.get(metric);
+    return (family ? this.byFamily.get(family) ?? new Set<Series>() : new Set<Series>()).values();
   }
 
   /** Summaries over the last `windowMs`, one row per series or per group. */
@@ -192,33 +232,36 @@ export class MetricStore {
     const family = this.familyOf(selector);
     const problem = this.windowProblem(windowMs);
     if (problem) throw new StoreQueryError('window', `${formatDuration(windowMs)} ${problem}`);
-    const tier = this.tierFor(windowMs, 'window');
+    const t = this.tierIndexFor(windowMs, 'window');
+    const res = this.tiers[t].resolutionMs;
     const now = this.now();
-    const alignedNow = now - (now % tier.resolutionMs);
-    const startMs = alignedNow + tier.resolutionMs - windowMs;
-    const groups = this.collect(family, selector, tier, startMs, alignedNow + tier.resolutionMs);
+    const alignedNow = now - (now % res);
+    const startMs = alignedNow + res - windowMs;
+    const groups = this.collect(family, compileMatchers(family, selector.match ?? {}), selector.by, t, startMs, alignedNow + res);
     const seconds = coveredSeconds(now, Math.max(startMs, this.originMs));
     return [...groups.values()].map((g) => ({ labels: g.labels, summary: summarize(g.acc, seconds) }));
   }
 
-  /** Summaries per step over [startMs, endMs]: points at step starts, each covering [t, t + step). */
+  /** Summaries per step over [startMs, endMs]: points at step starts, each covering [t, t + step); only where there is data. */
   range(selector: Selector, startMs: number, endMs: number, stepMs: number): RangeRow[] {
     const family = this.familyOf(selector);
     if (!(endMs >= startMs)) throw new StoreQueryError('end', 'must not be before start');
     const now = this.now();
-    const tier = this.tierFor(Math.max(now - startMs, 1), 'start');
-    if (stepMs < tier.resolutionMs || stepMs % tier.resolutionMs !== 0) {
-      throw new StoreQueryError('step', `${formatDuration(stepMs)} must be a multiple of ${formatDuration(tier.resolutionMs)}, the resolution kept that far back`);
+    const t = this.tierIndexFor(Math.max(now - startMs, 1), 'start');
+    const res = this.tiers[t].resolutionMs;
+    if (stepMs < res || stepMs % res !== 0) {
+      throw new StoreQueryError('step', `${formatDuration(stepMs)} must be a multiple of ${formatDuration(res)}, the resolution kept that far back`);
     }
     const first = startMs - (startMs % stepMs);
     const points = Math.floor((endMs - first) / stepMs) + 1;
     if (points > MAX_RANGE_POINTS) throw new StoreQueryError('step', `${points} points per series; at most ${MAX_RANGE_POINTS}: use a larger step`);
     const rows = new Map<string, RangeRow>();
-    for (let t = first; t <= endMs; t += stepMs) {
-      for (const [key, g] of this.collect(family, selector, tier, t, t + stepMs)) {
+    const matches = compileMatchers(family, selector.match ?? {});
+    for (let at = first; at <= endMs; at += stepMs) {
+      for (const [key, g] of this.collect(family, matches, selector.by, t, at, at + stepMs)) {
         let row = rows.get(key);
         if (!row) rows.set(key, (row = { labels: g.labels, points: [] }));
-        row.points.push({ t, summary: summarize(g.acc, stepMs / 1000) });
+        row.points.push({ t: at, summary: summarize(g.acc, stepMs / 1000) });
       }
     }
     return [...rows.values()];
@@ -235,14 +278,33 @@ export class MetricStore {
 
   stats(): StoreStats {
     let cells = 0;
-    for (const tier of this.tiers) for (const bucket of tier.buckets.values()) cells += bucket.size;
+    for (const s of this.series.values()) {
+      for (const ring of s.rings) {
+        if (ring instanceof Float64Array) for (const v of ring) cells += v !== 0 ? 1 : 0;
+        else if (ring) for (const h of ring) cells += h ? 1 : 0;
+      }
+    }
     return {
       series: this.series.size,
       cells,
       lateCells: this.lateCells,
       budget: this.budget.stats(),
-      tiers: this.tiers.map((t) => ({ resolution: formatDuration(t.resolutionMs), span: formatDuration(t.spanMs), buckets: t.buckets.size })),
+      tiers: this.tiers.map((t) => ({
+        resolution: formatDuration(t.resolutionMs),
+        span: formatDuration(t.spanMs),
+        buckets: t.starts.reduce((n, start) => n + (Number.isNaN(start) ? 0 : 1), 0),
+      })),
     };
+  }
+
+  /** The slot now belongs to another bucket (or none): its old values go, in every series. */
+  private clearSlot(t: number, slot: number): void {
+    if (Number.isNaN(this.tiers[t].starts[slot])) return;
+    for (const s of this.series.values()) {
+      const ring = s.rings[t];
+      if (ring instanceof Float64Array) ring[slot] = 0;
+      else if (ring) ring[slot] = undefined;
+    }
   }
 
   /** The series to merge into: its own when known or admitted, else the overflow series it folds into (never budgeted). */
@@ -263,8 +325,10 @@ export class MetricStore {
       labels,
       total: family.kind === 'histogram' ? { value: 0, histogram: { count: 0, sum: 0, bounds: new Array((family.boundaries?.length ?? 0) + 1).fill(0) } } : { value: 0 },
       lastBucketMs: -Infinity,
+      rings: [],
     };
     this.series.set(id, created);
+    this.byFamily.get(family)?.add(created);
     return created;
   }
 
@@ -278,41 +342,53 @@ export class MetricStore {
   }
 
   /** The finest tier that reaches `spanMs` back. */
-  private tierFor(spanMs: number, field: string): Tier {
-    const tier = this.tiers.find((t) => t.spanMs >= spanMs);
-    if (!tier) throw new StoreQueryError(field, `${formatDuration(spanMs)} is beyond the retention of ${formatDuration(this.retentionMs)}`);
-    return tier;
+  private tierIndexFor(spanMs: number, field: string): number {
+    const t = this.tiers.findIndex((tier) => tier.spanMs >= spanMs);
+    if (t < 0) throw new StoreQueryError(field, `${formatDuration(spanMs)} is beyond the retention of ${formatDuration(this.retentionMs)}`);
+    return t;
   }
 
-  /** Accumulates the cells of matching series in tier buckets starting in [fromMs, toMs), per group. */
-  private collect(family: MetricFamily, selector: Selector, tier: Tier, fromMs: number, toMs: number): Map<string, { labels: Record<string, string>; acc: TierCell }> {
-    const matches = compileMatchers(family, selector.match ?? {});
-    const by = selector.by;
+  /** Accumulates the slots of matching series for buckets starting in [fromMs, toMs), per group. */
+  private collect(family: MetricFamily, matches: Matcher, by: readonly string[] | undefined, t: number, fromMs: number, toMs: number): Map<string, Group> {
+    const tier = this.tiers[t];
+    const slots: number[] = [];
+    for (let b = fromMs - (fromMs % tier.resolutionMs); b < toMs; b += tier.resolutionMs) {
+      const slot = tier.slotOf(b);
+      if (b >= fromMs && tier.starts[slot] === b) slots.push(slot);
+    }
+    const groups = new Map<string, Group>();
+    if (slots.length === 0) return groups;
     const groupIndexes = by ? by.map((name) => family.labels.indexOf(name)) : family.labels.map((_, i) => i);
-    const groups = new Map<string, { labels: Record<string, string>; acc: TierCell }>();
-    const groupOf = new Map<Series, string | null>();
-    for (const [start, bucket] of tier.buckets) {
-      if (start < fromMs || start >= toMs) continue;
-      for (const [series, cell] of bucket) {
-        if (series.family !== family) continue;
-        let key = groupOf.get(series);
-        if (key === undefined) {
-          key = matches(series.labels) ? groupIndexes.map((i) => series.labels[i]).join('\u0001') : null;
-          groupOf.set(series, key);
+    for (const series of this.byFamily.get(family) ?? []) {
+      const ring = series.rings[t];
+      if (!ring || !matches(series.labels)) continue;
+      let has = false;
+      for (const slot of slots) has ||= ring instanceof Float64Array ? ring[slot] !== 0 : ring[slot] !== undefined;
+      if (!has) continue;
+      const key = groupIndexes.map((i) => series.labels[i]).join('\u0001');
+      let g = groups.get(key);
+      if (!g) {
+        const labels: Record<string, string> = {};
+        for (const i of groupIndexes) labels[family.labels[i]] = series.labels[i];
+        groups.set(key, (g = { labels, acc: ring instanceof Float64Array ? { value: 0 } : new LogHistogram() }));
+      }
+      const acc = g.acc;
+      if (acc instanceof LogHistogram) {
+        for (const slot of slots) {
+          const h = (ring as (LogHistogram | undefined)[])[slot];
+          if (h) acc.merge(h);
         }
-        if (key === null) continue;
-        let g = groups.get(key);
-        if (!g) {
-          const labels: Record<string, string> = {};
-          for (const i of groupIndexes) labels[family.labels[i]] = series.labels[i];
-          groups.set(key, (g = { labels, acc: family.kind === 'histogram' ? new LogHistogram() : new CounterCell() }));
-        }
-        if (g.acc instanceof LogHistogram) g.acc.merge(cell as LogHistogram);
-        else g.acc.value += (cell as CounterCell).value;
+      } else {
+        for (const slot of slots) acc.value += (ring as Float64Array)[slot];
       }
     }
     return groups;
   }
+}
+
+interface Group {
+  labels: Record<string, string>;
+  acc: { value: number } | LogHistogram;
 }
 
 function addTotal(series: Series, c: DeltaCell): void {
@@ -331,8 +407,8 @@ function coveredSeconds(nowMs: number, fromMs: number): number {
   return Math.max((nowMs - fromMs) / 1000, 1);
 }
 
-function summarize(acc: TierCell, seconds: number): Summary {
-  if (acc instanceof CounterCell) return { value: acc.value, rate: acc.value / seconds };
+function summarize(acc: Group['acc'], seconds: number): Summary {
+  if (!(acc instanceof LogHistogram)) return { value: acc.value, rate: acc.value / seconds };
   return {
     value: acc.count,
     rate: acc.count / seconds,
@@ -348,7 +424,9 @@ function summarize(acc: TierCell, seconds: number): Summary {
   };
 }
 
-function compileMatchers(family: MetricFamily, match: Record<string, LabelMatcher>): (labels: readonly string[]) => boolean {
+type Matcher = (labels: readonly string[]) => boolean;
+
+function compileMatchers(family: MetricFamily, match: Record<string, LabelMatcher>): Matcher {
   const tests = Object.entries(match).map(([name, m]) => {
     const index = family.labels.indexOf(name);
     const { op, value } = typeof m === 'string' ? { op: '=' as const, value: m } : m;

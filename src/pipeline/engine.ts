@@ -261,7 +261,8 @@ export class Engine {
 
 function startShard(data: ShardWorkerData): Promise<ShardHandle> {
   return new Promise((resolve, reject) => {
-    const worker = new Worker(WORKER_SCRIPT, { workerData: data });
+    // execArgv: [] so that loaders the parent runs under (ts-node in tests) are not booted again per worker.
+    const worker = new Worker(WORKER_SCRIPT, { workerData: data, execArgv: [] });
     const onMessage = (m: FromShard): void => {
       worker.off('message', onMessage);
       worker.off('error', reject);
