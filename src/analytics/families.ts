@@ -149,3 +149,6 @@ export function overflowLabels(family: MetricFamily, labels: readonly string[], 
 }
 
 export const seriesKey = (labels: readonly string[]): string => labels.join('\u0001');
+
+/** A series' identity across families, as the cardinality budget counts it. */
+export const budgetKey = (family: MetricFamily, key: string): string => family.name + '\u0002' + key;

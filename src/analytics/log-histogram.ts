@@ -73,6 +73,16 @@ export class LogHistogram {
     if (other.max > this.max) this.max = other.max;
   }
 
+  /** Back to empty, keeping the bucket array (reused by shards publication after publication). */
+  clear(): void {
+    this.counts.fill(0);
+    this.zeroCount = 0;
+    this.count = 0;
+    this.sum = 0;
+    this.min = Infinity;
+    this.max = -Infinity;
+  }
+
   /**
    * The value at rank floor(q * (count - 1)) of the sorted values, within 1 %;
    * the exact min and max at q = 0 and q = 1. NaN when empty.

@@ -19,7 +19,7 @@
  */
 import type { DeltaCell, HistogramTotal } from './cells';
 import { formatDuration } from './duration';
-import { overflowLabels, seriesKey, type MetricFamily } from './families';
+import { budgetKey, overflowLabels, seriesKey, type MetricFamily } from './families';
 import { LogHistogram } from './log-histogram';
 import { OVERFLOW, SeriesBudget, type SeriesBudgetLimits, type SeriesBudgetStats } from './series-budget';
 
@@ -189,10 +189,12 @@ export class MetricStore {
           tier.starts[slot] = start;
         }
         let ring = series.rings[t];
-        if (c.hist) {
+        if (family.kind === 'histogram') {
           if (!ring) series.rings[t] = ring = new Array<LogHistogram | undefined>(tier.slots);
           const hists = ring as (LogHistogram | undefined)[];
-          (hists[slot] ??= new LogHistogram()).merge(c.hist);
+          const h = (hists[slot] ??= new LogHistogram());
+          if (c.hist) h.merge(c.hist);
+          else if (c.samples) for (const v of c.samples) h.record(v);
         } else {
           if (!ring) series.rings[t] = ring = new Float64Array(tier.slots);
           (ring as Float64Array)[slot] += c.value;
@@ -309,7 +311,7 @@ export class MetricStore {
 
   /** The series to merge into: its own when known or admitted, else the overflow series it folds into (never budgeted). */
   private seriesFor(family: MetricFamily, labels: string[], key: string, budgeted = true): Series {
-    const id = family.name + '\u0002' + key;
+    const id = budgetKey(family, key);
     const known = this.series.get(id);
     if (known) return known;
     if (budgeted && !labels.includes(OVERFLOW)) {
@@ -398,8 +400,8 @@ function addTotal(series: Series, c: DeltaCell): void {
     return;
   }
   series.total.value += c.value;
-  h.count += c.hist?.count ?? 0;
-  h.sum += c.hist?.sum ?? 0;
+  h.count += c.value;
+  h.sum += c.sum ?? 0;
   c.bounds?.forEach((n, i) => (h.bounds[i] += n));
 }
 
@@ -445,4 +447,3 @@ function compileMatchers(family: MetricFamily, match: Record<string, LabelMatche
 }
 
 const serviceOf = (family: MetricFamily, labels: readonly string[]): string => labels[family.labels.indexOf(family.serviceLabel)];
-const budgetKey = (family: MetricFamily, key: string): string => family.name + '\u0002' + key;

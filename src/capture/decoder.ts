@@ -53,6 +53,11 @@ export interface BatchProblems {
   unknownRecords: number;
 }
 
+/** Process names by their 16 bytes, direct-mapped: few processes talk HTTP, so the same strings come back. */
+const COMM_CACHE_BITS = 8;
+const commWords = new Uint32Array(4 << COMM_CACHE_BITS);
+const commTexts: (string | undefined)[] = new Array(1 << COMM_CACHE_BITS).fill(undefined);
+
 /** Flag names per flag bits: few combinations occur, so each array is made once. */
 const flagNames = new Map<number, ExchangeFlagName[]>();
 function namesOf(bits: number): ExchangeFlagName[] {
@@ -69,9 +74,6 @@ export class ExchangeCursor {
   private readonly bytes: Buffer;
   private offset = -1;
   private nextOffset = 0;
-  private commLo = -1;
-  private commHi = -1;
-  private commText = '';
   readonly problems: BatchProblems = { truncatedBytes: 0, unknownRecords: 0 };
 
   constructor(batch: Uint8Array) {
@@ -150,19 +152,37 @@ export class ExchangeCursor {
   get endMonotimeMs(): number {
     return this.u64(O.end_monotime_ns) / 1e6;
   }
+  /** Interned: a process name is decoded once and found again by its 16 bytes. */
   get comm(): string {
-    const start = this.offset + O.comm;
-    // Records of a batch come from few processes: reuse the string while the bytes repeat.
-    const lo = this.view.getUint32(start, true) + this.view.getUint32(start + 4, true) * TWO_32;
-    const hi = this.view.getUint32(start + 8, true) + this.view.getUint32(start + 12, true) * TWO_32;
-    if (lo === this.commLo && hi === this.commHi) return this.commText;
-    let end = start;
+    const v = this.view;
+    const at = this.offset + O.comm;
+    const w0 = v.getUint32(at, true);
+    const w1 = v.getUint32(at + 4, true);
+    const w2 = v.getUint32(at + 8, true);
+    const w3 = v.getUint32(at + 12, true);
+    const slot = (w0 ^ Math.imul(w1, 0x9e3779b1) ^ Math.imul(w2, 0x85ebca6b) ^ Math.imul(w3, 0xc2b2ae35)) >>> (32 - COMM_CACHE_BITS);
+    const k = slot * 4;
+    const cached = commTexts[slot];
+    if (cached !== undefined && commWords[k] === w0 && commWords[k + 1] === w1 && commWords[k + 2] === w2 && commWords[k + 3] === w3) return cached;
+    let end = at;
     let text = '';
-    while (end < start + 16 && this.bytes[end] !== 0) text += String.fromCharCode(this.bytes[end++]);
-    this.commLo = lo;
-    this.commHi = hi;
-    this.commText = text;
+    while (end < at + 16 && this.bytes[end] !== 0) text += String.fromCharCode(this.bytes[end++]);
+    commWords[k] = w0;
+    commWords[k + 1] = w1;
+    commWords[k + 2] = w2;
+    commWords[k + 3] = w3;
+    commTexts[slot] = text;
     return text;
+  }
+  /** The whole batch, for reading the head in place (headStart..headEnd) without a view per record. */
+  get batchBytes(): Buffer {
+    return this.bytes;
+  }
+  get headStart(): number {
+    return this.offset + O.head;
+  }
+  get headEnd(): number {
+    return this.offset + O.head + this.view.getUint16(this.offset + O.head_len, true);
   }
   /** The captured request head bytes, a view into the batch. */
   get head(): Buffer {

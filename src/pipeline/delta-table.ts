@@ -4,17 +4,18 @@
  * an identity's cells for the bucket being written, so most writes are an
  * array read and an add.
  *
- *   processor --IdentitySeries.add(event)--> identity.cells[slot] (cached)
+ *   processor --IdentitySeries.add(group)--> identity.cells[slot] (cached)
  *                                            `-> DeltaTable bucket → family → series key → cell
- *   drain() --> DeltaCell[] (plain data) and an empty table
+ *   drain() --> DeltaCell[] (plain data); cells of the current bucket are
+ *               zeroed in place (so cached handles stay valid), older buckets dropped
  *
- * The shard's own cardinality budget bounds what one publication can hold;
- * the store applies the authoritative one.
+ * The shard's own cardinality budget bounds the series its tables hold; the
+ * store applies the authoritative one.
  */
 import { CounterCell, HistogramCell, type DeltaCell } from '../analytics/cells';
-import { overflowLabels, seriesKey, type MetricFamily } from '../analytics/families';
+import { budgetKey, overflowLabels, seriesKey, type MetricFamily } from '../analytics/families';
 import { SeriesBudget, type SeriesBudgetLimits } from '../analytics/series-budget';
-import type { ExchangeEvent, Identity } from './exchange-event';
+import type { ExchangeGroup, Identity } from './exchange-event';
 
 export type Cell = CounterCell | HistogramCell;
 
@@ -37,18 +38,16 @@ export interface ProcessorStats {
 export const emptyProcessorStats = (): ProcessorStats => ({ eventsIn: 0, writes: 0, folded: 0, timeNs: 0 });
 
 export class DeltaTable {
-  /** Bumped whenever cached cells become invalid: a new current bucket, or a drain. */
+  /** Bumped whenever cached cells become invalid: a new current bucket, or its table dropped. */
   epoch = 0;
   currentBucketMs = NaN;
   private current: Map<string, SeriesCell>[] = [];
   private readonly buckets = new Map<number, Map<string, SeriesCell>[]>();
-  private budget: SeriesBudget;
+  private readonly budget: SeriesBudget;
   readonly families: readonly MetricFamily[];
-  private readonly limits: SeriesBudgetLimits;
 
   constructor(families: readonly MetricFamily[], limits: SeriesBudgetLimits) {
     this.families = families;
-    this.limits = limits;
     this.budget = new SeriesBudget(limits);
   }
 
@@ -68,7 +67,7 @@ export class DeltaTable {
     if (found) return found;
     const family = this.families[f];
     const service = labels[family.labels.indexOf(family.serviceLabel)];
-    const admission = this.budget.admit(service, family.name + '\u0002' + key);
+    const admission = this.budget.admit(service, budgetKey(family, key));
     if (admission !== 'admitted') {
       const folded = overflowLabels(family, labels, admission);
       const foldedKey = seriesKey(folded);
@@ -81,27 +80,31 @@ export class DeltaTable {
     return created;
   }
 
-  /** Everything since the last drain, as plain data; the table starts empty. */
+  /**
+   * Everything written since the last drain, as plain data. The current
+   * bucket's cells are zeroed in place; other buckets are dropped, and their
+   * series leave the budget.
+   */
   drain(): DeltaCell[] {
     const out: DeltaCell[] = [];
     for (const [bucketMs, tables] of this.buckets) {
+      const keep = bucketMs === this.currentBucketMs;
       tables.forEach((table, f) => {
         const family = this.families[f];
         for (const [key, s] of table) {
           const cell = s.cell;
           if (cell instanceof CounterCell) {
-            out.push({ family: family.name, labels: s.labels, key, bucketMs, value: cell.value });
+            if (cell.value !== 0) out.push({ family: family.name, labels: s.labels, key, bucketMs, value: cell.value });
+            cell.value = 0;
           } else {
-            out.push({ family: family.name, labels: s.labels, key, bucketMs, value: cell.hist.count, hist: cell.hist.toData(), bounds: Array.from(cell.bounds) });
+            if (cell.count > 0) out.push({ family: family.name, labels: s.labels, key, bucketMs, value: cell.count, sum: cell.sum, ...cell.toDelta(), bounds: Array.from(cell.bounds) });
+            cell.reset();
           }
+          if (!keep && !s.overflow) this.budget.release(s.labels[family.labels.indexOf(family.serviceLabel)], budgetKey(family, key));
         }
       });
+      if (!keep) this.buckets.delete(bucketMs);
     }
-    this.buckets.clear();
-    this.current = [];
-    this.currentBucketMs = NaN;
-    this.budget = new SeriesBudget(this.limits);
-    this.epoch++;
     return out;
   }
 }
@@ -111,9 +114,9 @@ function newCell(family: MetricFamily): Cell {
 }
 
 /**
- * A family written once per event for the event's identity; labelsOf says
- * which series (undefined: this identity has none in the family, e.g. no
- * error). Disabled families cost one cached null per identity and bucket.
+ * A family written for a group's identity; labelsOf says which series
+ * (undefined: this identity has none in the family, e.g. no error). Disabled
+ * families cost one cached null per identity and bucket.
  */
 export class IdentitySeries {
   private readonly table: DeltaTable;
@@ -132,20 +135,24 @@ export class IdentitySeries {
     this.stats = stats;
   }
 
-  add(event: ExchangeEvent, value: number): void {
-    const s = this.cell(event);
+  /** Adds to the group's counter series. */
+  add(group: ExchangeGroup, value: number): void {
+    const s = this.cell(group);
     if (s) (s.cell as CounterCell).value += value;
   }
 
-  observe(event: ExchangeEvent, value: number): void {
-    const s = this.cell(event);
-    if (s) (s.cell as HistogramCell).observe(value);
+  /** Observes values[0, count) in the group's histogram series. */
+  observe(group: ExchangeGroup, values: Float64Array, count: number): void {
+    const s = this.cell(group);
+    if (!s) return;
+    const cell = s.cell as HistogramCell;
+    for (let i = 0; i < count; i++) cell.observe(values[i]);
   }
 
-  private cell(event: ExchangeEvent): SeriesCell | null {
+  private cell(group: ExchangeGroup): SeriesCell | null {
     const table = this.table;
-    if (event.bucketMs !== table.currentBucketMs) table.select(event.bucketMs);
-    const id = event.identity;
+    if (group.bucketMs !== table.currentBucketMs) table.select(group.bucketMs);
+    const id = group.identity;
     if (id.epoch !== table.epoch) {
       id.epoch = table.epoch;
       id.cells.length = 0;
@@ -160,40 +167,5 @@ export class IdentitySeries {
       if (s.overflow) this.stats.folded++;
     }
     return s;
-  }
-}
-
-/**
- * A family whose labels are not a function of the identity (per process, for
- * example): the caller gives a numeric cache key and the labels for it.
- */
-export class KeyedSeries {
-  private readonly table: DeltaTable;
-  private readonly family: number;
-  private readonly enabled: boolean;
-  private readonly stats: ProcessorStats;
-  private cache = new Map<number, SeriesCell>();
-  private cacheEpoch = -1;
-
-  constructor(table: DeltaTable, family: number, enabled: boolean, stats: ProcessorStats) {
-    this.table = table;
-    this.family = family;
-    this.enabled = enabled;
-    this.stats = stats;
-  }
-
-  add(event: ExchangeEvent, cacheKey: number, labelsOf: (event: ExchangeEvent) => string[], value: number): void {
-    if (!this.enabled) return;
-    const table = this.table;
-    if (event.bucketMs !== table.currentBucketMs) table.select(event.bucketMs);
-    if (this.cacheEpoch !== table.epoch) {
-      this.cacheEpoch = table.epoch;
-      this.cache.clear();
-    }
-    let s = this.cache.get(cacheKey);
-    if (!s) this.cache.set(cacheKey, (s = table.resolve(this.family, labelsOf(event))));
-    (s.cell as CounterCell).value += value;
-    this.stats.writes++;
-    if (s.overflow) this.stats.folded++;
   }
 }

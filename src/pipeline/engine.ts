@@ -12,6 +12,7 @@
  * cannot move between threads, and one copy per batch costs far less than
  * moving the capture into a worker.
  */
+import fs from 'node:fs';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { MetricStore, RESOLUTION_MS } from '../analytics/store';
@@ -22,8 +23,16 @@ import { loadPlugins } from './plugins';
 import type { ShardStats } from './shard';
 import type { FromShard, ShardWorkerData, ToShard } from './shard-protocol';
 
-/** The compiled worker, whether this module runs from dist/ or (in tests) from src/ through ts-node. */
-const WORKER_SCRIPT = path.resolve(__dirname, '..', '..', 'dist', 'pipeline', 'shard-worker.js');
+/** The package's root: the nearest folder up from here with a package.json. */
+function packageRoot(from: string): string {
+  for (let dir = from; ; dir = path.dirname(dir)) {
+    if (fs.existsSync(path.join(dir, 'package.json'))) return dir;
+    if (path.dirname(dir) === dir) throw new Error(`no package.json above ${from}`);
+  }
+}
+
+/** The compiled worker, whether this module runs from dist/, dist-bench/, or (in tests) from src/ through ts-node. */
+const WORKER_SCRIPT = path.join(packageRoot(__dirname), 'dist', 'pipeline', 'shard-worker.js');
 
 interface ShardHandle {
   worker: Worker;

@@ -1,13 +1,14 @@
 /**
- * An exchange as the processors see it: the record's numbers plus an
- * Identity, the interned label values shared by every exchange of the same
- * service, side, method, route, status and outcome. Identities are built once
- * and found again through nested maps keyed by strings and numbers that are
- * themselves interned, so the hot path hashes no new string.
+ * Exchanges as the processors see them: grouped, per batch, by Identity (the
+ * interned label values shared by every exchange of one process, service,
+ * side, method, route, status and outcome) and time bucket. Identities are
+ * built once and found again through nested maps keyed by strings and numbers
+ * that are themselves interned, so the hot path hashes no new string; a
+ * group's counters are written once per batch, not once per exchange.
  *
- *   record bytes --ExchangeCursor--> Enricher.fill(events[i]) --> processors
+ *   record bytes --ExchangeCursor--> Enricher.identityOf --> BatchGroups.add --> processors
  *
- * Events live in a pool owned by the shard; a processor must not keep one
+ * Groups live in a pool owned by the shard; a processor must not keep one
  * after its process() returns.
  */
 import { ExchangeFlags } from '../capture/abi';
@@ -29,22 +30,30 @@ export interface Identity {
   readonly errorType: string;
   /** Why an aborted exchange ended: reset, closed, timeout, process_exit; "" otherwise. */
   readonly abortReason: string;
+  /** The process (tgid) and its name. */
+  readonly pid: string;
+  readonly processName: string;
   /** The shard's cache of this identity's cells in its current bucket (valid while epoch matches). */
   epoch: number;
   readonly cells: (SeriesCell | null | undefined)[];
+  /** The group this identity's exchanges of the current batch go to (valid while groupBatch matches). */
+  group: ExchangeGroup | undefined;
+  groupBatch: number;
 }
 
-export interface ExchangeEvent {
+/** The exchanges of one batch with one identity and one time bucket. */
+export interface ExchangeGroup {
   identity: Identity;
-  /** Start of the event's finest bucket, Unix ms (by the end of the exchange). */
+  /** Start of the finest bucket, Unix ms, by the end of the exchanges. */
   bucketMs: number;
-  durationSeconds: number;
+  count: number;
   requestBytes: number;
   responseBytes: number;
-  tgid: number;
-  comm: string;
-  /** The first exchange the kernel saw on its connection. */
-  newConnection: boolean;
+  /** Exchanges that were the first the kernel saw on their connection. */
+  newConnections: number;
+  /** Per exchange, [0, count). */
+  durationsSeconds: Float64Array;
+  responseSizes: Float64Array;
 }
 
 export const METHODS = ['GET', 'PUT', 'POST', 'HEAD', 'PATCH', 'TRACE', 'DELETE', 'OPTIONS', 'CONNECT'] as const;
@@ -53,24 +62,27 @@ export const OTHER_METHOD = '_OTHER';
 
 const METHOD_BYTES = METHODS.map((m) => Buffer.from(m + ' ', 'latin1'));
 
-/** Index into METHODS of the request line's method, or METHODS.length when unknown. */
-export function methodIndex(head: Uint8Array): number {
+/** Index into METHODS of the method of the head in bytes[start, end), or METHODS.length when unknown. */
+export function methodIndex(bytes: Uint8Array, start: number, end: number): number {
   for (let m = 0; m < METHOD_BYTES.length; m++) {
     const b = METHOD_BYTES[m];
-    if (head.length < b.length) continue;
+    if (end - start < b.length) continue;
     let i = 0;
-    while (i < b.length && head[i] === b[i]) i++;
+    while (i < b.length && bytes[start + i] === b[i]) i++;
     if (i === b.length) return m;
   }
   return METHODS.length;
 }
 
-function abortReasonOf(flags: number): string {
-  if ((flags & ExchangeFlags.aborted) === 0) return '';
-  if (flags & ExchangeFlags.reset) return 'reset';
-  if (flags & ExchangeFlags.timeout) return 'timeout';
-  if (flags & ExchangeFlags.processExit) return 'process_exit';
-  return 'closed';
+/** Abort reasons by outcome index (0: not aborted). */
+const OUTCOMES = ['', 'reset', 'timeout', 'process_exit', 'closed'];
+
+function outcomeOf(flags: number): number {
+  if ((flags & ExchangeFlags.aborted) === 0) return 0;
+  if (flags & ExchangeFlags.reset) return 1;
+  if (flags & ExchangeFlags.timeout) return 2;
+  if (flags & ExchangeFlags.processExit) return 3;
+  return 4;
 }
 
 function errorTypeOf(abortReason: string, status: number): string {
@@ -81,15 +93,13 @@ function errorTypeOf(abortReason: string, status: number): string {
   return '';
 }
 
-const OUTCOMES = ['', 'reset', 'timeout', 'process_exit', 'closed'];
-
 /** Builds events from records, interning identities. One per shard. */
 export class Enricher {
   private readonly routes: RouteCache;
   private readonly clockOffsetMs: number;
   private readonly resolutionMs: number;
-  /** comm → (side, port) → route → (method, status, outcome) → Identity */
-  private readonly tree = new Map<string, Map<number, Map<string, Map<number, Identity>>>>();
+  /** comm → (side, port) → tgid → route → (method, status, outcome) → Identity */
+  private readonly tree = new Map<string, Map<number, Map<number, Map<string, Map<number, Identity>>>>>();
   private readonly services = new Map<string, string>();
   private identityCount = 0;
   /** Identities are a cache over bounded label values; past this many the tree is rebuilt. */
@@ -102,35 +112,33 @@ export class Enricher {
     this.maxIdentities = options.maxIdentities;
   }
 
-  /** Fills `event` from the cursor's current record. */
-  fill(c: ExchangeCursor, event: ExchangeEvent): void {
+  /** The identity of the cursor's current record. */
+  identityOf(c: ExchangeCursor): Identity {
     const side = c.direction;
-    const comm = c.comm;
-    const flags = c.flags;
     const status = c.status;
     const port = side === 'server' ? c.localPort : c.peerPort;
-    const head = c.head;
-    const method = methodIndex(head);
-    const route = this.routes.route(head, method < METHODS.length ? METHODS[method].length + 1 : -1);
-    const outcome = OUTCOMES.indexOf(abortReasonOf(flags));
-
-    event.identity = this.identity(comm, side, port, route, method, status, outcome);
-    const endMs = c.endMonotimeMs + this.clockOffsetMs;
-    event.bucketMs = endMs - (endMs % this.resolutionMs);
-    event.durationSeconds = c.durationNs / 1e9;
-    event.requestBytes = c.requestBytes;
-    event.responseBytes = c.responseBytes;
-    event.tgid = c.tgid;
-    event.comm = comm;
-    event.newConnection = (flags & ExchangeFlags.newConnection) !== 0;
+    const bytes = c.batchBytes;
+    const headStart = c.headStart;
+    const headEnd = c.headEnd;
+    const method = methodIndex(bytes, headStart, headEnd);
+    const route = this.routes.route(bytes, headStart, headEnd, method < METHODS.length ? headStart + METHODS[method].length + 1 : -1);
+    return this.identity(c.comm, c.tgid, side, port, route, method, status, outcomeOf(c.flags));
   }
 
-  private identity(comm: string, side: Direction, port: number, route: string, method: number, status: number, outcome: number): Identity {
+  /** Start of the record's bucket, Unix ms. */
+  bucketOf(c: ExchangeCursor): number {
+    const endMs = c.endMonotimeMs + this.clockOffsetMs;
+    return endMs - (endMs % this.resolutionMs);
+  }
+
+  private identity(comm: string, tgid: number, side: Direction, port: number, route: string, method: number, status: number, outcome: number): Identity {
     let byPort = this.tree.get(comm);
     if (!byPort) this.tree.set(comm, (byPort = new Map()));
     const portKey = side === 'server' ? port : port + 65536;
-    let byRoute = byPort.get(portKey);
-    if (!byRoute) byPort.set(portKey, (byRoute = new Map()));
+    let byProcess = byPort.get(portKey);
+    if (!byProcess) byPort.set(portKey, (byProcess = new Map()));
+    let byRoute = byProcess.get(tgid);
+    if (!byRoute) byProcess.set(tgid, (byRoute = new Map()));
     let byCode = byRoute.get(route);
     if (!byCode) byRoute.set(route, (byCode = new Map()));
     const code = (method * 1000 + status) * OUTCOMES.length + outcome;
@@ -139,15 +147,15 @@ export class Enricher {
       if (++this.identityCount > this.maxIdentities) {
         this.tree.clear();
         this.identityCount = 0;
-        return this.identity(comm, side, port, route, method, status, outcome);
+        return this.identity(comm, tgid, side, port, route, method, status, outcome);
       }
-      id = this.makeIdentity(comm, side, port, route, method, status, OUTCOMES[outcome]);
+      id = this.makeIdentity(comm, tgid, side, port, route, method, status, OUTCOMES[outcome]);
       byCode.set(code, id);
     }
     return id;
   }
 
-  private makeIdentity(comm: string, side: Direction, port: number, route: string, method: number, status: number, abortReason: string): Identity {
+  private makeIdentity(comm: string, tgid: number, side: Direction, port: number, route: string, method: number, status: number, abortReason: string): Identity {
     const serviceKey = side === 'server' ? `${comm}:${port}` : comm;
     let service = this.services.get(serviceKey);
     if (service === undefined) {
@@ -164,8 +172,61 @@ export class Enricher {
       statusClass: status >= 100 && status < 600 ? `${Math.floor(status / 100)}xx` : 'none',
       errorType: errorTypeOf(abortReason, status),
       abortReason,
+      pid: String(tgid),
+      processName: comm,
       epoch: -1,
       cells: [],
+      group: undefined,
+      groupBatch: -1,
     };
   }
+}
+
+/**
+ * The groups of one batch, from a pool reused batch after batch.
+ *
+ *   begin() → add(identity, bucket, …) per record → groups[0, count) → processors
+ */
+export class BatchGroups {
+  readonly groups: ExchangeGroup[] = [];
+  count = 0;
+  private batch = 0;
+
+  begin(): void {
+    this.count = 0;
+    this.batch++;
+  }
+
+  add(identity: Identity, bucketMs: number, durationSeconds: number, requestBytes: number, responseBytes: number, newConnection: boolean): void {
+    let g = identity.group;
+    if (identity.groupBatch !== this.batch || g === undefined || g.bucketMs !== bucketMs) {
+      if (this.count === this.groups.length) this.groups.push(emptyGroup());
+      g = this.groups[this.count++];
+      g.identity = identity;
+      g.bucketMs = bucketMs;
+      g.count = g.requestBytes = g.responseBytes = g.newConnections = 0;
+      identity.group = g;
+      identity.groupBatch = this.batch;
+    }
+    const k = g.count++;
+    if (k === g.durationsSeconds.length) {
+      g.durationsSeconds = grown(g.durationsSeconds);
+      g.responseSizes = grown(g.responseSizes);
+    }
+    g.durationsSeconds[k] = durationSeconds;
+    g.responseSizes[k] = responseBytes;
+    g.requestBytes += requestBytes;
+    g.responseBytes += responseBytes;
+    if (newConnection) g.newConnections++;
+  }
+}
+
+function emptyGroup(): ExchangeGroup {
+  return { identity: undefined as never, bucketMs: 0, count: 0, requestBytes: 0, responseBytes: 0, newConnections: 0, durationsSeconds: new Float64Array(8), responseSizes: new Float64Array(8) };
+}
+
+function grown(values: Float64Array): Float64Array {
+  const next = new Float64Array(values.length * 2);
+  next.set(values);
+  return next;
 }

@@ -7,19 +7,20 @@
  * ProcessorPlugin as `default` (or `module.exports`); every worker loads it.
  */
 import { FAMILIES, type MetricFamily } from '../analytics/families';
-import { DeltaTable, IdentitySeries, KeyedSeries, type ProcessorStats } from './delta-table';
-import type { ExchangeEvent, Identity } from './exchange-event';
+import { DeltaTable, IdentitySeries, type ProcessorStats } from './delta-table';
+import type { ExchangeGroup, Identity } from './exchange-event';
 
 export interface Processor {
-  /** Called on the shard's thread with events [0, count). Must not keep an event after returning. */
-  process(events: readonly ExchangeEvent[], count: number): void;
+  /**
+   * Called on the shard's thread with a batch's exchanges, grouped by identity
+   * and bucket: groups[0, count). Must not keep a group after returning.
+   */
+  process(groups: readonly ExchangeGroup[], count: number): void;
 }
 
 export interface ProcessorContext {
-  /** A handle on `family` for series that follow from the event's identity. */
+  /** A handle on `family` for series whose labels follow from the group's identity (undefined: none). */
   identitySeries(family: string, labelsOf: (id: Identity) => string[] | undefined): IdentitySeries;
-  /** A handle on `family` for series keyed by something else (a process id, …). */
-  keyedSeries(family: string): KeyedSeries;
 }
 
 export interface ProcessorPlugin {
@@ -39,7 +40,6 @@ export function processorContext(plugin: ProcessorPlugin, table: DeltaTable, ena
   };
   return {
     identitySeries: (family, labelsOf) => new IdentitySeries(table, familyIndex(family), nextSlot(), enabled.has(family), labelsOf, stats),
-    keyedSeries: (family) => new KeyedSeries(table, familyIndex(family), enabled.has(family), stats),
   };
 }
 

@@ -4,19 +4,19 @@
  * the engine asks for them. Runs inside a worker (shard-worker.ts), or on the
  * calling thread for tests and benchmarks.
  *
- *   batch --ExchangeCursor--> Enricher --> events[0..n) --> processor 1 .. k --> DeltaTable
- *                                                                           drain() --> DeltaCell[]
+ *   batch --ExchangeCursor--> Enricher --> BatchGroups (by identity and bucket)
+ *         --> processor 1 .. k --> DeltaTable --drain()--> DeltaCell[]
  *
  * Processors run one after another over the whole batch, so each one's time
  * is measured per batch, not per event.
  */
 import { performance } from 'node:perf_hooks';
 import type { DeltaCell } from '../analytics/cells';
-import { RouteTemplater } from '../analytics/route';
 import type { SeriesBudgetLimits } from '../analytics/series-budget';
 import { ExchangeCursor } from '../capture/decoder';
 import { DeltaTable, emptyProcessorStats, type ProcessorStats } from './delta-table';
-import { Enricher, type ExchangeEvent } from './exchange-event';
+import { ExchangeFlags } from '../capture/abi';
+import { BatchGroups, Enricher } from './exchange-event';
 import { processorContext, type Processor, type ProcessorPlugin } from './processor';
 import { RouteCache } from './route-cache';
 
@@ -48,7 +48,7 @@ export class Shard {
   private readonly table: DeltaTable;
   private readonly enricher: Enricher;
   private readonly running: { name: string; processor: Processor; stats: ProcessorStats }[] = [];
-  private readonly events: ExchangeEvent[] = [];
+  private readonly groups = new BatchGroups();
   private readonly totals: ShardStats;
 
   constructor(options: ShardOptions) {
@@ -66,7 +66,7 @@ export class Shard {
     }
     this.totals = { events: 0, batches: 0, truncatedBytes: 0, unknownRecords: 0, processors };
     this.enricher = new Enricher({
-      routes: new RouteCache(new RouteTemplater([...options.routePatterns]), ROUTE_CACHE_ENTRIES),
+      routes: new RouteCache(options.routePatterns, ROUTE_CACHE_ENTRIES),
       clockOffsetMs: options.clockOffsetMs,
       resolutionMs: options.resolutionMs,
       maxIdentities: MAX_IDENTITIES,
@@ -76,15 +76,24 @@ export class Shard {
   /** Processes one batch of raw records; returns how many exchanges it held. The batch is not kept. */
   ingest(batch: Uint8Array): number {
     const cursor = new ExchangeCursor(batch);
-    const events = this.events;
+    const groups = this.groups;
+    const enricher = this.enricher;
+    groups.begin();
     let n = 0;
     while (cursor.next()) {
-      if (n === events.length) events.push(blankEvent());
-      this.enricher.fill(cursor, events[n++]);
+      n++;
+      groups.add(
+        enricher.identityOf(cursor),
+        enricher.bucketOf(cursor),
+        cursor.durationNs / 1e9,
+        cursor.requestBytes,
+        cursor.responseBytes,
+        (cursor.flags & ExchangeFlags.newConnection) !== 0,
+      );
     }
     for (const r of this.running) {
       const start = performance.now();
-      r.processor.process(events, n);
+      r.processor.process(groups.groups, groups.count);
       r.stats.timeNs += Math.round((performance.now() - start) * 1e6);
       r.stats.eventsIn += n;
     }
@@ -104,17 +113,4 @@ export class Shard {
   stats(): ShardStats {
     return structuredClone(this.totals);
   }
-}
-
-function blankEvent(): ExchangeEvent {
-  return {
-    identity: undefined as never,
-    bucketMs: 0,
-    durationSeconds: 0,
-    requestBytes: 0,
-    responseBytes: 0,
-    tgid: 0,
-    comm: '',
-    newConnection: false,
-  };
 }

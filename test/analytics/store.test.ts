@@ -25,7 +25,7 @@ function durations(bucketMs: number, values: number[], route = '/a'): DeltaCell 
   const h = new LogHistogram();
   values.forEach((v) => h.record(v));
   const labels = ['api:80', 'server', '80', 'GET', route, '200'];
-  return { family: 'http_request_duration_seconds', labels, key: seriesKey(labels), bucketMs, value: values.length, hist: h.toData(), bounds: [values.length, ...new Array(14).fill(0)] };
+  return { family: 'http_request_duration_seconds', labels, key: seriesKey(labels), bucketMs, value: values.length, sum: h.sum, hist: h.toData(), bounds: [values.length, ...new Array(14).fill(0)] };
 }
 
 t.test('a window covers the buckets ending after its start; the rate divides by the time covered', async (t) => {

@@ -119,3 +119,9 @@ t.test('a head_len larger than the record is rejected', async (t) => {
   rec.writeUInt16LE(500, 22);
   t.same(decodeExchanges(rec), []);
 });
+
+t.test('process names that differ in one low byte are told apart (interned by all 16 bytes)', async (t) => {
+  const names = ['worker-process-1', 'worker-process-2', 'aorker-process-1', 'worker-process-1'].map((n) => n.slice(0, 15));
+  const batch = Buffer.concat(names.map((comm) => encodeExchange({ comm })));
+  t.same(decodeExchanges(batch).map((e) => e.comm), names);
+});

@@ -1,26 +1,23 @@
 import t from 'tap';
 import { ExchangeFlags } from '../../src/capture/abi';
 import { ExchangeCursor } from '../../src/capture/decoder';
-import { RouteTemplater } from '../../src/analytics/route';
-import { Enricher, type ExchangeEvent } from '../../src/pipeline/exchange-event';
+import { BatchGroups, Enricher, type ExchangeGroup, type Identity } from '../../src/pipeline/exchange-event';
 import { RouteCache } from '../../src/pipeline/route-cache';
 import { encodeExchange, type RecordSpec } from '../helpers/records';
 
-function enrich(specs: RecordSpec[], maxIdentities = 100): ExchangeEvent[] {
-  const enricher = new Enricher({ routes: new RouteCache(new RouteTemplater(), 100), clockOffsetMs: 1_000, resolutionMs: 10_000, maxIdentities });
+const enricher = (maxIdentities = 100) => new Enricher({ routes: new RouteCache([], 100), clockOffsetMs: 1_000, resolutionMs: 10_000, maxIdentities });
+
+function identities(specs: RecordSpec[], maxIdentities = 100): Identity[] {
+  const e = enricher(maxIdentities);
   const cursor = new ExchangeCursor(Buffer.concat(specs.map(encodeExchange)));
-  const out: ExchangeEvent[] = [];
-  while (cursor.next()) {
-    const e = {} as ExchangeEvent;
-    enricher.fill(cursor, e);
-    out.push(e);
-  }
+  const out: Identity[] = [];
+  while (cursor.next()) out.push(e.identityOf(cursor));
   return out;
 }
 
 t.test('identity: service, side, port, method, route, status class, error type, abort reason', async (t) => {
   const A = ExchangeFlags.aborted;
-  const events = enrich([
+  const ids = identities([
     { comm: 'nginx', localPort: 80, head: 'GET /users/1 HTTP/1.1\r\n', status: 200 },
     { comm: 'nginx', localPort: 80, head: 'GET /users/2 HTTP/1.1\r\n', status: 200 },
     { comm: 'nginx', localPort: 80, head: 'PUT /users/2 HTTP/1.1\r\n', status: 404 },
@@ -31,11 +28,11 @@ t.test('identity: service, side, port, method, route, status class, error type, 
     { comm: 'api', localPort: 9000, head: 'GET /x HTTP/1.1\r\n', status: 0, flags: A | ExchangeFlags.closed },
     { comm: 'api', localPort: 9000, head: 'BREW /x HTTP/1.1\r\n', status: 418 },
   ]);
-  const pick = (e: ExchangeEvent) => {
-    const { service, side, serverPort, method, route, statusCode, statusClass, errorType, abortReason } = e.identity;
+  const pick = (id: Identity) => {
+    const { service, side, serverPort, method, route, statusCode, statusClass, errorType, abortReason } = id;
     return [service, side, serverPort, method, route, statusCode, statusClass, errorType, abortReason].join(' ');
   };
-  t.same(events.map(pick), [
+  t.same(ids.map(pick), [
     'nginx:80 server 80 GET /users/{id} 200 2xx  ',
     'nginx:80 server 80 GET /users/{id} 200 2xx  ',
     'nginx:80 server 80 PUT /users/{id} 404 4xx 4xx ',
@@ -46,20 +43,34 @@ t.test('identity: service, side, port, method, route, status class, error type, 
     'api:9000 server 9000 GET /x 0 none aborted closed',
     'api:9000 server 9000 _OTHER /x 418 4xx 4xx ',
   ]);
-  t.equal(events[0].identity, events[1].identity, 'the same identity object for the same labels');
+  t.equal(ids[0], ids[1], 'the same identity object for the same labels');
+  t.same([ids[0].pid, ids[0].processName], ['100', 'nginx']);
 });
 
-t.test('numbers: bucket by end time on the wall clock, duration, bytes, new connection', async (t) => {
-  const [e] = enrich([{ startNs: 5_000_000_000n, endNs: 5_250_000_000n, requestBytes: 77, responseBytes: 1234, tgid: 42, comm: 'svc', flags: ExchangeFlags.newConnection }]);
-  t.equal(e.bucketMs, 0, 'end 5250 ms + offset 1000 ms → bucket 0');
-  t.equal(e.durationSeconds, 0.25);
-  t.same([e.requestBytes, e.responseBytes, e.tgid, e.comm, e.newConnection], [77, 1234, 42, 'svc', true]);
-  const [late] = enrich([{ endNs: 19_500_000_000n, startNs: 19_000_000_000n }]);
-  t.equal(late.bucketMs, 20_000);
+t.test('a batch groups exchanges by identity and bucket, keeping every value', async (t) => {
+  const e = enricher();
+  const specs: RecordSpec[] = [
+    { head: 'GET /a HTTP/1.1\r\n', startNs: 5_000_000_000n, endNs: 5_250_000_000n, requestBytes: 10, responseBytes: 100, flags: ExchangeFlags.newConnection },
+    { head: 'GET /b HTTP/1.1\r\n', startNs: 5_000_000_000n, endNs: 5_500_000_000n, requestBytes: 20, responseBytes: 200 },
+    { head: 'GET /a HTTP/1.1\r\n', startNs: 6_000_000_000n, endNs: 6_125_000_000n, requestBytes: 30, responseBytes: 300 },
+    { head: 'GET /a HTTP/1.1\r\n', startNs: 9_000_000_000n, endNs: 9_500_000_000n, requestBytes: 40, responseBytes: 400 },
+  ];
+  const groups = new BatchGroups();
+  for (let round = 0; round < 2; round++) {
+    groups.begin();
+    const cursor = new ExchangeCursor(Buffer.concat(specs.map(encodeExchange)));
+    while (cursor.next()) groups.add(e.identityOf(cursor), e.bucketOf(cursor), cursor.durationNs / 1e9, cursor.requestBytes, cursor.responseBytes, (cursor.flags & ExchangeFlags.newConnection) !== 0);
+    const view = (g: ExchangeGroup) => [g.identity.route, g.bucketMs, g.count, g.requestBytes, g.responseBytes, g.newConnections, [...g.durationsSeconds.subarray(0, g.count)], [...g.responseSizes.subarray(0, g.count)]];
+    t.same(groups.groups.slice(0, groups.count).map(view), [
+      ['/a', 0, 2, 40, 400, 1, [0.25, 0.125], [100, 300]],
+      ['/b', 0, 1, 20, 200, 0, [0.5], [200]],
+      ['/a', 10_000, 1, 40, 400, 0, [0.5], [400]],
+    ], `round ${round}: end 5250 ms + offset 1000 ms → bucket 0; end 10500 ms → bucket 10000`);
+  }
 });
 
 t.test('identities are bounded: past the cap the cache starts over and stays correct', async (t) => {
-  const events = enrich(Array.from({ length: 50 }, (_, i) => ({ comm: `p${i}`, localPort: 80, head: `GET /r${i} HTTP/1.1\r\n` })), 10);
-  t.same(events.map((e) => e.identity.service), Array.from({ length: 50 }, (_, i) => `p${i}:80`));
-  t.same(events.map((e) => e.identity.route), Array.from({ length: 50 }, (_, i) => `/r${i}`));
+  const ids = identities(Array.from({ length: 50 }, (_, i) => ({ comm: `p${i}`, localPort: 80, head: `GET /r${i} HTTP/1.1\r\n` })), 10);
+  t.same(ids.map((id) => id.service), Array.from({ length: 50 }, (_, i) => `p${i}:80`));
+  t.same(ids.map((id) => id.route), Array.from({ length: 50 }, (_, i) => `/r${i}`));
 });

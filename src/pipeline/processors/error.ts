@@ -13,10 +13,10 @@ export const errorProcessor: ProcessorPlugin = {
       id.errorType ? [id.service, id.side, id.serverPort, id.route, id.statusCode, id.errorType] : undefined,
     );
     return {
-      process(events, count) {
+      process(groups, count) {
         for (let i = 0; i < count; i++) {
-          const e = events[i];
-          if (e.identity.errorType) errors.add(e, 1);
+          const g = groups[i];
+          if (g.identity.errorType) errors.add(g, g.count);
         }
       },
     };

@@ -9,12 +9,12 @@ export const httpProcessor: ProcessorPlugin = {
     const responses = ctx.identitySeries('http_responses_total', (id) => [id.service, id.side, id.serverPort, id.statusCode, id.statusClass]);
     const sizes = ctx.identitySeries('http_response_size_bytes', (id) => [id.service, id.side, id.serverPort, id.route]);
     return {
-      process(events, count) {
+      process(groups, count) {
         for (let i = 0; i < count; i++) {
-          const e = events[i];
-          requests.add(e, 1);
-          responses.add(e, 1);
-          sizes.observe(e, e.responseBytes);
+          const g = groups[i];
+          requests.add(g, g.count);
+          responses.add(g, g.count);
+          sizes.observe(g, g.responseSizes, g.count);
         }
       },
     };

@@ -16,18 +16,18 @@ export const networkProcessor: ProcessorPlugin = {
     const accepts = ctx.identitySeries('network_accepts_total', (id) => (id.side === 'server' ? [id.service] : undefined));
     const errors = ctx.identitySeries('network_errors_total', (id) => (id.abortReason ? [id.service, id.side, id.abortReason] : undefined));
     return {
-      process(events, count) {
+      process(groups, count) {
         for (let i = 0; i < count; i++) {
-          const e = events[i];
+          const g = groups[i];
           // The traced process receives requests as a server and responses as a client.
-          const server = e.identity.side === 'server';
-          rx.add(e, server ? e.requestBytes : e.responseBytes);
-          tx.add(e, server ? e.responseBytes : e.requestBytes);
-          if (e.newConnection) {
-            connections.add(e, 1);
-            accepts.add(e, 1);
+          const server = g.identity.side === 'server';
+          rx.add(g, server ? g.requestBytes : g.responseBytes);
+          tx.add(g, server ? g.responseBytes : g.requestBytes);
+          if (g.newConnections > 0) {
+            connections.add(g, g.newConnections);
+            accepts.add(g, g.newConnections);
           }
-          if (e.identity.abortReason) errors.add(e, 1);
+          if (g.identity.abortReason) errors.add(g, g.count);
         }
       },
     };

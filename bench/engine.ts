@@ -1,0 +1,167 @@
+/**
+ * The analytics engine's cost per exchange, on synthetic records (a mix of
+ * 3 services, 5 route shapes with ids, 5 methods, 4 outcomes, log-uniform
+ * latencies):
+ *
+ *   1. one thread, end to end: decode → enrich → all four processors →
+ *      delta tables, plus publishing to the store every 20 000 events:
+ *      ns per event, events per second, bytes allocated per event;
+ *   2. the engine with 1, 2 and 4 worker threads (copy, postMessage, shards,
+ *      store): ns of wall time per event;
+ *   3. store memory per active series, and at the default cardinality cap.
+ *
+ *   npm run bench:engine -- [--events 2000000]
+ *
+ * Run it on an idle machine: on two cores, anything else running shows up.
+ */
+import { PerformanceObserver } from 'node:perf_hooks';
+import { parseArgs } from 'node:util';
+import type { DeltaCell } from '../src/analytics/cells';
+import { FAMILIES, seriesKey } from '../src/analytics/families';
+import { LogHistogram } from '../src/analytics/log-histogram';
+import { MetricStore, RESOLUTION_MS } from '../src/analytics/store';
+import { Engine } from '../src/pipeline/engine';
+import { DEFAULT_SERIES_LIMITS } from '../src/pipeline/engine-options';
+import { BUILTIN_PROCESSORS } from '../src/pipeline/processors';
+import { Shard } from '../src/pipeline/shard';
+import { random, randomBatches, randomStream } from '../test/helpers/streams';
+
+const { values } = parseArgs({ options: { events: { type: 'string', default: '2000000' } } });
+const EVENTS = Number(values.events);
+const PER_BATCH = 256;
+const PUBLISH_EVERY = 20_000;
+const START_MS = 1_800_000_000_000;
+
+const gc = (globalThis as { gc?: () => void }).gc;
+if (!gc) throw new Error('run with node --expose-gc (npm run bench:engine does)');
+let collections = 0;
+new PerformanceObserver((list) => (collections += list.getEntries().length)).observe({ entryTypes: ['gc'] });
+
+// 60 s of traffic, replayed over and over: buckets roll as in a live minute.
+const stream = randomStream({ seed: 1, count: 50_000, startMs: START_MS, spanMs: 60_000 });
+const batches = randomBatches(stream.records, 2, PER_BATCH * 2).map((b) => b.bytes);
+const recordsIn = (b: Buffer): number => b.length / stream.records[0].length;
+
+function newShard(): Shard {
+  return new Shard({
+    clockOffsetMs: 0,
+    resolutionMs: RESOLUTION_MS,
+    routePatterns: [],
+    limits: DEFAULT_SERIES_LIMITS,
+    enabledFamilies: FAMILIES.map((f) => f.name),
+    plugins: BUILTIN_PROCESSORS,
+  });
+}
+
+function oneThread(): void {
+  const shard = newShard();
+  const store = new MetricStore({ families: FAMILIES, retentionMs: 86_400_000, limits: DEFAULT_SERIES_LIMITS, now: () => START_MS + 60_000 });
+  const run = (events: number): number => {
+    let n = 0;
+    let sincePublish = 0;
+    for (let i = 0; n < events; i = (i + 1) % batches.length) {
+      const k = shard.ingest(batches[i]);
+      n += k;
+      sincePublish += k;
+      if (sincePublish >= PUBLISH_EVERY) {
+        store.ingest(shard.drain());
+        sincePublish = 0;
+      }
+    }
+    store.ingest(shard.drain());
+    return n;
+  };
+  run(200_000); // warm up: JIT, identities, routes
+  gc!();
+  const start = process.hrtime.bigint();
+  const n = run(EVENTS);
+  const ns = Number(process.hrtime.bigint() - start) / n;
+  console.log(`one thread, decode → 4 processors → store: ${ns.toFixed(0)} ns/event, ${(1e9 / ns / 1e6).toFixed(2)} M events/s (${n} events)`);
+
+  // Allocation: a run short enough to fit the young generation, with no collection during it.
+  for (let attempt = 0; attempt < 5; attempt++) {
+    gc!();
+    const before = process.memoryUsage().heapUsed;
+    const seen = collections;
+    const m = run(100_000);
+    const allocated = process.memoryUsage().heapUsed - before;
+    if (collections === seen) {
+      console.log(`  allocated: ${(allocated / m).toFixed(1)} bytes/event (heap growth over ${m} events, no collection during the run)`);
+      return;
+    }
+  }
+  console.log('  allocated: not measured (a collection ran during every attempt; raise --max-semi-space-size)');
+}
+
+async function workers(threads: number): Promise<void> {
+  const engine = await Engine.start({ workerThreads: threads, clockOffsetMs: 0, now: () => START_MS + 60_000, publishIntervalMs: 1000 });
+  const feed = async (events: number): Promise<number> => {
+    let n = 0;
+    for (let i = 0; n < events; i = (i + 1) % batches.length) {
+      const records = recordsIn(batches[i]);
+      await engine.waitForRoom(records);
+      engine.ingest(batches[i], records);
+      n += records;
+    }
+    await engine.sync();
+    return n;
+  };
+  await feed(200_000);
+  const cpuBefore = process.cpuUsage();
+  const start = process.hrtime.bigint();
+  const n = await feed(EVENTS);
+  const ns = Number(process.hrtime.bigint() - start) / n;
+  const cpu = process.cpuUsage(cpuBefore);
+  const lost = engine.stats().droppedEvents;
+  await engine.stop();
+  console.log(
+    `${threads} worker(s): ${ns.toFixed(0)} ns/event wall, ${(1e9 / ns / 1e6).toFixed(2)} M events/s, process CPU ${(((cpu.user + cpu.system) * 1000) / n).toFixed(0)} ns/event, dropped ${lost}`,
+  );
+}
+
+/** Heap per series after `hours` of one cell per 10 s bucket for each series. */
+function storeMemory(counterSeries: number, histogramSeries: number, hours: number): { bytesPerSeries: number; series: number } {
+  let now = START_MS;
+  const store = new MetricStore({ families: FAMILIES, retentionMs: 86_400_000, limits: { perService: 1e7, global: 1e7 }, now: () => now });
+  const rnd = random(5);
+  const sketch = (): ReturnType<LogHistogram['toData']> => {
+    const h = new LogHistogram();
+    for (let i = 0; i < 10; i++) h.record(0.001 * Math.pow(1000, rnd())); // 10 exchanges, 1 ms .. 1 s
+    return h.toData();
+  };
+  const counterLabels = Array.from({ length: counterSeries }, (_, i) => [`svc${i % 50}:80`, 'server', '80', 'GET', `/route/${i}`]);
+  const histogramLabels = Array.from({ length: histogramSeries }, (_, i) => [`svc${i % 50}:80`, 'server', '80', 'GET', `/route/${i}`, '200']);
+  gc!();
+  const before = process.memoryUsage().heapUsed;
+  for (let t = 0; t < (hours * 3_600_000) / RESOLUTION_MS; t++) {
+    now = START_MS + t * RESOLUTION_MS + 5_000;
+    const bucketMs = START_MS + t * RESOLUTION_MS;
+    const cells: DeltaCell[] = [];
+    for (const labels of counterLabels) cells.push({ family: 'http_requests_total', labels, key: seriesKey(labels), bucketMs, value: 10 });
+    for (const labels of histogramLabels) {
+      const hist = sketch();
+      cells.push({ family: 'http_request_duration_seconds', labels, key: seriesKey(labels), bucketMs, value: hist.count, sum: hist.sum, hist, bounds: [] });
+    }
+    store.ingest(cells);
+    if (t % 6 === 0) store.expire();
+  }
+  gc!();
+  const grown = process.memoryUsage().heapUsed - before;
+  return { bytesPerSeries: grown / (counterSeries + histogramSeries), series: store.stats().series };
+}
+
+async function main(): Promise<void> {
+  oneThread();
+  for (const threads of [1, 2, 4]) await workers(threads);
+  const counters = storeMemory(2000, 0, 24);
+  console.log(`store, counter series active for 24 h: ${(counters.bytesPerSeries / 1024).toFixed(1)} KiB per series (${counters.series} series)`);
+  const histograms = storeMemory(0, 200, 24);
+  console.log(`store, histogram series active for 24 h (10 exchanges per 10 s, 1 ms .. 1 s): ${(histograms.bytesPerSeries / 1024).toFixed(1)} KiB per series (${histograms.series} series)`);
+  const cap = DEFAULT_SERIES_LIMITS.global;
+  console.log(
+    `at the default cap of ${cap} series, all active for 24 h: ${((cap * counters.bytesPerSeries) / 2 ** 20).toFixed(0)} MiB if all were counters, ` +
+      `${((cap * histograms.bytesPerSeries) / 2 ** 20).toFixed(0)} MiB if all were histograms`,
+  );
+}
+
+void main();
