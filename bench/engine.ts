@@ -1,7 +1,9 @@
 /**
- * The analytics engine's cost per exchange, on synthetic records (a mix of
- * 3 services, 5 route shapes with ids, 5 methods, 4 outcomes, log-uniform
- * latencies):
+ * The analytics engine's cost per exchange, on synthetic records: 3 services
+ * with clients, 5 route shapes with ids, 5 methods, 4 outcomes, log-uniform
+ * latencies, all drawn uniformly, so about 450 label combinations are active
+ * at once (a worst case for per-batch grouping), at --rate exchanges per
+ * second of event time (default 20 000, a busy node):
  *
  *   1. one thread, end to end: decode → enrich → all four processors →
  *      delta tables, plus publishing to the store every 20 000 events:
@@ -10,7 +12,7 @@
  *      store): ns of wall time per event;
  *   3. store memory per active series, and at the default cardinality cap.
  *
- *   npm run bench:engine -- [--events 2000000]
+ *   npm run bench:engine -- [--events 2000000] [--rate 20000]
  *
  * Run it on an idle machine: on two cores, anything else running shows up.
  */
@@ -18,7 +20,7 @@ import { PerformanceObserver } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import type { DeltaCell } from '../src/analytics/cells';
 import { FAMILIES, seriesKey } from '../src/analytics/families';
-import { LogHistogram } from '../src/analytics/log-histogram';
+import { Distribution, type DistributionData } from '../src/analytics/distribution';
 import { MetricStore, RESOLUTION_MS } from '../src/analytics/store';
 import { Engine } from '../src/pipeline/engine';
 import { DEFAULT_SERIES_LIMITS } from '../src/pipeline/engine-options';
@@ -26,10 +28,12 @@ import { BUILTIN_PROCESSORS } from '../src/pipeline/processors';
 import { Shard } from '../src/pipeline/shard';
 import { random, randomBatches, randomStream } from '../test/helpers/streams';
 
-const { values } = parseArgs({ options: { events: { type: 'string', default: '2000000' } } });
+const { values } = parseArgs({ options: { events: { type: 'string', default: '2000000' }, rate: { type: 'string', default: '20000' } } });
 const EVENTS = Number(values.events);
+const RATE = Number(values.rate);
+/** Shards publish every second: every RATE events. */
+const PUBLISH_EVERY = RATE;
 const PER_BATCH = 256;
-const PUBLISH_EVERY = 20_000;
 const START_MS = 1_800_000_000_000;
 
 const gc = (globalThis as { gc?: () => void }).gc;
@@ -37,8 +41,9 @@ if (!gc) throw new Error('run with node --expose-gc (npm run bench:engine does)'
 let collections = 0;
 new PerformanceObserver((list) => (collections += list.getEntries().length)).observe({ entryTypes: ['gc'] });
 
-// 60 s of traffic, replayed over and over: buckets roll as in a live minute.
-const stream = randomStream({ seed: 1, count: 50_000, startMs: START_MS, spanMs: 60_000 });
+// 50 000 exchanges at RATE per second of event time, replayed over and over.
+const SPAN_MS = Math.round((50_000 / RATE) * 1000);
+const stream = randomStream({ seed: 1, count: 50_000, startMs: START_MS, spanMs: SPAN_MS });
 const batches = randomBatches(stream.records, 2, PER_BATCH * 2).map((b) => b.bytes);
 const recordsIn = (b: Buffer): number => b.length / stream.records[0].length;
 
@@ -55,7 +60,7 @@ function newShard(): Shard {
 
 function oneThread(): void {
   const shard = newShard();
-  const store = new MetricStore({ families: FAMILIES, retentionMs: 86_400_000, limits: DEFAULT_SERIES_LIMITS, now: () => START_MS + 60_000 });
+  const store = new MetricStore({ families: FAMILIES, retentionMs: 86_400_000, limits: DEFAULT_SERIES_LIMITS, now: () => START_MS + SPAN_MS });
   const run = (events: number): number => {
     let n = 0;
     let sincePublish = 0;
@@ -81,10 +86,10 @@ function oneThread(): void {
   // Allocation: a run short enough to fit the young generation, with no collection during it.
   for (let attempt = 0; attempt < 5; attempt++) {
     gc!();
-    const before = process.memoryUsage().heapUsed;
+    const before = memoryInUse();
     const seen = collections;
     const m = run(100_000);
-    const allocated = process.memoryUsage().heapUsed - before;
+    const allocated = memoryInUse() - before;
     if (collections === seen) {
       console.log(`  allocated: ${(allocated / m).toFixed(1)} bytes/event (heap growth over ${m} events, no collection during the run)`);
       return;
@@ -94,7 +99,7 @@ function oneThread(): void {
 }
 
 async function workers(threads: number): Promise<void> {
-  const engine = await Engine.start({ workerThreads: threads, clockOffsetMs: 0, now: () => START_MS + 60_000, publishIntervalMs: 1000 });
+  const engine = await Engine.start({ workerThreads: threads, clockOffsetMs: 0, now: () => START_MS + SPAN_MS, publishIntervalMs: 1000 });
   const feed = async (events: number): Promise<number> => {
     let n = 0;
     for (let i = 0; n < events; i = (i + 1) % batches.length) {
@@ -119,34 +124,40 @@ async function workers(threads: number): Promise<void> {
   );
 }
 
-/** Heap per series after `hours` of one cell per 10 s bucket for each series. */
-function storeMemory(counterSeries: number, histogramSeries: number, hours: number): { bytesPerSeries: number; series: number } {
+/** JS heap plus typed-array backing stores (outside the heap, where sketches keep their buckets). */
+function memoryInUse(): number {
+  const m = process.memoryUsage();
+  return m.heapUsed + m.arrayBuffers;
+}
+
+/** Memory per series after `hours` of one cell per 10 s bucket for each series. */
+function storeMemory(counterSeries: number, histogramSeries: number, hours: number, decades = 3): { bytesPerSeries: number; series: number } {
   let now = START_MS;
   const store = new MetricStore({ families: FAMILIES, retentionMs: 86_400_000, limits: { perService: 1e7, global: 1e7 }, now: () => now });
   const rnd = random(5);
-  const sketch = (): ReturnType<LogHistogram['toData']> => {
-    const h = new LogHistogram();
-    for (let i = 0; i < 10; i++) h.record(0.001 * Math.pow(1000, rnd())); // 10 exchanges, 1 ms .. 1 s
-    return h.toData();
+  const tenExchanges = (): DistributionData => {
+    const d = new Distribution();
+    for (let i = 0; i < 10; i++) d.record(0.001 * Math.pow(10, decades * rnd())); // from 1 ms up `decades` decades
+    return d.toData();
   };
   const counterLabels = Array.from({ length: counterSeries }, (_, i) => [`svc${i % 50}:80`, 'server', '80', 'GET', `/route/${i}`]);
   const histogramLabels = Array.from({ length: histogramSeries }, (_, i) => [`svc${i % 50}:80`, 'server', '80', 'GET', `/route/${i}`, '200']);
   gc!();
-  const before = process.memoryUsage().heapUsed;
+  const before = memoryInUse();
   for (let t = 0; t < (hours * 3_600_000) / RESOLUTION_MS; t++) {
     now = START_MS + t * RESOLUTION_MS + 5_000;
     const bucketMs = START_MS + t * RESOLUTION_MS;
     const cells: DeltaCell[] = [];
     for (const labels of counterLabels) cells.push({ family: 'http_requests_total', labels, key: seriesKey(labels), bucketMs, value: 10 });
     for (const labels of histogramLabels) {
-      const hist = sketch();
-      cells.push({ family: 'http_request_duration_seconds', labels, key: seriesKey(labels), bucketMs, value: hist.count, sum: hist.sum, hist, bounds: [] });
+      const dist = tenExchanges();
+      cells.push({ family: 'http_request_duration_seconds', labels, key: seriesKey(labels), bucketMs, value: dist.count, dist, bounds: [] });
     }
     store.ingest(cells);
     if (t % 6 === 0) store.expire();
   }
   gc!();
-  const grown = process.memoryUsage().heapUsed - before;
+  const grown = memoryInUse() - before;
   return { bytesPerSeries: grown / (counterSeries + histogramSeries), series: store.stats().series };
 }
 
@@ -155,8 +166,10 @@ async function main(): Promise<void> {
   for (const threads of [1, 2, 4]) await workers(threads);
   const counters = storeMemory(2000, 0, 24);
   console.log(`store, counter series active for 24 h: ${(counters.bytesPerSeries / 1024).toFixed(1)} KiB per series (${counters.series} series)`);
+  const narrow = storeMemory(0, 200, 24, 1);
+  console.log(`store, histogram series active for 24 h (10 exchanges per 10 s, latencies over one decade, 1 .. 10 ms): ${(narrow.bytesPerSeries / 1024).toFixed(1)} KiB per series`);
   const histograms = storeMemory(0, 200, 24);
-  console.log(`store, histogram series active for 24 h (10 exchanges per 10 s, 1 ms .. 1 s): ${(histograms.bytesPerSeries / 1024).toFixed(1)} KiB per series (${histograms.series} series)`);
+  console.log(`store, histogram series active for 24 h (10 exchanges per 10 s, latencies over three decades, 1 ms .. 1 s): ${(histograms.bytesPerSeries / 1024).toFixed(1)} KiB per series (${histograms.series} series)`);
   const cap = DEFAULT_SERIES_LIMITS.global;
   console.log(
     `at the default cap of ${cap} series, all active for 24 h: ${((cap * counters.bytesPerSeries) / 2 ** 20).toFixed(0)} MiB if all were counters, ` +

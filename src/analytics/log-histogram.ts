@@ -13,10 +13,10 @@ const GAMMA = (1 + RELATIVE_ACCURACY) / (1 - RELATIVE_ACCURACY);
 const INV_LN_GAMMA = 1 / Math.log(GAMMA);
 export const MIN_VALUE = 1e-9;
 
-/** Plain data for transfer between threads and storage (counts from index `offset` up). */
+/** Plain data for transfer between threads and storage (counts from index `offset` up; a typed array clones as one copy). */
 export interface LogHistogramData {
   offset: number;
-  counts: number[];
+  counts: Float64Array;
   zeroCount: number;
   count: number;
   sum: number;
@@ -73,16 +73,6 @@ export class LogHistogram {
     if (other.max > this.max) this.max = other.max;
   }
 
-  /** Back to empty, keeping the bucket array (reused by shards publication after publication). */
-  clear(): void {
-    this.counts.fill(0);
-    this.zeroCount = 0;
-    this.count = 0;
-    this.sum = 0;
-    this.min = Infinity;
-    this.max = -Infinity;
-  }
-
   /**
    * The value at rank floor(q * (count - 1)) of the sorted values, within 1 %;
    * the exact min and max at q = 0 and q = 1. NaN when empty.
@@ -112,7 +102,7 @@ export class LogHistogram {
     while (end > first && this.counts[end - 1] === 0) end--;
     return {
       offset: this.offset + first,
-      counts: Array.from(this.counts.subarray(first, end)),
+      counts: this.counts.slice(first, end),
       zeroCount: this.zeroCount,
       count: this.count,
       sum: this.sum,

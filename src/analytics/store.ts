@@ -5,7 +5,7 @@
  *   DeltaCell[] (from shards) --ingest--> series index (budgeted) --> per series, one ring per tier:
  *        10 s buckets for the last 15 min   (windows up to 15m)
  *        1 min buckets for the last hour    (windows up to 1h)
- *        5 min buckets for the retention    (longer windows, 24h; 1 h buckets past 24 h)
+ *        15 min buckets for the retention   (longer windows, 24h; 1 h buckets past 24 h)
  *                                         `--> totals (what Prometheus exports)
  *
  * A delta cell is merged into the bucket of each tier that covers it, so a
@@ -20,7 +20,7 @@
 import type { DeltaCell, HistogramTotal } from './cells';
 import { formatDuration } from './duration';
 import { budgetKey, overflowLabels, seriesKey, type MetricFamily } from './families';
-import { LogHistogram } from './log-histogram';
+import { Distribution } from './distribution';
 import { OVERFLOW, SeriesBudget, type SeriesBudgetLimits, type SeriesBudgetStats } from './series-budget';
 
 export const RESOLUTION_MS = 10_000;
@@ -31,7 +31,7 @@ function tierPlan(retentionMs: number): { resolutionMs: number; spanMs: number }
   const plan = [
     { resolutionMs: RESOLUTION_MS, spanMs: 15 * 60_000 },
     { resolutionMs: 60_000, spanMs: 3_600_000 },
-    { resolutionMs: retentionMs <= DAY_MS ? 300_000 : 3_600_000, spanMs: retentionMs },
+    { resolutionMs: retentionMs <= DAY_MS ? 900_000 : 3_600_000, spanMs: retentionMs },
   ];
   const out = [];
   for (const t of plan) {
@@ -52,7 +52,7 @@ export interface StoreOptions {
   now: () => number;
 }
 
-type Ring = Float64Array | (LogHistogram | undefined)[];
+type Ring = Float64Array | (Distribution | undefined)[];
 
 export interface Series {
   readonly family: MetricFamily;
@@ -152,6 +152,8 @@ export class MetricStore {
   private readonly byFamily = new Map<MetricFamily, Set<Series>>();
   private readonly budget: SeriesBudget;
   private lateCells = 0;
+  /** Per tier, the start of the newest bucket written. */
+  private readonly newestStart: number[];
   /** Start of the earliest bucket ever ingested: rates are not diluted by time before the first data. */
   private originMs = Infinity;
 
@@ -162,6 +164,7 @@ export class MetricStore {
     this.now = options.now;
     this.budget = new SeriesBudget(options.limits);
     this.tiers = tierPlan(options.retentionMs).map((t) => new Tier(t.resolutionMs, t.spanMs));
+    this.newestStart = this.tiers.map(() => -Infinity);
   }
 
   /** Merges shard output into the store. The cells are not kept. */
@@ -186,15 +189,16 @@ export class MetricStore {
         if (held > start) return; // a newer bucket holds the slot: this one is gone from the tier
         if (held !== start) {
           this.clearSlot(t, slot);
+          if (start > this.newestStart[t]) {
+            this.sealSlot(t, this.newestStart[t]);
+            this.newestStart[t] = start;
+          }
           tier.starts[slot] = start;
         }
         let ring = series.rings[t];
-        if (family.kind === 'histogram') {
-          if (!ring) series.rings[t] = ring = new Array<LogHistogram | undefined>(tier.slots);
-          const hists = ring as (LogHistogram | undefined)[];
-          const h = (hists[slot] ??= new LogHistogram());
-          if (c.hist) h.merge(c.hist);
-          else if (c.samples) for (const v of c.samples) h.record(v);
+        if (c.dist) {
+          if (!ring) series.rings[t] = ring = new Array<Distribution | undefined>(tier.slots);
+          ((ring as (Distribution | undefined)[])[slot] ??= new Distribution()).merge(c.dist);
         } else {
           if (!ring) series.rings[t] = ring = new Float64Array(tier.slots);
           (ring as Float64Array)[slot] += c.value;
@@ -299,6 +303,18 @@ export class MetricStore {
     };
   }
 
+  /** A newer bucket began in this tier: the previous newest one will see few more values, so its distributions give back spare room. */
+  private sealSlot(t: number, startMs: number): void {
+    const tier = this.tiers[t];
+    if (!Number.isFinite(startMs)) return;
+    const slot = tier.slotOf(startMs);
+    if (tier.starts[slot] !== startMs) return;
+    for (const s of this.series.values()) {
+      const ring = s.rings[t];
+      if (ring && !(ring instanceof Float64Array)) ring[slot]?.compact();
+    }
+  }
+
   /** The slot now belongs to another bucket (or none): its old values go, in every series. */
   private clearSlot(t: number, slot: number): void {
     if (Number.isNaN(this.tiers[t].starts[slot])) return;
@@ -372,12 +388,12 @@ export class MetricStore {
       if (!g) {
         const labels: Record<string, string> = {};
         for (const i of groupIndexes) labels[family.labels[i]] = series.labels[i];
-        groups.set(key, (g = { labels, acc: ring instanceof Float64Array ? { value: 0 } : new LogHistogram() }));
+        groups.set(key, (g = { labels, acc: ring instanceof Float64Array ? { value: 0 } : new Distribution() }));
       }
       const acc = g.acc;
-      if (acc instanceof LogHistogram) {
+      if (acc instanceof Distribution) {
         for (const slot of slots) {
-          const h = (ring as (LogHistogram | undefined)[])[slot];
+          const h = (ring as (Distribution | undefined)[])[slot];
           if (h) acc.merge(h);
         }
       } else {
@@ -390,7 +406,7 @@ export class MetricStore {
 
 interface Group {
   labels: Record<string, string>;
-  acc: { value: number } | LogHistogram;
+  acc: { value: number } | Distribution;
 }
 
 function addTotal(series: Series, c: DeltaCell): void {
@@ -401,7 +417,7 @@ function addTotal(series: Series, c: DeltaCell): void {
   }
   series.total.value += c.value;
   h.count += c.value;
-  h.sum += c.sum ?? 0;
+  h.sum += c.dist?.sum ?? 0;
   c.bounds?.forEach((n, i) => (h.bounds[i] += n));
 }
 
@@ -410,7 +426,7 @@ function coveredSeconds(nowMs: number, fromMs: number): number {
 }
 
 function summarize(acc: Group['acc'], seconds: number): Summary {
-  if (!(acc instanceof LogHistogram)) return { value: acc.value, rate: acc.value / seconds };
+  if (!(acc instanceof Distribution)) return { value: acc.value, rate: acc.value / seconds };
   return {
     value: acc.count,
     rate: acc.count / seconds,

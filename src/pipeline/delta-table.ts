@@ -97,7 +97,7 @@ export class DeltaTable {
             if (cell.value !== 0) out.push({ family: family.name, labels: s.labels, key, bucketMs, value: cell.value });
             cell.value = 0;
           } else {
-            if (cell.count > 0) out.push({ family: family.name, labels: s.labels, key, bucketMs, value: cell.count, sum: cell.sum, ...cell.toDelta(), bounds: Array.from(cell.bounds) });
+            if (cell.values.count > 0) out.push({ family: family.name, labels: s.labels, key, bucketMs, value: cell.values.count, dist: cell.values.toData(), bounds: Array.from(cell.bounds) });
             cell.reset();
           }
           if (!keep && !s.overflow) this.budget.release(s.labels[family.labels.indexOf(family.serviceLabel)], budgetKey(family, key));

@@ -18,7 +18,7 @@ const WINDOWS: [string, number, number][] = [
   ['5m', 300_000, 10_000],
   ['15m', 900_000, 10_000],
   ['1h', 3_600_000, 60_000],
-  ['24h', 86_400_000, 300_000],
+  ['24h', 86_400_000, 900_000],
 ];
 
 const stream = randomStream({ seed: 7, count: 20_000, startMs: START_MS, spanMs: SPAN_MS });

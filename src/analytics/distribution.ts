@@ -1,0 +1,116 @@
+/**
+ * The values of a histogram series in one bucket: kept as they are while
+ * there are few (exact quantiles, a few bytes each), folded into a
+ * LogHistogram sketch (1 % quantiles, fixed size) past SAMPLES_MAX. Most
+ * buckets of most series hold a handful of exchanges, so most never build a
+ * sketch. Merging is exact either way: a merge that crosses the threshold
+ * sketches every value, so the result never depends on how the values were
+ * split between shards or publications.
+ */
+import { LogHistogram, type LogHistogramData } from './log-histogram';
+
+export const SAMPLES_MAX = 64;
+
+/** Plain data, for transfer between threads: the samples, or the sketch. */
+export interface DistributionData {
+  count: number;
+  sum: number;
+  min: number;
+  max: number;
+  samples?: Float64Array;
+  sketch?: LogHistogramData;
+}
+
+export class Distribution {
+  count = 0;
+  sum = 0;
+  min = Infinity;
+  max = -Infinity;
+  private samples: Float64Array = new Float64Array(0);
+  private sketch: LogHistogram | undefined;
+
+  record(value: number): void {
+    this.count++;
+    this.sum += value;
+    if (value < this.min) this.min = value;
+    if (value > this.max) this.max = value;
+    if (this.sketch) {
+      this.sketch.record(value);
+      return;
+    }
+    const n = this.count - 1;
+    if (n < SAMPLES_MAX) {
+      if (n === this.samples.length) this.samples = grown(this.samples, n + 1);
+      this.samples[n] = value;
+      return;
+    }
+    this.toSketch().record(value);
+  }
+
+  merge(other: Distribution | DistributionData): void {
+    if (other.count === 0) return;
+    const otherSamples = other instanceof Distribution ? (other.sketch ? undefined : other.samples.subarray(0, other.count)) : other.samples;
+    const otherSketch = other instanceof Distribution ? other.sketch : other.sketch; // narrowed apart: the class keeps it private
+    const before = this.count;
+    this.count += other.count;
+    this.sum += other.sum;
+    if (other.min < this.min) this.min = other.min;
+    if (other.max > this.max) this.max = other.max;
+    if (!this.sketch && !otherSketch && this.count <= SAMPLES_MAX) {
+      if (this.count > this.samples.length) this.samples = grown(this.samples, this.count);
+      this.samples.set(otherSamples!, before);
+      return;
+    }
+    const sketch = this.sketch ?? this.toSketch(before);
+    if (otherSketch) sketch.merge(otherSketch);
+    else for (const v of otherSamples!) sketch.record(v);
+  }
+
+  /** The value at rank floor(q (count - 1)): exact from samples, within 1 % from a sketch. NaN when empty. */
+  quantile(q: number): number {
+    if (this.count === 0) return NaN;
+    if (q <= 0) return this.min;
+    if (q >= 1) return this.max;
+    if (this.sketch) return this.sketch.quantile(q);
+    const sorted = this.samples.slice(0, this.count).sort();
+    return sorted[Math.floor(q * (this.count - 1))];
+  }
+
+  get mean(): number {
+    return this.count === 0 ? NaN : this.sum / this.count;
+  }
+
+  /** Drops spare capacity: for buckets that will see few or no more values. */
+  compact(): void {
+    if (!this.sketch && this.samples.length > this.count) this.samples = this.samples.slice(0, this.count);
+  }
+
+  /** Back to empty; the sample buffer is kept for reuse. */
+  clear(): void {
+    this.count = 0;
+    this.sum = 0;
+    this.min = Infinity;
+    this.max = -Infinity;
+    this.sketch = undefined;
+  }
+
+  toData(): DistributionData {
+    const { count, sum, min, max } = this;
+    return this.sketch ? { count, sum, min, max, sketch: this.sketch.toData() } : { count, sum, min, max, samples: this.samples.slice(0, count) };
+  }
+
+  /** Moves the first `n` samples into a new sketch. */
+  private toSketch(n = this.count - 1): LogHistogram {
+    const sketch = new LogHistogram();
+    for (let i = 0; i < n; i++) sketch.record(this.samples[i]);
+    this.samples = new Float64Array(0);
+    this.sketch = sketch;
+    return sketch;
+  }
+}
+
+function grown(values: Float64Array, atLeast: number): Float64Array {
+  const next = new Float64Array(Math.min(SAMPLES_MAX, Math.max(atLeast, values.length * 2, 4)));
+  next.set(values);
+  return next;
+}
