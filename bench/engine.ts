@@ -16,6 +16,7 @@
  *
  * Run it on an idle machine: on two cores, anything else running shows up.
  */
+import { spawnSync } from 'node:child_process';
 import { PerformanceObserver } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import type { DeltaCell } from '../src/analytics/cells';
@@ -28,7 +29,9 @@ import { BUILTIN_PROCESSORS } from '../src/pipeline/processors';
 import { Shard } from '../src/pipeline/shard';
 import { random, randomBatches, randomStream } from '../test/helpers/streams';
 
-const { values } = parseArgs({ options: { events: { type: 'string', default: '2000000' }, rate: { type: 'string', default: '20000' } } });
+const { values } = parseArgs({
+  options: { events: { type: 'string', default: '2000000' }, rate: { type: 'string', default: '20000' }, 'memory-case': { type: 'string' } },
+});
 const EVENTS = Number(values.events);
 const RATE = Number(values.rate);
 /** Shards publish every second: every RATE events. */
@@ -161,19 +164,37 @@ function storeMemory(counterSeries: number, histogramSeries: number, hours: numb
   return { bytesPerSeries: grown / (counterSeries + histogramSeries), series: store.stats().series };
 }
 
+const MEMORY_CASES: Record<string, { counters: number; histograms: number; decades: number; what: string }> = {
+  counters: { counters: 2000, histograms: 0, decades: 0, what: 'counter series' },
+  narrow: { counters: 0, histograms: 200, decades: 1, what: 'histogram series, latencies over one decade (1 .. 10 ms)' },
+  wide: { counters: 0, histograms: 200, decades: 3, what: 'histogram series, latencies over three decades (1 ms .. 1 s)' },
+};
+
+/** Each memory case in a process of its own: nothing left over from another run skews it. */
+function memoryCase(name: string): number {
+  const r = spawnSync(process.execPath, [...process.execArgv, __filename, '--memory-case', name], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`memory case ${name}: ${r.stderr}`);
+  return Number(r.stdout.trim());
+}
+
 async function main(): Promise<void> {
+  const only = values['memory-case'];
+  if (only) {
+    const c = MEMORY_CASES[only];
+    process.stdout.write(`${storeMemory(c.counters, c.histograms, 24, c.decades).bytesPerSeries}\n`);
+    return;
+  }
   oneThread();
   for (const threads of [1, 2, 4]) await workers(threads);
-  const counters = storeMemory(2000, 0, 24);
-  console.log(`store, counter series active for 24 h: ${(counters.bytesPerSeries / 1024).toFixed(1)} KiB per series (${counters.series} series)`);
-  const narrow = storeMemory(0, 200, 24, 1);
-  console.log(`store, histogram series active for 24 h (10 exchanges per 10 s, latencies over one decade, 1 .. 10 ms): ${(narrow.bytesPerSeries / 1024).toFixed(1)} KiB per series`);
-  const histograms = storeMemory(0, 200, 24);
-  console.log(`store, histogram series active for 24 h (10 exchanges per 10 s, latencies over three decades, 1 ms .. 1 s): ${(histograms.bytesPerSeries / 1024).toFixed(1)} KiB per series (${histograms.series} series)`);
+  const perSeries: Record<string, number> = {};
+  for (const [name, c] of Object.entries(MEMORY_CASES)) {
+    perSeries[name] = memoryCase(name);
+    console.log(`store, ${c.what}, active for 24 h (10 exchanges per 10 s): ${(perSeries[name] / 1024).toFixed(1)} KiB per series`);
+  }
   const cap = DEFAULT_SERIES_LIMITS.global;
   console.log(
-    `at the default cap of ${cap} series, all active for 24 h: ${((cap * counters.bytesPerSeries) / 2 ** 20).toFixed(0)} MiB if all were counters, ` +
-      `${((cap * histograms.bytesPerSeries) / 2 ** 20).toFixed(0)} MiB if all were histograms`,
+    `at the default cap of ${cap} series, all active for 24 h: ${((cap * perSeries.counters) / 2 ** 20).toFixed(0)} MiB if all were counters, ` +
+      `${((cap * perSeries.narrow) / 2 ** 20).toFixed(0)}–${((cap * perSeries.wide) / 2 ** 20).toFixed(0)} MiB if all were histograms`,
   );
 }
 

@@ -17,7 +17,7 @@ export interface DistributionData {
   sum: number;
   min: number;
   max: number;
-  samples?: Float64Array;
+  samples?: number[];
   sketch?: LogHistogramData;
 }
 
@@ -26,7 +26,8 @@ export class Distribution {
   sum = 0;
   min = Infinity;
   max = -Infinity;
-  private samples: Float64Array = new Float64Array(0);
+  /** A plain array: small typed arrays cost some 250 bytes each outside the values. */
+  private samples: number[] = [];
   private sketch: LogHistogram | undefined;
 
   record(value: number): void {
@@ -38,10 +39,8 @@ export class Distribution {
       this.sketch.record(value);
       return;
     }
-    const n = this.count - 1;
-    if (n < SAMPLES_MAX) {
-      if (n === this.samples.length) this.samples = grown(this.samples, n + 1);
-      this.samples[n] = value;
+    if (this.samples.length < SAMPLES_MAX) {
+      this.samples.push(value);
       return;
     }
     this.toSketch().record(value);
@@ -49,7 +48,7 @@ export class Distribution {
 
   merge(other: Distribution | DistributionData): void {
     if (other.count === 0) return;
-    const otherSamples = other instanceof Distribution ? (other.sketch ? undefined : other.samples.subarray(0, other.count)) : other.samples;
+    const otherSamples = other instanceof Distribution ? (other.sketch ? undefined : other.samples) : other.samples;
     const otherSketch = other instanceof Distribution ? other.sketch : other.sketch; // narrowed apart: the class keeps it private
     const before = this.count;
     this.count += other.count;
@@ -57,8 +56,7 @@ export class Distribution {
     if (other.min < this.min) this.min = other.min;
     if (other.max > this.max) this.max = other.max;
     if (!this.sketch && !otherSketch && this.count <= SAMPLES_MAX) {
-      if (this.count > this.samples.length) this.samples = grown(this.samples, this.count);
-      this.samples.set(otherSamples!, before);
+      for (const v of otherSamples!) this.samples.push(v);
       return;
     }
     const sketch = this.sketch ?? this.toSketch(before);
@@ -72,7 +70,7 @@ export class Distribution {
     if (q <= 0) return this.min;
     if (q >= 1) return this.max;
     if (this.sketch) return this.sketch.quantile(q);
-    const sorted = this.samples.slice(0, this.count).sort();
+    const sorted = Float64Array.from(this.samples).sort();
     return sorted[Math.floor(q * (this.count - 1))];
   }
 
@@ -82,35 +80,31 @@ export class Distribution {
 
   /** Drops spare capacity: for buckets that will see few or no more values. */
   compact(): void {
-    if (!this.sketch && this.samples.length > this.count) this.samples = this.samples.slice(0, this.count);
+    if (this.sketch) this.sketch.compact();
+    else this.samples = this.samples.slice(); // an exact-size copy
   }
 
-  /** Back to empty; the sample buffer is kept for reuse. */
+  /** Back to empty. */
   clear(): void {
     this.count = 0;
     this.sum = 0;
     this.min = Infinity;
     this.max = -Infinity;
+    this.samples = [];
     this.sketch = undefined;
   }
 
   toData(): DistributionData {
     const { count, sum, min, max } = this;
-    return this.sketch ? { count, sum, min, max, sketch: this.sketch.toData() } : { count, sum, min, max, samples: this.samples.slice(0, count) };
+    return this.sketch ? { count, sum, min, max, sketch: this.sketch.toData() } : { count, sum, min, max, samples: this.samples.slice() };
   }
 
   /** Moves the first `n` samples into a new sketch. */
   private toSketch(n = this.count - 1): LogHistogram {
     const sketch = new LogHistogram();
     for (let i = 0; i < n; i++) sketch.record(this.samples[i]);
-    this.samples = new Float64Array(0);
+    this.samples = [];
     this.sketch = sketch;
     return sketch;
   }
-}
-
-function grown(values: Float64Array, atLeast: number): Float64Array {
-  const next = new Float64Array(Math.min(SAMPLES_MAX, Math.max(atLeast, values.length * 2, 4)));
-  next.set(values);
-  return next;
 }

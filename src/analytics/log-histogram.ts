@@ -16,7 +16,7 @@ export const MIN_VALUE = 1e-9;
 /** Plain data for transfer between threads and storage (counts from index `offset` up; a typed array clones as one copy). */
 export interface LogHistogramData {
   offset: number;
-  counts: Float64Array;
+  counts: Uint32Array;
   zeroCount: number;
   count: number;
   sum: number;
@@ -34,8 +34,12 @@ export function bucketValue(index: number): number {
 }
 
 export class LogHistogram {
-  /** counts[k] is the count of bucket offset + k; grows both ways as values arrive. */
-  private counts = new Float64Array(0);
+  /**
+   * counts[k] is the count of bucket offset + k; grows both ways as values
+   * arrive. 32 bits per bucket: one 1 % bucket of one time bucket would need
+   * four billion values to wrap.
+   */
+  private counts: Uint32Array = new Uint32Array(0);
   private offset = 0;
   zeroCount = 0;
   count = 0;
@@ -91,6 +95,13 @@ export class LogHistogram {
     return this.max;
   }
 
+  /** Drops the spare buckets kept for growth: for sketches that will see few or no more values. */
+  compact(): void {
+    const { offset, counts } = this.toData();
+    this.offset = offset;
+    this.counts = counts;
+  }
+
   get mean(): number {
     return this.count === 0 ? NaN : this.sum / this.count;
   }
@@ -121,7 +132,7 @@ export class LogHistogram {
   private ensure(low: number, high: number): void {
     if (this.counts.length === 0) {
       this.offset = low;
-      this.counts = new Float64Array(Math.max(16, high - low + 1));
+      this.counts = new Uint32Array(Math.max(16, high - low + 1));
       return;
     }
     const end = this.offset + this.counts.length;
@@ -129,7 +140,7 @@ export class LogHistogram {
     const slack = Math.ceil(this.counts.length / 4);
     const newOffset = low < this.offset ? low - slack : this.offset;
     const newEnd = high >= end ? high + 1 + slack : end;
-    const grown = new Float64Array(newEnd - newOffset);
+    const grown = new Uint32Array(newEnd - newOffset);
     grown.set(this.counts, this.offset - newOffset);
     this.counts = grown;
     this.offset = newOffset;

@@ -5,7 +5,8 @@
  *   DeltaCell[] (from shards) --ingest--> series index (budgeted) --> per series, one ring per tier:
  *        10 s buckets for the last 15 min   (windows up to 15m)
  *        1 min buckets for the last hour    (windows up to 1h)
- *        15 min buckets for the retention   (longer windows, 24h; 1 h buckets past 24 h)
+ *        15 min (histograms: 1 h) buckets for the retention (longer windows, 24h;
+ *        1 h buckets past 24 h)
  *                                         `--> totals (what Prometheus exports)
  *
  * A delta cell is merged into the bucket of each tier that covers it, so a
@@ -19,23 +20,28 @@
  */
 import type { DeltaCell, HistogramTotal } from './cells';
 import { formatDuration } from './duration';
-import { budgetKey, overflowLabels, seriesKey, type MetricFamily } from './families';
+import { budgetKey, overflowLabels, seriesKey, type MetricFamily, type MetricKind } from './families';
 import { Distribution } from './distribution';
 import { OVERFLOW, SeriesBudget, type SeriesBudgetLimits, type SeriesBudgetStats } from './series-budget';
 
 export const RESOLUTION_MS = 10_000;
 const DAY_MS = 86_400_000;
 
-/** The tiers for a retention: fine ones for short windows, one coarse tier that reaches the retention. */
-function tierPlan(retentionMs: number): { resolutionMs: number; spanMs: number }[] {
+/**
+ * The tiers for a retention: fine ones for short windows, one coarse tier
+ * that reaches the retention. Histograms keep hours in the coarse tier (a
+ * sketch costs far more than a counter's 8 bytes); counters quarter hours.
+ */
+function tierPlan(retentionMs: number, kind: MetricKind): Tier[] {
+  const coarseMs = kind === 'counter' && retentionMs <= DAY_MS ? 900_000 : 3_600_000;
   const plan = [
     { resolutionMs: RESOLUTION_MS, spanMs: 15 * 60_000 },
     { resolutionMs: 60_000, spanMs: 3_600_000 },
-    { resolutionMs: retentionMs <= DAY_MS ? 900_000 : 3_600_000, spanMs: retentionMs },
+    { resolutionMs: coarseMs, spanMs: retentionMs },
   ];
-  const out = [];
+  const out: Tier[] = [];
   for (const t of plan) {
-    out.push({ resolutionMs: t.resolutionMs, spanMs: Math.min(t.spanMs, retentionMs) });
+    out.push(new Tier(t.resolutionMs, Math.min(t.spanMs, retentionMs)));
     if (t.spanMs >= retentionMs) break;
   }
   return out;
@@ -71,6 +77,8 @@ class Tier {
   readonly slots: number;
   /** The bucket start each slot holds, for every series alike; NaN when none. */
   readonly starts: Float64Array;
+  /** The start of the newest bucket written. */
+  newestStartMs = -Infinity;
 
   constructor(resolutionMs: number, spanMs: number) {
     this.resolutionMs = resolutionMs;
@@ -132,7 +140,7 @@ export interface StoreStats {
   /** Cells that arrived older than the retention (dropped). */
   lateCells: number;
   budget: SeriesBudgetStats;
-  tiers: { resolution: string; span: string; buckets: number }[];
+  tiers: { kind: string; resolution: string; span: string; buckets: number }[];
 }
 
 export class StoreQueryError extends Error {
@@ -147,13 +155,11 @@ export class MetricStore {
   readonly families: ReadonlyMap<string, MetricFamily>;
   readonly retentionMs: number;
   private readonly now: () => number;
-  private readonly tiers: Tier[];
+  private readonly tiers: Record<MetricKind, Tier[]>;
   private readonly series = new Map<string, Series>();
   private readonly byFamily = new Map<MetricFamily, Set<Series>>();
   private readonly budget: SeriesBudget;
   private lateCells = 0;
-  /** Per tier, the start of the newest bucket written. */
-  private readonly newestStart: number[];
   /** Start of the earliest bucket ever ingested: rates are not diluted by time before the first data. */
   private originMs = Infinity;
 
@@ -163,8 +169,7 @@ export class MetricStore {
     this.retentionMs = options.retentionMs;
     this.now = options.now;
     this.budget = new SeriesBudget(options.limits);
-    this.tiers = tierPlan(options.retentionMs).map((t) => new Tier(t.resolutionMs, t.spanMs));
-    this.newestStart = this.tiers.map(() => -Infinity);
+    this.tiers = { counter: tierPlan(options.retentionMs, 'counter'), histogram: tierPlan(options.retentionMs, 'histogram') };
   }
 
   /** Merges shard output into the store. The cells are not kept. */
@@ -181,17 +186,17 @@ export class MetricStore {
       if (c.bucketMs > series.lastBucketMs) series.lastBucketMs = c.bucketMs;
       if (c.bucketMs < this.originMs) this.originMs = c.bucketMs;
       addTotal(series, c);
-      this.tiers.forEach((tier, t) => {
+      this.tiers[family.kind].forEach((tier, t) => {
         const start = c.bucketMs - (c.bucketMs % tier.resolutionMs);
         if (start + tier.resolutionMs <= now - tier.spanMs) return; // already aged out of this tier
         const slot = tier.slotOf(start);
         const held = tier.starts[slot];
         if (held > start) return; // a newer bucket holds the slot: this one is gone from the tier
         if (held !== start) {
-          this.clearSlot(t, slot);
-          if (start > this.newestStart[t]) {
-            this.sealSlot(t, this.newestStart[t]);
-            this.newestStart[t] = start;
+          this.clearSlot(family.kind, t, slot);
+          if (start > tier.newestStartMs) {
+            this.sealSlot(family.kind, t, tier.newestStartMs);
+            tier.newestStartMs = start;
           }
           tier.starts[slot] = start;
         }
@@ -210,14 +215,16 @@ export class MetricStore {
   /** Frees buckets older than their tier's span, and forgets series idle for the retention. */
   expire(): void {
     const now = this.now();
-    this.tiers.forEach((tier, t) => {
-      for (let slot = 0; slot < tier.slots; slot++) {
-        if (tier.starts[slot] + tier.resolutionMs <= now - tier.spanMs) {
-          this.clearSlot(t, slot);
-          tier.starts[slot] = NaN;
+    for (const kind of ['counter', 'histogram'] as const) {
+      this.tiers[kind].forEach((tier, t) => {
+        for (let slot = 0; slot < tier.slots; slot++) {
+          if (tier.starts[slot] + tier.resolutionMs <= now - tier.spanMs) {
+            this.clearSlot(kind, t, slot);
+            tier.starts[slot] = NaN;
+          }
         }
-      }
-    });
+      });
+    }
     for (const [id, s] of this.series) {
       if (s.lastBucketMs + RESOLUTION_MS <= now - this.retentionMs) {
         this.series.delete(id);
@@ -236,10 +243,10 @@ export class MetricStore {
   /** Summaries over the last `windowMs`, one row per series or per group. */
   window(selector: Selector, windowMs: number): WindowRow[] {
     const family = this.familyOf(selector);
-    const problem = this.windowProblem(windowMs);
+    const problem = this.windowProblem(windowMs, family.kind);
     if (problem) throw new StoreQueryError('window', `${formatDuration(windowMs)} ${problem}`);
-    const t = this.tierIndexFor(windowMs, 'window');
-    const res = this.tiers[t].resolutionMs;
+    const t = this.tierIndexFor(family.kind, windowMs, 'window');
+    const res = this.tiers[family.kind][t].resolutionMs;
     const now = this.now();
     const alignedNow = now - (now % res);
     const startMs = alignedNow + res - windowMs;
@@ -253,8 +260,8 @@ export class MetricStore {
     const family = this.familyOf(selector);
     if (!(endMs >= startMs)) throw new StoreQueryError('end', 'must not be before start');
     const now = this.now();
-    const t = this.tierIndexFor(Math.max(now - startMs, 1), 'start');
-    const res = this.tiers[t].resolutionMs;
+    const t = this.tierIndexFor(family.kind, Math.max(now - startMs, 1), 'start');
+    const res = this.tiers[family.kind][t].resolutionMs;
     if (stepMs < res || stepMs % res !== 0) {
       throw new StoreQueryError('step', `${formatDuration(stepMs)} must be a multiple of ${formatDuration(res)}, the resolution kept that far back`);
     }
@@ -273,12 +280,14 @@ export class MetricStore {
     return [...rows.values()];
   }
 
-  /** Why a window of this length cannot be served, or undefined when it can. */
-  windowProblem(windowMs: number): string | undefined {
+  /** Why a window of this length cannot be served (for this kind, or for any), or undefined when it can. */
+  windowProblem(windowMs: number, kind?: MetricKind): string | undefined {
     if (!Number.isInteger(windowMs) || windowMs < RESOLUTION_MS) return `must be at least ${formatDuration(RESOLUTION_MS)}`;
-    const tier = this.tiers.find((t) => t.spanMs >= windowMs);
-    if (!tier) return `is beyond the retention of ${formatDuration(this.retentionMs)}`;
-    if (windowMs % tier.resolutionMs !== 0) return `is not a multiple of ${formatDuration(tier.resolutionMs)}, the resolution kept for windows this long`;
+    for (const k of kind ? [kind] : (['counter', 'histogram'] as const)) {
+      const tier = this.tiers[k].find((t) => t.spanMs >= windowMs);
+      if (!tier) return `is beyond the retention of ${formatDuration(this.retentionMs)}`;
+      if (windowMs % tier.resolutionMs !== 0) return `is not a multiple of ${formatDuration(tier.resolutionMs)}, the resolution kept for ${k} windows this long`;
+    }
     return undefined;
   }
 
@@ -295,7 +304,8 @@ export class MetricStore {
       cells,
       lateCells: this.lateCells,
       budget: this.budget.stats(),
-      tiers: this.tiers.map((t) => ({
+      tiers: [...this.tiers.counter, ...this.tiers.histogram].map((t, i) => ({
+        kind: i < this.tiers.counter.length ? 'counter' : 'histogram',
         resolution: formatDuration(t.resolutionMs),
         span: formatDuration(t.spanMs),
         buckets: t.starts.reduce((n, start) => n + (Number.isNaN(start) ? 0 : 1), 0),
@@ -304,21 +314,25 @@ export class MetricStore {
   }
 
   /** A newer bucket began in this tier: the previous newest one will see few more values, so its distributions give back spare room. */
-  private sealSlot(t: number, startMs: number): void {
-    const tier = this.tiers[t];
-    if (!Number.isFinite(startMs)) return;
+  private sealSlot(kind: MetricKind, t: number, startMs: number): void {
+    const tier = this.tiers[kind][t];
+    if (kind !== 'histogram' || !Number.isFinite(startMs)) return;
     const slot = tier.slotOf(startMs);
     if (tier.starts[slot] !== startMs) return;
-    for (const s of this.series.values()) {
+    for (const s of this.seriesOfKind(kind)) {
       const ring = s.rings[t];
       if (ring && !(ring instanceof Float64Array)) ring[slot]?.compact();
     }
   }
 
+  private *seriesOfKind(kind: MetricKind): IterableIterator<Series> {
+    for (const [family, set] of this.byFamily) if (family.kind === kind) yield* set;
+  }
+
   /** The slot now belongs to another bucket (or none): its old values go, in every series. */
-  private clearSlot(t: number, slot: number): void {
-    if (Number.isNaN(this.tiers[t].starts[slot])) return;
-    for (const s of this.series.values()) {
+  private clearSlot(kind: MetricKind, t: number, slot: number): void {
+    if (Number.isNaN(this.tiers[kind][t].starts[slot])) return;
+    for (const s of this.seriesOfKind(kind)) {
       const ring = s.rings[t];
       if (ring instanceof Float64Array) ring[slot] = 0;
       else if (ring) ring[slot] = undefined;
@@ -360,15 +374,15 @@ export class MetricStore {
   }
 
   /** The finest tier that reaches `spanMs` back. */
-  private tierIndexFor(spanMs: number, field: string): number {
-    const t = this.tiers.findIndex((tier) => tier.spanMs >= spanMs);
+  private tierIndexFor(kind: MetricKind, spanMs: number, field: string): number {
+    const t = this.tiers[kind].findIndex((tier) => tier.spanMs >= spanMs);
     if (t < 0) throw new StoreQueryError(field, `${formatDuration(spanMs)} is beyond the retention of ${formatDuration(this.retentionMs)}`);
     return t;
   }
 
   /** Accumulates the slots of matching series for buckets starting in [fromMs, toMs), per group. */
   private collect(family: MetricFamily, matches: Matcher, by: readonly string[] | undefined, t: number, fromMs: number, toMs: number): Map<string, Group> {
-    const tier = this.tiers[t];
+    const tier = this.tiers[family.kind][t];
     const slots: number[] = [];
     for (let b = fromMs - (fromMs % tier.resolutionMs); b < toMs; b += tier.resolutionMs) {
       const slot = tier.slotOf(b);

@@ -40,7 +40,7 @@ export type ResolvedEngineOptions = Required<Omit<EngineOptions, 'enabledMetrics
 };
 
 export const DEFAULT_WINDOWS_MS = [60_000, 300_000, 900_000, 3_600_000, 86_400_000];
-export const DEFAULT_SERIES_LIMITS: SeriesBudgetLimits = { perService: 2000, global: 20_000 };
+export const DEFAULT_SERIES_LIMITS: SeriesBudgetLimits = { perService: 1000, global: 10_000 };
 
 function fail(key: string, value: unknown, reason: string): never {
   throw new TracerError('HT_ERR_OPTION', `${key}: ${JSON.stringify(value)} ${reason}`);

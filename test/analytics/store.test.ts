@@ -97,7 +97,7 @@ t.test('query errors name the field and the reason', async (t) => {
   t.throws(() => s.window({ metric: 'http_requests_total', match: { route: { op: '<>' as '=', value: 'x' } } }, 60_000), { message: 'label route: unknown operator "<>" (=, !=, =~, !~)' });
   t.throws(() => s.window({ metric: 'http_requests_total' }, 2 * 3_600_000), { message: 'window: 2h is beyond the retention of 1h' });
   t.throws(() => s.window({ metric: 'http_requests_total' }, 5_000), { message: 'window: 5s must be at least 10s' });
-  t.throws(() => s.window({ metric: 'http_requests_total' }, 20 * 60_000 + 10_000), { message: 'window: 1210s is not a multiple of 1m, the resolution kept for windows this long' });
+  t.throws(() => s.window({ metric: 'http_requests_total' }, 20 * 60_000 + 10_000), { message: 'window: 1210s is not a multiple of 1m, the resolution kept for counter windows this long' });
   t.throws(() => s.range({ metric: 'http_requests_total' }, 0, 1e15, 60_000), { message: /^start: .* is beyond the retention of 1h$/ });
 });
 

@@ -12,13 +12,13 @@ import { exactQuantile, randomBatches, randomStream, type Fact } from '../helper
 
 const START_MS = 1_800_000_000_000;
 const SPAN_MS = 2 * 3_600_000;
-const WINDOWS: [string, number, number][] = [
-  // name, window, resolution of the tier that serves it
-  ['1m', 60_000, 10_000],
-  ['5m', 300_000, 10_000],
-  ['15m', 900_000, 10_000],
-  ['1h', 3_600_000, 60_000],
-  ['24h', 86_400_000, 900_000],
+const WINDOWS: [string, number, number, number][] = [
+  // name, window, resolution of the tier that serves it for counters, for histograms
+  ['1m', 60_000, 10_000, 10_000],
+  ['5m', 300_000, 10_000, 10_000],
+  ['15m', 900_000, 10_000, 10_000],
+  ['1h', 3_600_000, 60_000, 60_000],
+  ['24h', 86_400_000, 900_000, 3_600_000],
 ];
 
 const stream = randomStream({ seed: 7, count: 20_000, startMs: START_MS, spanMs: SPAN_MS });
@@ -64,7 +64,7 @@ function rowsByKey(rows: WindowRow[], labels: string[]): Map<string, WindowRow> 
 const within1pct = (actual: number, expected: number): boolean => Math.abs(actual - expected) <= 0.01 * Math.abs(expected) + 1e-12;
 
 function checkWindows(t: Test, engine: Engine, facts: Fact[], nowMs: number): void {
-  for (const [name, windowMs, resolutionMs] of WINDOWS.filter(([, w]) => w <= engine.store.retentionMs)) {
+  for (const [name, windowMs, resolutionMs, histogramResolutionMs] of WINDOWS.filter(([, w]) => w <= engine.store.retentionMs)) {
     const { inside, seconds } = reference(facts, nowMs, windowMs, resolutionMs);
     const counters: [Selector, (f: Fact) => string, ((f: Fact) => number)?, ((f: Fact) => boolean)?][] = [
       [{ metric: 'http_requests_total', by: ['service', 'side'] }, (f) => `${f.service} ${f.side}`],
@@ -96,7 +96,7 @@ function checkWindows(t: Test, engine: Engine, facts: Fact[], nowMs: number): vo
     ] as const) {
       const rows = rowsByKey(engine.store.window({ metric, by: ['service'] }, windowMs), ['service']);
       const byService = new Map<string, number[]>();
-      for (const f of inside) byService.set(f.service, [...(byService.get(f.service) ?? []), value(f)]);
+      for (const f of reference(facts, nowMs, windowMs, histogramResolutionMs).inside) byService.set(f.service, [...(byService.get(f.service) ?? []), value(f)]);
       let good = byService.size === rows.size;
       for (const [service, values] of byService) {
         values.sort((a, b) => a - b);
