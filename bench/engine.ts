@@ -3,7 +3,9 @@
  * with clients, 5 route shapes with ids, 5 methods, 4 outcomes, log-uniform
  * latencies, all drawn uniformly, so about 450 label combinations are active
  * at once (a worst case for per-batch grouping), at --rate exchanges per
- * second of event time (default 20 000, a busy node):
+ * second of event time (default 20 000, a busy node). With --skewed, traffic
+ * as it usually is instead: one busy service, a few hot routes (Zipf), mostly
+ * GET and 200:
  *
  *   1. one thread, end to end: decode → enrich → all four processors →
  *      delta tables, plus publishing to the store every 20 000 events:
@@ -12,7 +14,7 @@
  *      store): ns of wall time per event;
  *   3. store memory per active series, and at the default cardinality cap.
  *
- *   npm run bench:engine -- [--events 2000000] [--rate 20000]
+ *   npm run bench:engine -- [--events 2000000] [--rate 20000] [--skewed]
  *
  * Run it on an idle machine: on two cores, anything else running shows up.
  */
@@ -30,7 +32,12 @@ import { Shard } from '../src/pipeline/shard';
 import { random, randomBatches, randomStream } from '../test/helpers/streams';
 
 const { values } = parseArgs({
-  options: { events: { type: 'string', default: '2000000' }, rate: { type: 'string', default: '20000' }, 'memory-case': { type: 'string' } },
+  options: {
+    events: { type: 'string', default: '2000000' },
+    rate: { type: 'string', default: '20000' },
+    skewed: { type: 'boolean', default: false },
+    'memory-case': { type: 'string' },
+  },
 });
 const EVENTS = Number(values.events);
 const RATE = Number(values.rate);
@@ -46,7 +53,7 @@ new PerformanceObserver((list) => (collections += list.getEntries().length)).obs
 
 // 50 000 exchanges at RATE per second of event time, replayed over and over.
 const SPAN_MS = Math.round((50_000 / RATE) * 1000);
-const stream = randomStream({ seed: 1, count: 50_000, startMs: START_MS, spanMs: SPAN_MS });
+const stream = randomStream({ seed: 1, count: 50_000, startMs: START_MS, spanMs: SPAN_MS, skewed: values.skewed });
 const batches = randomBatches(stream.records, 2, PER_BATCH * 2).map((b) => b.bytes);
 const recordsIn = (b: Buffer): number => b.length / stream.records[0].length;
 
@@ -184,6 +191,7 @@ async function main(): Promise<void> {
     process.stdout.write(`${storeMemory(c.counters, c.histograms, 24, c.decades).bytesPerSeries}\n`);
     return;
   }
+  console.log(`traffic: ${values.skewed ? 'skewed (hot services and routes)' : 'uniform over every label combination'}, ${RATE} exchanges/s of event time`);
   oneThread();
   for (const threads of [1, 2, 4]) await workers(threads);
   const perSeries: Record<string, number> = {};

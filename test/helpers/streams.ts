@@ -58,6 +58,16 @@ export interface StreamOptions {
   count: number;
   startMs: number;
   spanMs: number;
+  /** Traffic as it usually is: one busy service, a few hot routes, mostly GET and 200. Default: every combination equally likely. */
+  skewed?: boolean;
+}
+
+/** Index k of n with probability proportional to 1 / (k + 1)^1.5. */
+function zipf(rnd: () => number, n: number): number {
+  const weights = Array.from({ length: n }, (_, k) => 1 / Math.pow(k + 1, 1.5));
+  let r = rnd() * weights.reduce((a, b) => a + b, 0);
+  for (let k = 0; k < n; k++) if ((r -= weights[k]) <= 0) return k;
+  return n - 1;
 }
 
 /** Exchanges ending at random times in [startMs, startMs + spanMs), in time order. */
@@ -67,14 +77,15 @@ export function randomStream(o: StreamOptions): Stream {
   const facts: Fact[] = [];
   const records: Buffer[] = [];
   for (const endMs of ends) {
-    const svc = SERVICES[Math.floor(rnd() * SERVICES.length)];
+    const pick = (n: number): number => (o.skewed ? zipf(rnd, n) : Math.floor(rnd() * n));
+    const svc = SERVICES[pick(SERVICES.length)];
     const side = rnd() < 0.75 ? 'server' : 'client';
-    const [pattern, route] = PATHS[Math.floor(rnd() * PATHS.length)];
+    const [pattern, route] = PATHS[pick(PATHS.length)];
     const n = Math.floor(rnd() * 1e6);
     const path = pattern.replace('{n}', String(n)).replace('{uuid}', `3f2a${n.toString(16).padStart(4, '0')}-1b2c-4d5e-8f90-a1b2c3d4e5f6`);
-    const method = METHODS[Math.floor(rnd() * METHODS.length)];
+    const method = METHODS[pick(METHODS.length)];
     const r = rnd();
-    const status = r < 0.8 ? 200 : r < 0.88 ? 404 : r < 0.95 ? 503 : 0;
+    const status = o.skewed ? (r < 0.97 ? 200 : r < 0.99 ? 404 : r < 0.995 ? 503 : 0) : r < 0.8 ? 200 : r < 0.88 ? 404 : r < 0.95 ? 503 : 0;
     const reset = status === 0 && rnd() < 0.5;
     const flags = (status === 0 ? ExchangeFlags.aborted | (reset ? ExchangeFlags.reset : ExchangeFlags.closed) : 0) | (rnd() < 0.2 ? ExchangeFlags.newConnection : 0);
     // Log-uniform between 0.1 ms and 3 s: percentiles across four decades.
