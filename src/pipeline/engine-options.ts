@@ -42,21 +42,27 @@ export type ResolvedEngineOptions = Required<Omit<EngineOptions, 'enabledMetrics
 export const DEFAULT_WINDOWS_MS = [60_000, 300_000, 900_000, 3_600_000, 86_400_000];
 export const DEFAULT_SERIES_LIMITS: SeriesBudgetLimits = { perService: 1000, global: 10_000 };
 
-function fail(key: string, value: unknown, reason: string): never {
-  throw new TracerError('HT_ERR_OPTION', `${key}: ${JSON.stringify(value)} ${reason}`);
-}
+/**
+ * Validates and completes the options. `sources` names where an option came
+ * from (a configuration key, an environment variable) for the messages.
+ */
+export function resolveEngineOptions(options: EngineOptions, families: readonly MetricFamily[], sources: Record<string, string> = {}): ResolvedEngineOptions {
+  const named = (key: string): string => {
+    const base = /^[^[]*/.exec(key)![0];
+    return sources[key] ?? (sources[base] ? sources[base] + key.slice(base.length) : key);
+  };
+  const fail = (key: string, value: unknown, reason: string): never => {
+    throw new TracerError('HT_ERR_OPTION', `${named(key)}: ${JSON.stringify(value)} ${reason}`);
+  };
+  const integer = (key: string, value: unknown, min: number, max: number): number => {
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) fail(key, value, `must be an integer in [${min}, ${max}]`);
+    return value as number;
+  };
+  const strings = (key: string, value: unknown): string[] => {
+    if (!Array.isArray(value) || value.some((v) => typeof v !== 'string')) fail(key, value, 'must be an array of strings');
+    return value as string[];
+  };
 
-function integer(key: string, value: unknown, min: number, max: number): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) fail(key, value, `must be an integer in [${min}, ${max}]`);
-  return value;
-}
-
-function strings(key: string, value: unknown): string[] {
-  if (!Array.isArray(value) || value.some((v) => typeof v !== 'string')) fail(key, value, 'must be an array of strings');
-  return value as string[];
-}
-
-export function resolveEngineOptions(options: EngineOptions, families: readonly MetricFamily[]): ResolvedEngineOptions {
   const retentionMs = integer('retentionMs', options.retentionMs ?? 86_400_000, 60_000, 30 * 86_400_000);
   const windowSizesMs = options.windowSizesMs ?? DEFAULT_WINDOWS_MS.filter((w) => w <= retentionMs);
   if (!Array.isArray(windowSizesMs) || windowSizesMs.length === 0) fail('windowSizesMs', windowSizesMs, 'must be a non-empty array');

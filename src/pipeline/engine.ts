@@ -15,6 +15,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
+import { formatDuration } from '../analytics/duration';
 import { MetricStore, RESOLUTION_MS } from '../analytics/store';
 import { TracerError } from '../errors';
 import { emptyProcessorStats, type ProcessorStats } from './delta-table';
@@ -85,14 +86,15 @@ export class Engine {
     this.processorNames = processorNames;
   }
 
-  static async start(input: EngineOptions): Promise<Engine> {
+  /** `sources` names where options came from (configuration keys, variables), for error messages. */
+  static async start(input: EngineOptions, sources: Record<string, string> = {}): Promise<Engine> {
     const plugins = loadPlugins(input.processorModules ?? []);
     const families = plugins.flatMap((p) => p.families);
-    const options = resolveEngineOptions(input, families);
+    const options = resolveEngineOptions(input, families, sources);
     const store = new MetricStore({ families, retentionMs: options.retentionMs, limits: options.seriesLimits, now: options.now });
     for (const [i, w] of options.windowSizesMs.entries()) {
       const problem = store.windowProblem(w);
-      if (problem) throw new TracerError('HT_ERR_OPTION', `windowSizesMs[${i}]: ${w} ${problem}`);
+      if (problem) throw new TracerError('HT_ERR_OPTION', `${sources.windowSizesMs ?? 'windowSizesMs'}[${i}]: ${formatDuration(w)} ${problem}`);
     }
     const data: ShardWorkerData = {
       clockOffsetMs: options.clockOffsetMs,

@@ -86,7 +86,7 @@ t.test('bad options stop start-up with the option, the value and the reason', as
     [{ bufferSize: 2.5 }, 'bufferSize: 2.5 must be an integer in [1, 10000000]'],
     [{ enabledMetrics: ['http_requests_total', 'bogus'] }, 'enabledMetrics: ["http_requests_total","bogus"] names "bogus", which is not a metric'],
     [{ windowSizesMs: [5_000] }, 'windowSizesMs[0]: 5000 must be an integer in [10000, 86400000]'],
-    [{ windowSizesMs: [60_000, 90 * 60_000 + 30_000] }, 'windowSizesMs[1]: 5430000 is not a multiple of 15m'],
+    [{ windowSizesMs: [60_000, 90 * 60_000 + 30_000] }, 'windowSizesMs[1]: 5430s is not a multiple of 15m'],
     [{ retentionMs: 3_600_000, windowSizesMs: [7_200_000] }, 'windowSizesMs[0]: 7200000 must be an integer in [10000, 3600000]'],
     [{ routePatterns: ['/a/*/b'] }, 'routePatterns[0]: "/a/*/b" "*" only as the last segment'],
     [{ seriesLimits: { perService: -1 } }, 'seriesLimits.perService: -1 must be an integer'],

@@ -1,0 +1,138 @@
+/**
+ * The analytics section of the seed's configuration file and its
+ * environment variables, turned into engine options. The environment wins
+ * over the file. Every problem names the key (or variable), the value and
+ * the reason, and stops start-up (exit code 2).
+ *
+ *   {"output": {"enable_analytics": true, "analytics": {
+ *     "buffer_size": 10000, "worker_threads": 4, "flush_interval_seconds": 10,
+ *     "window_sizes": ["1m", "5m", "15m", "1h"], "retention_hours": 24,
+ *     "enabled_metrics": ["http_requests_total", ...],
+ *     "route_patterns": ["/orders/:id/items"], "max_series_per_service": 1000, "max_series": 10000,
+ *     "processors": ["./my-processor.js"],
+ *     ...dashboard and alerting keys (read by the server and the alerting engine) }}}
+ */
+import fs from 'node:fs';
+import { TracerError } from '../errors';
+import type { EngineOptions } from '../pipeline/engine-options';
+
+export type AnalyticsOptions = Omit<EngineOptions, 'clockOffsetMs' | 'now'>;
+
+/** Where each option came from, for messages: engine option key → "config FILE: output.analytics.worker_threads" or a variable name. */
+export type OptionSources = Record<string, string>;
+
+/** Configuration files are small; anything larger is a mistake. */
+const MAX_CONFIG_BYTES = 1 << 20;
+const SECTION = 'output.analytics';
+
+/** Keys the seed lists that other parts of the agent read (dashboard, alerting). */
+const OTHER_SEED_KEYS = ['enable_alerting', 'alert_rules', 'enable_dashboard', 'dashboard_port', 'metrics_endpoint'];
+const ENGINE_KEYS = ['buffer_size', 'worker_threads', 'flush_interval_seconds', 'window_sizes', 'retention_hours', 'enabled_metrics', 'route_patterns', 'max_series_per_service', 'max_series', 'processors'];
+
+export const ANALYTICS_ENV = {
+  HTTP_TRACER_ANALYTICS_BUFFER_SIZE: 'bufferSize',
+  HTTP_TRACER_ANALYTICS_WORKER_THREADS: 'workerThreads',
+  HTTP_TRACER_ANALYTICS_FLUSH_INTERVAL_SECONDS: 'flushIntervalMs',
+} as const;
+
+function fail(where: string, value: unknown, reason: string): never {
+  throw new TracerError('HT_ERR_OPTION', `${where}: ${JSON.stringify(value)} ${reason}`);
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+const UNIT_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+function duration(where: string, text: unknown): number {
+  const m = typeof text === 'string' ? /^(\d+)(s|m|h|d)$/.exec(text) : null;
+  if (!m || Number(m[1]) === 0) fail(where, text, 'is not a duration (a positive whole number and s, m, h or d: "30s", "5m", "1h")');
+  return Number(m[1]) * UNIT_MS[m[2]];
+}
+
+function integer(where: string, v: unknown): number {
+  if (typeof v !== 'number' || !Number.isInteger(v)) fail(where, v, 'must be an integer');
+  return v;
+}
+
+function strings(where: string, v: unknown): string[] {
+  if (!Array.isArray(v) || v.some((s) => typeof s !== 'string')) fail(where, v, 'must be an array of strings');
+  return v as string[];
+}
+
+const FILE_KEYS: Record<string, string> = {
+  bufferSize: 'buffer_size',
+  workerThreads: 'worker_threads',
+  flushIntervalMs: 'flush_interval_seconds',
+  windowSizesMs: 'window_sizes',
+  retentionMs: 'retention_hours',
+  enabledMetrics: 'enabled_metrics',
+  routePatterns: 'route_patterns',
+  processorModules: 'processors',
+  'seriesLimits.perService': 'max_series_per_service',
+  'seriesLimits.global': 'max_series',
+};
+
+/** The analytics section of a parsed configuration document. */
+export function analyticsFromDocument(doc: unknown, source: string): AnalyticsOptions {
+  if (!isObject(doc)) fail(source, doc, 'must be a JSON object');
+  const output = doc.output ?? {};
+  if (!isObject(output)) fail(`${source}: output`, output, 'must be an object');
+  const a = output.analytics ?? {};
+  if (!isObject(a)) fail(`${source}: ${SECTION}`, a, 'must be an object');
+  const at = (key: string): string => `${source}: ${SECTION}.${key}`;
+  for (const key of Object.keys(a)) {
+    if (!ENGINE_KEYS.includes(key) && !OTHER_SEED_KEYS.includes(key)) fail(at(key), a[key], `is not a known key (known: ${[...ENGINE_KEYS, ...OTHER_SEED_KEYS].join(', ')})`);
+  }
+  const options: AnalyticsOptions = {};
+  if (a.buffer_size !== undefined) options.bufferSize = integer(at('buffer_size'), a.buffer_size);
+  if (a.worker_threads !== undefined) options.workerThreads = integer(at('worker_threads'), a.worker_threads);
+  if (a.flush_interval_seconds !== undefined) options.flushIntervalMs = integer(at('flush_interval_seconds'), a.flush_interval_seconds) * 1000;
+  if (a.window_sizes !== undefined) options.windowSizesMs = strings(at('window_sizes'), a.window_sizes).map((w, i) => duration(at(`window_sizes[${i}]`), w));
+  if (a.retention_hours !== undefined) {
+    const hours = a.retention_hours;
+    if (typeof hours !== 'number' || !(hours > 0)) fail(at('retention_hours'), hours, 'must be a positive number');
+    options.retentionMs = Math.round(hours * 3_600_000);
+  }
+  if (a.enabled_metrics !== undefined) options.enabledMetrics = strings(at('enabled_metrics'), a.enabled_metrics);
+  if (a.route_patterns !== undefined) options.routePatterns = strings(at('route_patterns'), a.route_patterns);
+  if (a.processors !== undefined) options.processorModules = strings(at('processors'), a.processors);
+  if (a.max_series_per_service !== undefined || a.max_series !== undefined) {
+    options.seriesLimits = {};
+    if (a.max_series_per_service !== undefined) options.seriesLimits.perService = integer(at('max_series_per_service'), a.max_series_per_service);
+    if (a.max_series !== undefined) options.seriesLimits.global = integer(at('max_series'), a.max_series);
+  }
+  return options;
+}
+
+/** Reads the file (if any), then applies the environment. */
+export function loadAnalyticsOptions(file: string | undefined, env: NodeJS.ProcessEnv): { options: AnalyticsOptions; sources: OptionSources } {
+  let options: AnalyticsOptions = {};
+  const sources: OptionSources = {};
+  if (file !== undefined) {
+    let text: string;
+    try {
+      if (fs.statSync(file).size > MAX_CONFIG_BYTES) throw new Error(`larger than ${MAX_CONFIG_BYTES} bytes`);
+      text = fs.readFileSync(file, 'utf8');
+    } catch (e) {
+      throw new TracerError('HT_ERR_OPTION', `config ${file}: cannot be read: ${(e as Error).message}`);
+    }
+    let doc: unknown;
+    try {
+      doc = JSON.parse(text);
+    } catch (e) {
+      throw new TracerError('HT_ERR_OPTION', `config ${file}: not valid JSON: ${(e as Error).message}`);
+    }
+    options = analyticsFromDocument(doc, `config ${file}`);
+    for (const [key, fileKey] of Object.entries(FILE_KEYS)) sources[key] = `config ${file}: ${SECTION}.${fileKey}`;
+  }
+  for (const [name, key] of Object.entries(ANALYTICS_ENV)) {
+    const text = env[name];
+    if (text === undefined) continue;
+    if (!/^\d+$/.test(text)) fail(name, text, 'must be a whole number');
+    options[key] = key === 'flushIntervalMs' ? Number(text) * 1000 : Number(text);
+    sources[key] = name;
+  }
+  return { options, sources };
+}
