@@ -6,7 +6,8 @@
  *   check            can capture work here? (kernel, BTF, tracefs, privileges, probes)
  *   trace            one line per HTTP exchange on this host, as it happens
  *   record FILE      write captured batches to FILE
- *   replay FILE      print the exchanges of a capture file (no root needed)
+ *   replay FILE      print the exchanges of a capture file (no root needed);
+ *                    with --summary, the RED view per service and route instead
  *
  * Exit codes: 0 ok, 1 capture cannot work, 2 bad command line or option.
  */
@@ -15,6 +16,7 @@ import { TracerError } from '../errors';
 import { checkCommand } from './check';
 import { demoCommand } from './demo';
 import { captureOptionSpec, parseInteger } from './options';
+import { summaryCommand } from './summary';
 import { recordCommand, replayCommand, traceCommand, type Io } from './trace';
 
 const USAGE = `usage: http-tracer [run|demo|check|trace|record FILE|replay FILE] [options]
@@ -30,6 +32,14 @@ options (trace, record, replay, demo):
   --ring-buffer-bytes N kernel ring buffer (power of two; default 8388608)
   --exchange-timeout-ms N  outstanding exchanges older than this are reported aborted (default 120000, 0 = never)
   --duration-seconds N  stop by itself after N seconds
+
+replay --summary: the file through the analytics engine, then requests, rate, errors
+and p50/p95/p99 per service and route:
+  --window DURATION     the window ending at the last exchange (default: the smallest
+                        of 1m, 5m, 15m, 1h, 24h that holds the whole recording)
+  --top N               the N busiest routes (default 20)
+  --config FILE         the analytics section of a configuration file (seed format);
+                        HTTP_TRACER_ANALYTICS_* variables override it
 `;
 
 function stopSignal(durationSeconds: number | undefined): Promise<void> {
@@ -46,7 +56,15 @@ export async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { ...captureOptionSpec, 'duration-seconds': { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    options: {
+      ...captureOptionSpec,
+      'duration-seconds': { type: 'string' },
+      summary: { type: 'boolean' },
+      window: { type: 'string' },
+      top: { type: 'string' },
+      config: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
   });
   const [command = 'run', file, ...extra] = positionals;
   if (values.help) {
@@ -56,6 +74,10 @@ export async function main(argv: string[]): Promise<number> {
   const duration = values['duration-seconds'] === undefined ? undefined : parseInteger('duration-seconds', values['duration-seconds'], 1, 86_400 * 365);
   const io: Io = { stdout: process.stdout, stderr: process.stderr, stopRequested: stopSignal(duration) };
   const needsFile = command === 'record' || command === 'replay';
+  const summaryOnly = (['summary', 'window', 'top', 'config'] as const).find((o) => values[o] !== undefined);
+  if (summaryOnly && !(command === 'replay' && values.summary)) throw new TracerError('HT_ERR_USAGE', `--${summaryOnly} goes with replay --summary`);
+  const filterOption = (['port', 'not-port', 'pid', 'not-pid', 'comm', 'status'] as const).find((o) => values[o] !== undefined);
+  if (values.summary && filterOption) throw new TracerError('HT_ERR_USAGE', `--${filterOption} does not apply to --summary, which summarises every exchange of the file`);
   if ((needsFile && !file) || (!needsFile && file !== undefined) || extra.length > 0) {
     throw new TracerError('HT_ERR_USAGE', needsFile ? `${command} needs a FILE` : `unexpected argument ${JSON.stringify(file ?? extra[0])}`);
   }
@@ -67,7 +89,7 @@ export async function main(argv: string[]): Promise<number> {
     case 'record':
       return recordCommand(file, values, io);
     case 'replay':
-      return replayCommand(file, values, io);
+      return values.summary ? summaryCommand(file, values, io) : replayCommand(file, values, io);
     case 'run':
     case 'demo':
       return demoCommand(values, io);

@@ -1,0 +1,140 @@
+/**
+ * `replay FILE --summary`: a capture file through the analytics engine, then
+ * the RED view per service and route (requests, rate, errors, p50/p95/p99)
+ * over a window ending at the file's last exchange. The store's clock is the
+ * events' own time, so the same file always gives the same summary.
+ */
+import { once } from 'node:events';
+import type { HistogramSummary, MetricStore, Selector } from '../analytics/store';
+import { ExchangeCursor } from '../capture/decoder';
+import { readCaptureFile } from '../capture/capture-file';
+import { loadAnalyticsOptions } from '../config/analytics-config';
+import { TracerError } from '../errors';
+import { Engine } from '../pipeline/engine';
+import { escapeText, formatDuration } from './exchange-line';
+import type { Io } from './trace';
+
+export interface SummaryValues {
+  config?: string;
+  window?: string;
+  top?: string;
+  json?: boolean;
+}
+
+export interface SummaryRow {
+  service: string;
+  side: string;
+  route: string;
+  requests: number;
+  ratePerSecond: number;
+  errors: number;
+  p50Seconds: number;
+  p95Seconds: number;
+  p99Seconds: number;
+}
+
+const WINDOWS_MS = [60_000, 300_000, 900_000, 3_600_000, 86_400_000];
+const UNIT_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+function usage(message: string): never {
+  throw new TracerError('HT_ERR_USAGE', message);
+}
+
+/** The RED rows of a window, busiest first. */
+export function summaryRows(store: MetricStore, windowMs: number): SummaryRow[] {
+  const by = ['service', 'side', 'route'];
+  const key = (labels: Record<string, string>): string => `${labels.service}\u0000${labels.side}\u0000${labels.route}`;
+  const byKey = (selector: Selector) => new Map(store.window(selector, windowMs).map((r) => [key(r.labels), r.summary]));
+  const errors = byKey({ metric: 'http_errors_total', by });
+  const durations = byKey({ metric: 'http_request_duration_seconds', by });
+  return store
+    .window({ metric: 'http_requests_total', by }, windowMs)
+    .map((r) => {
+      const d = durations.get(key(r.labels)) as HistogramSummary | undefined;
+      return {
+        service: r.labels.service,
+        side: r.labels.side,
+        route: r.labels.route,
+        requests: r.summary.value,
+        ratePerSecond: r.summary.rate,
+        errors: errors.get(key(r.labels))?.value ?? 0,
+        p50Seconds: d?.p50 ?? NaN,
+        p95Seconds: d?.p95 ?? NaN,
+        p99Seconds: d?.p99 ?? NaN,
+      };
+    })
+    .sort((a, b) => b.requests - a.requests || a.service.localeCompare(b.service) || a.route.localeCompare(b.route));
+}
+
+function table(rows: SummaryRow[]): string {
+  const seconds = (s: number): string => (Number.isNaN(s) ? '-' : formatDuration(s * 1e9));
+  const cells = [
+    ['SERVICE', 'SIDE', 'ROUTE', 'REQUESTS', 'RATE/S', 'ERRORS', 'P50', 'P95', 'P99'],
+    ...rows.map((r) => [
+      escapeText(r.service),
+      r.side,
+      escapeText(r.route),
+      String(r.requests),
+      r.ratePerSecond.toFixed(2),
+      `${((100 * r.errors) / r.requests).toFixed(1)}%`,
+      seconds(r.p50Seconds),
+      seconds(r.p95Seconds),
+      seconds(r.p99Seconds),
+    ]),
+  ];
+  const widths = cells[0].map((_, c) => Math.max(...cells.map((row) => row[c].length)));
+  return cells.map((row) => row.map((cell, c) => (c >= 3 ? cell.padStart(widths[c]) : cell.padEnd(widths[c]))).join('  ').trimEnd()).join('\n') + '\n';
+}
+
+export async function summaryCommand(file: string, values: SummaryValues, io: Io): Promise<number> {
+  let windowMs: number | undefined;
+  if (values.window !== undefined) {
+    const m = /^(\d+)(s|m|h|d)$/.exec(values.window);
+    if (!m || Number(m[1]) === 0) usage(`--window ${JSON.stringify(values.window)}: expected a duration such as 5m or 1h`);
+    windowMs = Number(m[1]) * UNIT_MS[m[2]];
+  }
+  const top = values.top === undefined ? 20 : Number(values.top);
+  if (!Number.isInteger(top) || top < 1) usage(`--top ${JSON.stringify(values.top)}: expected a positive integer`);
+  const { options, sources } = loadAnalyticsOptions(values.config, process.env);
+
+  let firstMs = Infinity;
+  let lastMs = -Infinity;
+  let engine: Engine | undefined;
+  try {
+    const info = await readCaptureFile(file, async (batch, records, header) => {
+      const offsetMs = Number(header.wallMinusMonotonicNs) / 1e6;
+      engine ??= await Engine.start({ ...options, clockOffsetMs: offsetMs, now: () => lastMs }, sources);
+      const cursor = new ExchangeCursor(batch);
+      while (cursor.next()) {
+        const endMs = cursor.endMonotimeMs + offsetMs;
+        if (endMs > lastMs) lastMs = endMs;
+        if (endMs < firstMs) firstMs = endMs;
+      }
+      await engine.waitForRoom(records);
+      engine.ingest(batch, records);
+    });
+    if (!engine || lastMs === -Infinity) {
+      io.stderr.write(`${file}: no exchanges\n`);
+      return 0;
+    }
+    await engine.sync();
+    const store = engine.store;
+    // By default the smallest standard window that holds the whole recording.
+    const window = windowMs ?? WINDOWS_MS.find((w) => w >= lastMs - firstMs && !store.windowProblem(w)) ?? store.retentionMs;
+    const problem = store.windowProblem(window);
+    if (problem) usage(`--window ${values.window}: ${problem}`);
+    const rows = summaryRows(store, window);
+    const end = new Date(lastMs).toISOString();
+    if (values.json) {
+      io.stdout.write(JSON.stringify({ file, exchanges: info.records, windowSeconds: window / 1000, end, rows: rows.slice(0, top) }) + '\n');
+    } else {
+      io.stdout.write(`${info.records} exchanges; window ${window / 1000}s ending ${end} (the last exchange)\n`);
+      io.stdout.write(table(rows.slice(0, top)));
+      if (rows.length > top) io.stdout.write(`… ${rows.length - top} more (--top N)\n`);
+    }
+    if (io.stdout.writableNeedDrain) await once(io.stdout, 'drain');
+    return 0;
+  } finally {
+    await engine?.stop();
+  }
+}
