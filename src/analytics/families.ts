@@ -107,9 +107,9 @@ export const FAMILIES: readonly MetricFamily[] = [
   },
   {
     name: 'process_events_total',
-    help: 'HTTP exchanges per process.',
+    help: 'HTTP exchanges per process; cgroup_id is the process\'s cgroup (v2 id), for container attribution.',
     kind: 'counter',
-    labels: ['pid', 'process_name'],
+    labels: ['pid', 'process_name', 'cgroup_id'],
     serviceLabel: 'process_name',
     keptOnOverflow: ['process_name'],
     processor: 'performance',

@@ -174,6 +174,10 @@ export class ExchangeCursor {
     commTexts[slot] = text;
     return text;
   }
+  /** The cgroup v2 id as a decimal string. */
+  get cgroupId(): string {
+    return this.view.getBigUint64(this.offset + O.cgroup_id, true).toString();
+  }
   /** The whole batch, for reading the head in place (headStart..headEnd) without a view per record. */
   get batchBytes(): Buffer {
     return this.bytes;

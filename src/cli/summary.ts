@@ -5,7 +5,8 @@
  * events' own time, so the same file always gives the same summary.
  */
 import { once } from 'node:events';
-import type { HistogramSummary, MetricStore, Selector } from '../analytics/store';
+import { errorRates } from '../analytics/queries';
+import type { HistogramSummary, MetricStore } from '../analytics/store';
 import { ExchangeCursor } from '../capture/decoder';
 import { readCaptureFile } from '../capture/capture-file';
 import { loadAnalyticsOptions } from '../config/analytics-config';
@@ -44,20 +45,17 @@ function usage(message: string): never {
 export function summaryRows(store: MetricStore, windowMs: number): SummaryRow[] {
   const by = ['service', 'side', 'route'];
   const key = (labels: Record<string, string>): string => `${labels.service}\u0000${labels.side}\u0000${labels.route}`;
-  const byKey = (selector: Selector) => new Map(store.window(selector, windowMs).map((r) => [key(r.labels), r.summary]));
-  const errors = byKey({ metric: 'http_errors_total', by });
-  const durations = byKey({ metric: 'http_request_duration_seconds', by });
-  return store
-    .window({ metric: 'http_requests_total', by }, windowMs)
+  const durations = new Map(store.window({ metric: 'http_request_duration_seconds', by }, windowMs).map((r) => [key(r.labels), r.summary as HistogramSummary]));
+  return errorRates(store, windowMs, by)
     .map((r) => {
-      const d = durations.get(key(r.labels)) as HistogramSummary | undefined;
+      const d = durations.get(key(r.labels));
       return {
         service: r.labels.service,
         side: r.labels.side,
         route: r.labels.route,
-        requests: r.summary.value,
-        ratePerSecond: r.summary.rate,
-        errors: errors.get(key(r.labels))?.value ?? 0,
+        requests: r.requests,
+        ratePerSecond: r.requestsPerSecond,
+        errors: r.errors,
         p50Seconds: d?.p50 ?? NaN,
         p95Seconds: d?.p95 ?? NaN,
         p99Seconds: d?.p99 ?? NaN,

@@ -30,9 +30,10 @@ export interface Identity {
   readonly errorType: string;
   /** Why an aborted exchange ended: reset, closed, timeout, process_exit; "" otherwise. */
   readonly abortReason: string;
-  /** The process (tgid) and its name. */
+  /** The process (tgid), its name, and its cgroup when the identity was made. */
   readonly pid: string;
   readonly processName: string;
+  readonly cgroupId: string;
   /** The shard's cache of this identity's cells in its current bucket (valid while epoch matches). */
   epoch: number;
   readonly cells: (SeriesCell | null | undefined)[];
@@ -122,7 +123,7 @@ export class Enricher {
     const headEnd = c.headEnd;
     const method = methodIndex(bytes, headStart, headEnd);
     const route = this.routes.route(bytes, headStart, headEnd, method < METHODS.length ? headStart + METHODS[method].length + 1 : -1);
-    return this.identity(c.comm, c.tgid, side, port, route, method, status, outcomeOf(c.flags));
+    return this.identity(c, c.comm, c.tgid, side, port, route, method, status, outcomeOf(c.flags));
   }
 
   /** Start of the record's bucket, Unix ms. */
@@ -131,7 +132,7 @@ export class Enricher {
     return endMs - (endMs % this.resolutionMs);
   }
 
-  private identity(comm: string, tgid: number, side: Direction, port: number, route: string, method: number, status: number, outcome: number): Identity {
+  private identity(c: ExchangeCursor, comm: string, tgid: number, side: Direction, port: number, route: string, method: number, status: number, outcome: number): Identity {
     let byPort = this.tree.get(comm);
     if (!byPort) this.tree.set(comm, (byPort = new Map()));
     const portKey = side === 'server' ? port : port + 65536;
@@ -147,15 +148,15 @@ export class Enricher {
       if (++this.identityCount > this.maxIdentities) {
         this.tree.clear();
         this.identityCount = 0;
-        return this.identity(comm, tgid, side, port, route, method, status, outcome);
+        return this.identity(c, comm, tgid, side, port, route, method, status, outcome);
       }
-      id = this.makeIdentity(comm, tgid, side, port, route, method, status, OUTCOMES[outcome]);
+      id = this.makeIdentity(comm, tgid, c.cgroupId, side, port, route, method, status, OUTCOMES[outcome]);
       byCode.set(code, id);
     }
     return id;
   }
 
-  private makeIdentity(comm: string, tgid: number, side: Direction, port: number, route: string, method: number, status: number, abortReason: string): Identity {
+  private makeIdentity(comm: string, tgid: number, cgroupId: string, side: Direction, port: number, route: string, method: number, status: number, abortReason: string): Identity {
     const serviceKey = side === 'server' ? `${comm}:${port}` : comm;
     let service = this.services.get(serviceKey);
     if (service === undefined) {
@@ -174,6 +175,7 @@ export class Enricher {
       abortReason,
       pid: String(tgid),
       processName: comm,
+      cgroupId,
       epoch: -1,
       cells: [],
       group: undefined,

@@ -7,6 +7,7 @@ import t from 'tap';
 import type { DeltaCell } from '../../src/analytics/cells';
 import { FAMILIES, seriesKey } from '../../src/analytics/families';
 import { Distribution } from '../../src/analytics/distribution';
+import { errorRates } from '../../src/analytics/queries';
 import { MetricStore, type HistogramSummary } from '../../src/analytics/store';
 
 const T0 = 1_800_000_000_000; // a multiple of 5 minutes
@@ -117,4 +118,19 @@ t.test('the store enforces the budget: folded series keep their service, totals 
     ].sort(),
   );
   t.same(s.stats().budget, { series: 3, folded: { 'api:80': 2, 'web:80': 1 }, foldedTotal: 3 });
+});
+
+t.test('error rate per service: errors over requests in the window', async (t) => {
+  now = T0 + 20_000;
+  const s = store();
+  const errors = (value: number, service: string, type: string): DeltaCell => {
+    const labels = [service, 'server', '80', '/a', type === '4xx' ? '404' : '503', type];
+    return { family: 'http_errors_total', labels, key: seriesKey(labels), bucketMs: T0, value };
+  };
+  s.ingest([requests(T0, 40, '/a'), requests(T0, 60, '/b'), requests(T0, 10, '/a', 'web:80'), errors(3, 'api:80', '4xx'), errors(2, 'api:80', '5xx')]);
+  t.same(errorRates(s, 60_000), [
+    { labels: { service: 'api:80' }, requests: 100, requestsPerSecond: 5, errors: 5, errorRate: 0.05, errorsPerSecond: 0.25 },
+    { labels: { service: 'web:80' }, requests: 10, requestsPerSecond: 0.5, errors: 0, errorRate: 0, errorsPerSecond: 0 },
+  ]);
+  t.same(errorRates(s, 60_000, ['service', 'route'], { service: 'api:80' }).map((r) => [r.labels.route, r.errorRate]), [['/a', 5 / 40], ['/b', 0]]);
 });

@@ -3,6 +3,8 @@
  * a known mix of requests, and the store holds exactly those counts, bytes,
  * connections and errors, with latency percentiles within bounds.
  */
+import fs from 'node:fs';
+import path from 'node:path';
 import t from 'tap';
 import { Capture } from '../../src/capture/capture';
 import { loadAddon } from '../../src/capture/addon';
@@ -61,7 +63,10 @@ t.test('the store holds exactly the traffic that flowed', { skip: kernelSkipReas
   const read = results.reduce((n, r) => n + r.read, 0);
   t.same(values({ metric: 'network_bytes_total', match: { service }, by: ['direction'] }), { rx: written, tx: read }, 'server bytes: requests in, responses out, exactly');
   t.same(values({ metric: 'network_bytes_total', match: { service: 'node' }, by: ['direction'] }), { rx: read, tx: written }, 'client bytes: the mirror image');
-  t.same(values({ metric: 'process_events_total', match: { pid: String(server.pid) }, by: ['process_name'] }), { node: plan.length }, 'the server process');
+  // The cgroup v2 id is the inode number of the process's cgroup directory.
+  const cgroupPath = fs.readFileSync(`/proc/${server.pid}/cgroup`, 'utf8').trim().split('\n').find((l) => l.startsWith('0::'))!.slice(3);
+  const cgroupId = String(fs.statSync(path.join('/sys/fs/cgroup', cgroupPath)).ino);
+  t.same(values({ metric: 'process_events_total', match: { pid: String(server.pid) }, by: ['process_name', 'cgroup_id'] }), { [`node ${cgroupId}`]: plan.length }, 'the server process, in its cgroup');
 
   const [wait] = window({ metric: 'http_request_duration_seconds', match: { service, route: '/wait50' }, by: [] });
   const h = wait.summary as HistogramSummary;
