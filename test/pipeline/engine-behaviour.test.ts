@@ -3,8 +3,11 @@
  * enabled_metrics, option errors, and the cardinality budget under 100 000
  * distinct paths.
  */
+import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
+import { CaptureFileWriter, readCaptureFile } from '../../src/capture/capture-file';
 import { Engine } from '../../src/pipeline/engine';
 import type { EngineOptions } from '../../src/pipeline/engine-options';
 import { batchOf, encodeExchange } from '../helpers/records';
@@ -127,20 +130,27 @@ t.test('100 000 distinct paths: series stay under the caps, every observation is
   t.ok(grown < 64 * 2 ** 20, `heap grew ${(grown / 2 ** 20).toFixed(1)} MiB`);
 });
 
-t.test('replayed batches give the same store every time', async (t) => {
+t.test('a recorded capture replayed gives the same store every time, with 1, 2 or 3 workers', async (t) => {
   const stream = randomStream({ seed: 3, count: 5000, startMs: NOW - 30 * 60_000, spanMs: 29 * 60_000 });
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'replay-'));
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const file = path.join(dir, 'capture.htcap');
+  const writer = new CaptureFileWriter(file, 0n);
+  for (const b of randomBatches(stream.records, 100, 200)) writer.write(b.bytes, b.records);
+  writer.close();
   const runs: string[] = [];
   for (let run = 0; run < 3; run++) {
     const engine = await engineWith({ workerThreads: 1 + run });
-    for (const b of randomBatches(stream.records, 100 + run, 200)) {
-      await engine.waitForRoom(b.records);
-      engine.ingest(b.bytes, b.records);
-    }
+    await readCaptureFile(file, async (batch, records) => {
+      await engine.waitForRoom(records);
+      engine.ingest(batch, records);
+    });
     await engine.sync();
     const rows = [...engine.store.families.keys()].map((metric) => engine.store.window({ metric, by: metric === 'http_request_duration_seconds' ? ['route'] : undefined }, 900_000));
     runs.push(JSON.stringify(rows.map((r) => r.map((x) => JSON.stringify([x.labels, x.summary.value])).sort())));
     await engine.stop();
   }
+  t.ok(runs[0].length > 1000, 'a store with something in it');
   t.equal(runs[1], runs[0]);
   t.equal(runs[2], runs[0]);
 });
