@@ -21,6 +21,31 @@ const LF = 0x0a;
 const SLASH = 0x2f;
 const ID_MARK = 0x100; // hashed for an identifier segment: no byte has this value
 
+/** Byte classes, one bit each, so a segment's bytes are classified with one AND and one OR per byte. */
+const DIGIT = 1; // 0-9
+const HEX = 2; // 0-9 a-f A-F
+const LETTER = 4; // a-z A-Z
+const WORD = 8; // 0-9 a-z A-Z _ -
+const HEX_OR_DASH = 16; // what a UUID is made of
+const ALL_CLASSES = DIGIT | HEX | LETTER | WORD | HEX_OR_DASH;
+const SEPARATOR = 32; // "/"
+const STOP = 64; // the end of the path: space, "?", "#", CR, LF
+const CLASSES = new Uint8Array(256);
+for (let c = 0; c < 256; c++) {
+  const lower = c | 0x20;
+  const digit = c >= 0x30 && c <= 0x39;
+  const letter = lower >= 0x61 && lower <= 0x7a;
+  const hex = digit || (lower >= 0x61 && lower <= 0x66);
+  CLASSES[c] =
+    (digit ? DIGIT : 0) |
+    (hex ? HEX : 0) |
+    (letter ? LETTER : 0) |
+    (digit || letter || c === 0x5f || c === 0x2d ? WORD : 0) |
+    (hex || c === 0x2d ? HEX_OR_DASH : 0) |
+    (c === SLASH ? SEPARATOR : 0) |
+    (c === SP || c === QUESTION || c === HASH || c === CR || c === LF ? STOP : 0);
+}
+
 interface Entry {
   /** The shape as segments: literal text, or null for an identifier. */
   segments: (string | null)[];
@@ -60,17 +85,11 @@ export class RouteCache {
       at++;
     }
     if (at < end && bytes[at] !== SLASH) at = absoluteFormPath(bytes, at, end);
-    let pathEnd = at;
-    while (pathEnd < end) {
-      const c = bytes[pathEnd];
-      if (c === SP || c === QUESTION || c === HASH || c === CR || c === LF) break;
-      pathEnd++;
-    }
+    const segments = this.scan(bytes, at, end);
+    const pathEnd = this.pathEnd;
     if (pathEnd === at) return '';
-    if (!this.byShape) return this.templater.route(latin1(bytes, at, pathEnd));
-
-    const segments = this.scan(bytes, at, pathEnd);
-    if (segments < 0) return this.templater.route(latin1(bytes, at, pathEnd)); // too many segments to keep
+    // Too many segments to keep, or patterns that need every path read on its own.
+    if (segments < 0 || !this.byShape) return this.templater.route(latin1(bytes, at, pathEnd));
     const hash = this.hash;
     for (let e = this.entries.get(hash); e; e = e.next) {
       if (this.sameShape(e.segments, segments, bytes, at)) return e.route;
@@ -92,43 +111,50 @@ export class RouteCache {
     return route;
   }
 
+  /** Results of the last scan: the shape's hash, and where the path ended. */
   private hash = 0;
+  private pathEnd = 0;
 
   /**
-   * One pass over the path: splits it into segments (each starting with its
-   * "/", the first one with whatever the path starts with), classifies each,
-   * and hashes the shape (FNV-1a; an identifier hashes as one mark). Returns
-   * the number of segments, or -1 past MAX_SEGMENTS.
+   * One pass over the path, which ends at a space, "?", "#", CR or LF: splits
+   * it into segments (each starting with its "/", the first one with whatever
+   * the path starts with), classifies each, and hashes the shape (FNV-1a; an
+   * identifier hashes as one mark). Returns the number of segments, or -1 past
+   * MAX_SEGMENTS (pathEnd is then still found).
    */
   private scan(bytes: Uint8Array, start: number, end: number): number {
     let hash = 0x811c9dc5;
     let n = 0;
-    for (let s = start; s < end; ) {
-      if (n === MAX_SEGMENTS) return -1;
-      hash = Math.imul(hash ^ bytes[s], 0x01000193);
+    let s = start;
+    while (s < end) {
+      const opener = bytes[s];
+      if (CLASSES[opener] & STOP) break;
+      if (n === MAX_SEGMENTS) {
+        while (s < end && !(CLASSES[bytes[s]] & STOP)) s++;
+        this.pathEnd = s;
+        return -1;
+      }
+      hash = Math.imul(hash ^ opener, 0x01000193);
       let literal = hash;
-      let digits = 0;
-      let letters = 0;
-      let hex = 0;
-      let word = 0; // [A-Za-z0-9_-]
+      let all = ALL_CLASSES; // the classes every byte of the segment has
+      let any = 0; // the classes some byte has
       let e = s + 1;
       for (; e < end; e++) {
         const c = bytes[e];
-        if (c === SLASH) break;
+        const f = CLASSES[c];
+        if (f & (STOP | SEPARATOR)) break;
         literal = Math.imul(literal ^ c, 0x01000193);
-        const lower = c | 0x20;
-        if (c >= 0x30 && c <= 0x39) {
-          digits++;
-          hex++;
-          word++;
-        } else if (lower >= 0x61 && lower <= 0x7a) {
-          letters++;
-          word++;
-          if (lower <= 0x66) hex++;
-        } else if (c === 0x5f || c === 0x2d) word++;
+        all &= f;
+        any |= f;
       }
       const len = e - s - 1;
-      const id = len > 0 && (digits === len || (len >= 8 && hex === len && digits > 0) || (len === 36 && isUuid(bytes, s + 1)) || (len >= 20 && word === len && digits > 0 && letters > 0));
+      const hasDigit = (any & DIGIT) !== 0;
+      const id =
+        len > 0 &&
+        ((all & DIGIT) !== 0 ||
+          (len >= 8 && (all & HEX) !== 0 && hasDigit) ||
+          (len === 36 && (all & HEX_OR_DASH) !== 0 && isUuid(bytes, s + 1)) ||
+          (len >= 20 && (all & WORD) !== 0 && hasDigit && (any & LETTER) !== 0));
       hash = id ? Math.imul(hash ^ ID_MARK, 0x01000193) : literal;
       this.ends[n] = e;
       this.ids[n] = id ? 1 : 0;
@@ -136,6 +162,7 @@ export class RouteCache {
       s = e;
     }
     this.hash = hash & 0x3fffffff; // a small integer: no boxed number per lookup
+    this.pathEnd = s;
     return n;
   }
 
