@@ -47,7 +47,7 @@ const MAX_IDENTITIES = 50_000;
 export class Shard {
   private readonly table: DeltaTable;
   private readonly enricher: Enricher;
-  private readonly running: { name: string; processor: Processor; stats: ProcessorStats }[] = [];
+  private readonly running: { processor: Processor; stats: ProcessorStats }[] = [];
   private readonly groups = new BatchGroups();
   private readonly totals: ShardStats;
 
@@ -62,7 +62,7 @@ export class Shard {
       processors[plugin.name] = stats;
       if (!plugin.families.some((f) => enabled.has(f.name))) continue; // nothing of it is wanted
       const processor = plugin.create(processorContext(plugin, this.table, enabled, stats, () => slots++));
-      this.running.push({ name: plugin.name, processor, stats });
+      this.running.push({ processor, stats });
     }
     this.totals = { events: 0, batches: 0, truncatedBytes: 0, unknownRecords: 0, processors };
     this.enricher = new Enricher({
@@ -104,7 +104,7 @@ export class Shard {
     return n;
   }
 
-  /** The aggregates since the last drain; the shard starts over empty. */
+  /** The aggregates since the last drain, as plain data for the store. */
   drain(): DeltaCell[] {
     return this.table.drain();
   }
