@@ -1,0 +1,159 @@
+/**
+ * The agent's HTTP surface on one port: REST under /api, Prometheus at
+ * /metrics. An app factory apart from listen(), so tests use inject().
+ * Every query is checked by JSON Schema; a bad one gets a 400 naming the
+ * field and the reason, an unknown path a JSON 404.
+ */
+import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import { formatDuration } from '../analytics/duration';
+import type { AttachResult } from '../capture/addon';
+import type { CaptureStats } from '../capture/capture';
+import type { Engine } from '../pipeline/engine';
+import { apiMetrics, type MetricsQuery } from './api-metrics';
+import { LossWatch } from './loss-watch';
+
+export interface AppSources {
+  engine: Engine;
+  /** prom-client text for /metrics. */
+  scrape: () => Promise<string>;
+  capture?: () => CaptureStats;
+  attach?: AttachResult[];
+  startedAtMs: number;
+  metricsPath?: string;
+}
+
+const UNIT_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+/** The store keeps three kinds of aggregates: counters, histograms, and all-time totals. */
+const AGGREGATORS = 3;
+
+interface ErrorBody {
+  error: string;
+  message: string;
+  field?: string;
+}
+
+export function buildApp(sources: AppSources): FastifyInstance {
+  const { engine } = sources;
+  const app = Fastify({
+    logger: false,
+    bodyLimit: 64 * 1024,
+    // Unknown query parameters are errors, not silently dropped.
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: true, allErrors: false } },
+  });
+  const losses = new LossWatch(() => lostTotal(sources));
+
+  app.setNotFoundHandler((req, reply) => {
+    reply.code(404).send({ error: 'not found', message: `no route ${req.method} ${req.url.split('?')[0]}` } satisfies ErrorBody);
+  });
+  app.setErrorHandler((err: FastifyError, _req, reply) => {
+    if (err.validation) {
+      const v = err.validation[0];
+      const params = v.params as Record<string, unknown>;
+      const field = (params.missingProperty ?? params.additionalProperty ?? v.instancePath.replace(/^\//, '')) as string;
+      const reason = params.additionalProperty ? 'is not a known parameter' : v.message ?? 'is invalid';
+      reply.code(400).send({ error: 'bad request', field, message: `${field}: ${reason}` } satisfies ErrorBody);
+      return;
+    }
+    const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
+    reply.code(status).send({ error: status === 500 ? 'internal error' : 'bad request', message: err.message } satisfies ErrorBody);
+  });
+
+  app.get('/api/health', async () => {
+    const stats = engine.stats();
+    const failedProbes = (sources.attach ?? []).filter((a) => !a.attached).map((a) => a.program);
+    const lost = losses.recent();
+    const problems = [
+      ...stats.failures.map((f) => `engine: ${f.split('\n')[0]}`),
+      ...(failedProbes.length ? [`probes not attached: ${failedProbes.join(', ')}`] : []),
+      ...(lost > 0 ? [`${lost} exchanges lost in the last minute`] : []),
+    ];
+    return {
+      status: problems.length === 0 ? 'healthy' : 'degraded',
+      processors: Object.keys(stats.processors).length,
+      aggregators: AGGREGATORS,
+      buffer_size: stats.bufferSize,
+      buffer_capacity: stats.bufferCapacity,
+      worker_threads: stats.workerThreads,
+      uptime_seconds: (Date.now() - sources.startedAtMs) / 1000,
+      probes: sources.attach ? { attached: sources.attach.length - failedProbes.length, total: sources.attach.length, failed: failedProbes } : null,
+      lost: { total: lostTotal(sources), last_minute: lost },
+      problems,
+    };
+  });
+
+  app.get('/api/processors', async () => ({
+    processors: Object.entries(engine.stats().processors).map(([name, p]) => ({
+      name,
+      events_in: p.eventsIn,
+      writes: p.writes,
+      folded: p.folded,
+      time_seconds: p.timeNs / 1e9,
+      ns_per_event: p.eventsIn > 0 ? p.timeNs / p.eventsIn : null,
+    })),
+  }));
+
+  app.get('/api/stats', async () => {
+    const e = engine.stats();
+    const capture = sources.capture?.();
+    return {
+      uptime_seconds: (Date.now() - sources.startedAtMs) / 1000,
+      engine: {
+        status: e.status,
+        worker_threads: e.workerThreads,
+        events_in: e.eventsIn,
+        events_processed: e.eventsProcessed,
+        dropped_events: e.droppedEvents,
+        dropped_batches: e.droppedBatches,
+        buffer_size: e.bufferSize,
+        buffer_capacity: e.bufferCapacity,
+        truncated_bytes: e.truncatedBytes,
+        unknown_records: e.unknownRecords,
+      },
+      capture: capture ? { records: capture.records, batches: capture.batches, lost: capture.lost } : null,
+      store: engine.store.stats(),
+      windows: engine.options.windowSizesMs.map(formatDuration),
+    };
+  });
+
+  app.get('/api/alerts', async () => ({ alerts: [], history: [] }));
+
+  app.get<{ Querystring: MetricsQuery }>(
+    '/api/metrics',
+    {
+      schema: {
+        querystring: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            window: { type: 'string', pattern: '^[1-9][0-9]{0,6}(s|m|h|d)$', default: '5m' },
+            service: { type: 'string', maxLength: 256 },
+            route: { type: 'string', maxLength: 512 },
+            method: { type: 'string', maxLength: 16 },
+            status_class: { type: 'string', enum: ['1xx', '2xx', '3xx', '4xx', '5xx', 'none'] },
+            side: { type: 'string', enum: ['server', 'client'] },
+            limit: { type: 'integer', minimum: 1, maximum: 1000, default: 50 },
+          },
+        },
+      },
+    },
+    async (req, reply) => {
+      const q = req.query;
+      const m = /^(\d+)(s|m|h|d)$/.exec(q.window)!;
+      const windowMs = Number(m[1]) * UNIT_MS[m[2]];
+      const problem = engine.store.windowProblem(windowMs);
+      if (problem) return reply.code(400).send({ error: 'bad request', field: 'window', message: `window: ${q.window} ${problem}` } satisfies ErrorBody);
+      return apiMetrics(engine.store, q, windowMs);
+    },
+  );
+
+  app.get(sources.metricsPath ?? '/metrics', async (_req, reply) => {
+    reply.type('text/plain; version=0.0.4; charset=utf-8');
+    return sources.scrape();
+  });
+
+  return app;
+}
+
+function lostTotal(sources: AppSources): number {
+  return (sources.capture?.().lost.total ?? 0) + sources.engine.stats().droppedEvents;
+}

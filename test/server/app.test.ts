@@ -1,0 +1,147 @@
+/**
+ * The REST API and /metrics on a real engine fed with known exchanges,
+ * through inject() and over real HTTP: exact values, every bad input named.
+ */
+import t from 'tap';
+import { Engine } from '../../src/pipeline/engine';
+import { buildApp } from '../../src/server/app';
+import { createExporter } from '../../src/server/prometheus-exporter';
+import { batchOf, encodeExchange } from '../helpers/records';
+
+const NOW = 1_800_000_000_000; // a multiple of 10 s
+const at = (msBefore: number, durationMs: number) => ({
+  endNs: BigInt(NOW - msBefore) * 1_000_000n,
+  startNs: BigInt(NOW - msBefore - durationMs) * 1_000_000n,
+});
+
+async function setup() {
+  const engine = await Engine.start({ workerThreads: 2, clockOffsetMs: 0, now: () => NOW, publishIntervalMs: 60_000 });
+  const records = [
+    // api:8080, server: 8 GET /users/{id} (2 of them 500), 4 POST /orders (1 aborted), all in the last minute
+    ...Array.from({ length: 8 }, (_, i) => encodeExchange({ comm: 'api', localPort: 8080, head: `GET /users/${i} HTTP/1.1\r\n\r\n`, status: i < 2 ? 500 : 200, responseBytes: 1000, ...at(1000 * (i + 1), 10 * (i + 1)) })),
+    ...Array.from({ length: 4 }, (_, i) => encodeExchange({ comm: 'api', localPort: 8080, head: 'POST /orders HTTP/1.1\r\n\r\n', status: i === 0 ? 0 : 201, flags: i === 0 ? 1 | 2 : 0, responseBytes: 300, ...at(2000 * (i + 1), 100) })),
+    // curl, client side, calling port 8080
+    ...Array.from({ length: 3 }, (_, i) => encodeExchange({ direction: 'client', comm: 'curl', localPort: 50000 + i, peerPort: 8080, head: 'GET /users/1 HTTP/1.1\r\n\r\n', status: 404, ...at(500 * (i + 1), 5) })),
+  ];
+  engine.ingest(batchOf(...records), records.length);
+  await engine.sync();
+  const exporter = createExporter({ engine });
+  const app = buildApp({ engine, scrape: exporter.scrape, startedAtMs: Date.now() - 5000 });
+  t.teardown(async () => {
+    await app.close();
+    await engine.stop();
+  });
+  return { engine, app };
+}
+
+t.test('GET /api/health, /api/processors, /api/stats, /api/alerts', async (t) => {
+  const { app } = await setup();
+  const health = await app.inject('/api/health');
+  t.equal(health.statusCode, 200);
+  const h = health.json();
+  t.match(h, { status: 'healthy', processors: 4, aggregators: 3, buffer_size: 0, buffer_capacity: 20_000, worker_threads: 2, probes: null, lost: { total: 0, last_minute: 0 }, problems: [] });
+  t.ok(h.uptime_seconds >= 5 && h.uptime_seconds < 60);
+  const processors = (await app.inject('/api/processors')).json();
+  t.same(processors.processors.map((p: { name: string; events_in: number }) => [p.name, p.events_in]), [['http', 15], ['network', 15], ['performance', 15], ['error', 15]]);
+  const stats = (await app.inject('/api/stats')).json();
+  t.match(stats.engine, { status: 'running', events_in: 15, events_processed: 15, dropped_events: 0 });
+  t.same(stats.windows, ['1m', '5m', '15m', '1h', '1d']);
+  t.same((await app.inject('/api/alerts')).json(), { alerts: [], history: [] });
+});
+
+t.test('GET /api/metrics: totals, services and routes, with filters', async (t) => {
+  const { app } = await setup();
+  const r = await app.inject('/api/metrics?window=1m');
+  t.equal(r.statusCode, 200);
+  const m = r.json();
+  t.equal(m.window_seconds, 60);
+  t.match(m.totals, { requests: 15, errors: 6, error_rate: 6 / 15 });
+  t.same(m.status_classes, { '2xx': 9, '4xx': 3, '5xx': 2, none: 1 });
+  t.same(
+    m.services.map((s: { service: string; side: string; requests: number; errors: number }) => [s.service, s.side, s.requests, s.errors]),
+    [['api:8080', 'server', 12, 3], ['curl', 'client', 3, 3]],
+  );
+  t.same(
+    m.routes.map((s: { method: string; route: string; requests: number; errors: number }) => [s.method, s.route, s.requests, s.errors]),
+    [['GET', '/users/{id}', 8, 2], ['POST', '/orders', 4, 1], ['GET', '/users/{id}', 3, 3]],
+  );
+  const users = m.routes[0].latency_seconds;
+  t.same([users.p50, users.max], [0.04, 0.08], 'exact percentiles while few values: rank floor(0.5 * 7) of 10..80 ms');
+
+  const filtered = async (query: string) => (await app.inject(`/api/metrics?window=5m&${query}`)).json();
+  t.equal((await filtered('service=curl')).totals.requests, 3);
+  t.equal((await filtered('side=server&method=POST')).totals.requests, 4);
+  t.equal((await filtered('route=/orders')).totals.requests, 4);
+  t.match((await filtered('status_class=5xx')).totals, { requests: 2, errors: 2 });
+  t.match((await filtered('status_class=2xx')).totals, { requests: 9, errors: 0 });
+  t.equal((await filtered('limit=1')).routes.length, 1);
+  t.same((await filtered('service=nobody')).totals.requests, 0, 'no match: zeros, not an error');
+});
+
+t.test('bad queries: 400 naming the field; unknown paths: JSON 404', async (t) => {
+  const { app } = await setup();
+  const cases: [string, string, string][] = [
+    ['window=abc', 'window', 'window: must match pattern'],
+    ['window=2d', 'window', 'window: 2d is beyond the retention of 1d'],
+    ['window=7s', 'window', 'window: 7s must be at least 10s'],
+    ['limit=0', 'limit', 'limit: must be >= 1'],
+    ['limit=many', 'limit', 'limit: must be integer'],
+    ['status_class=6xx', 'status_class', 'status_class: must be equal to one of the allowed values'],
+    ['side=both', 'side', 'side: must be equal to one of the allowed values'],
+    ['colour=red', 'colour', 'colour: is not a known parameter'],
+    [`service=${'x'.repeat(300)}`, 'service', 'service: must NOT have more than 256 characters'],
+  ];
+  for (const [query, field, message] of cases) {
+    const r = await app.inject(`/api/metrics?${query}`);
+    t.equal(r.statusCode, 400, query.slice(0, 40));
+    t.match(r.json(), { error: 'bad request', field, message: new RegExp('^' + message.replace(/[[\]().*+?{}|^$]/g, '\\$&')) }, query.slice(0, 40));
+  }
+  const missing = await app.inject('/api/nothing?x=1');
+  t.equal(missing.statusCode, 404);
+  t.same(missing.json(), { error: 'not found', message: 'no route GET /api/nothing' });
+  t.equal((await app.inject({ method: 'DELETE', url: '/api/health' })).statusCode, 404);
+});
+
+t.test('GET /metrics: seed names, OpenTelemetry names, percentiles and the agent itself', async (t) => {
+  const { app } = await setup();
+  const r = await app.inject('/metrics');
+  t.equal(r.statusCode, 200);
+  t.match(r.headers['content-type'], /^text\/plain; version=0.0.4/);
+  const lines = new Set(r.body.split('\n'));
+  const expect = [
+    '# TYPE http_requests_total counter',
+    'http_requests_total{service="api:8080",side="server",server_port="8080",method="GET",path="/users/{id}"} 8',
+    'http_requests_total{service="api:8080",side="server",server_port="8080",method="POST",path="/orders"} 4',
+    'http_requests_total{service="curl",side="client",server_port="8080",method="GET",path="/users/{id}"} 3',
+    'http_responses_total{service="api:8080",side="server",server_port="8080",status_code="500",status_class="5xx"} 2',
+    'http_errors_total{service="api:8080",side="server",server_port="8080",path="/orders",status_code="0",error_type="aborted"} 1',
+    'network_errors_total{service="api:8080",side="server",reason="closed"} 1',
+    '# TYPE http_request_duration_seconds histogram',
+    'http_request_duration_seconds_bucket{service="api:8080",side="server",server_port="8080",method="GET",path="/users/{id}",status_code="200",le="0.025"} 0',
+    'http_request_duration_seconds_bucket{service="api:8080",side="server",server_port="8080",method="GET",path="/users/{id}",status_code="200",le="0.05"} 3',
+    'http_request_duration_seconds_bucket{service="api:8080",side="server",server_port="8080",method="GET",path="/users/{id}",status_code="200",le="+Inf"} 6',
+    'http_request_duration_seconds_count{service="api:8080",side="server",server_port="8080",method="GET",path="/users/{id}",status_code="200"} 6',
+    '# TYPE http_server_request_duration_seconds histogram',
+    'http_server_request_duration_seconds_count{service_name="api:8080",server_port="8080",http_request_method="POST",http_route="/orders",http_response_status_code="201"} 3',
+    'http_client_request_duration_seconds_count{service_name="curl",server_port="8080",http_request_method="GET",http_route="/users/{id}",http_response_status_code="404"} 3',
+    'http_request_duration_seconds_p50{service="curl",side="client"} 0.005',
+    'http_tracer_events_processed_total 15',
+    'http_tracer_events_lost_total{reason="engine_queue_full"} 0',
+  ];
+  for (const line of expect) t.ok(lines.has(line), line);
+  t.ok(lines.has('http_response_size_bytes_bucket{service="api:8080",side="server",server_port="8080",path="/users/{id}",le="1024"} 8'));
+  t.match(r.body, /^http_tracer_scrape_duration_seconds \d/m);
+});
+
+t.test('over real HTTP on a loopback port', async (t) => {
+  const { app } = await setup();
+  const address = await app.listen({ host: '127.0.0.1', port: 0 });
+  const health = await fetch(`${address}/api/health`);
+  t.equal(health.status, 200);
+  t.equal(((await health.json()) as { status: string }).status, 'healthy');
+  const bad = await fetch(`${address}/api/metrics?window=forever`);
+  t.equal(bad.status, 400);
+  t.equal(((await bad.json()) as { field: string }).field, 'window');
+  const metrics = await fetch(`${address}/metrics`);
+  t.match(await metrics.text(), /http_requests_total\{service="api:8080"/);
+});
