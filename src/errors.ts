@@ -9,6 +9,7 @@ export const ErrorCodes = {
   HT_ERR_USAGE: 'the command line could not be understood',
   HT_ERR_CAPTURE_FILE: 'a capture file is malformed',
   HT_ERR_PRECONDITION: 'the machine cannot run the capture (privileges, BTF, tracefs)',
+  HT_ERR_LISTEN: 'the agent could not open its HTTP port',
 } as const;
 
 export type ErrorCode = keyof typeof ErrorCodes;

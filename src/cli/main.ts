@@ -1,8 +1,8 @@
 /**
  * http-tracer [command] [options]
  *
- *   run              the agent (for now: trace with the demo workload)
- *   demo             trace plus a bundled demo service and load
+ *   run              the agent: capture, analytics, REST API and /metrics on one port
+ *   demo             run plus a bundled demo service and load, with a live line per exchange
  *   check            can capture work here? (kernel, BTF, tracefs, privileges, probes)
  *   trace            one line per HTTP exchange on this host, as it happens
  *   record FILE      write captured batches to FILE
@@ -14,8 +14,8 @@
 import { parseArgs } from 'node:util';
 import { TracerError } from '../errors';
 import { checkCommand } from './check';
-import { demoCommand } from './demo';
 import { captureOptionSpec, parseInteger } from './options';
+import { runCommand } from './run';
 import { summaryCommand } from './summary';
 import { recordCommand, replayCommand, traceCommand, type Io } from './trace';
 
@@ -32,6 +32,11 @@ options (trace, record, replay, demo):
   --ring-buffer-bytes N kernel ring buffer (power of two; default 8388608)
   --exchange-timeout-ms N  outstanding exchanges older than this are reported aborted (default 120000, 0 = never)
   --duration-seconds N  stop by itself after N seconds
+
+run, demo: the agent on one port (default 0.0.0.0:8080): REST under /api, Prometheus /metrics
+  --config FILE         the seed's configuration file (output.analytics: dashboard_port,
+                        dashboard_address, metrics_endpoint, worker_threads, ...);
+                        HTTP_TRACER_ANALYTICS_* variables override it
 
 replay --summary: the file through the analytics engine, then requests, rate, errors
 and p50/p95/p99 per service and route:
@@ -74,8 +79,11 @@ export async function main(argv: string[]): Promise<number> {
   const duration = values['duration-seconds'] === undefined ? undefined : parseInteger('duration-seconds', values['duration-seconds'], 1, 86_400 * 365);
   const io: Io = { stdout: process.stdout, stderr: process.stderr, stopRequested: stopSignal(duration) };
   const needsFile = command === 'record' || command === 'replay';
-  const summaryOnly = (['summary', 'window', 'top', 'config'] as const).find((o) => values[o] !== undefined);
+  const summaryOnly = (['summary', 'window', 'top'] as const).find((o) => values[o] !== undefined);
   if (summaryOnly && !(command === 'replay' && values.summary)) throw new TracerError('HT_ERR_USAGE', `--${summaryOnly} goes with replay --summary`);
+  if (values.config !== undefined && !(command === 'run' || command === 'demo' || (command === 'replay' && values.summary))) {
+    throw new TracerError('HT_ERR_USAGE', '--config goes with run, demo and replay --summary');
+  }
   const filterOption = (['port', 'not-port', 'pid', 'not-pid', 'comm', 'status'] as const).find((o) => values[o] !== undefined);
   if (values.summary && filterOption) throw new TracerError('HT_ERR_USAGE', `--${filterOption} does not apply to --summary, which summarises every exchange of the file`);
   if ((needsFile && !file) || (!needsFile && file !== undefined) || extra.length > 0) {
@@ -92,7 +100,7 @@ export async function main(argv: string[]): Promise<number> {
       return values.summary ? summaryCommand(file, values, io) : replayCommand(file, values, io);
     case 'run':
     case 'demo':
-      return demoCommand(values, io);
+      return runCommand(values, io, command === 'demo');
     default:
       throw new TracerError('HT_ERR_USAGE', `unknown command ${JSON.stringify(command)}`);
   }

@@ -59,14 +59,14 @@ export function batchPrinter(filter: ExchangeFilter, json: boolean, offsetNs: ()
   return printer;
 }
 
-function lossSummary(stats: CaptureStats): string {
+export function lossSummary(stats: CaptureStats): string {
   const reasons = Object.entries(stats.lost.byReason)
     .map(([k, v]) => `${k}=${v}`)
     .join(' ');
   return `${stats.kernel.exchanges} exchanges captured (${stats.kernel.aborted} aborted), ${stats.records} delivered; lost ${stats.lost.total}: ${reasons}`;
 }
 
-function startCapture(values: ParsedCaptureValues, io: Io, onBatch: (batch: Buffer, records: number) => void): Capture {
+export function startCapture(values: ParsedCaptureValues, io: Io, onBatch: (batch: Buffer, records: number) => void): Capture {
   const started = Date.now();
   const capture = Capture.start(captureOptions(values), onBatch);
   const attached = capture.attach.filter((a) => a.attached).length;

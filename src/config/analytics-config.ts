@@ -10,9 +10,11 @@
  *     "enabled_metrics": ["http_requests_total", ...],
  *     "route_patterns": ["/orders/:id/items"], "max_series_per_service": 1000, "max_series": 10000,
  *     "processors": ["./my-processor.js"],
- *     ...dashboard and alerting keys (read by the server and the alerting engine) }}}
+ *     "enable_dashboard": true, "dashboard_port": 8080, "dashboard_address": "0.0.0.0", "metrics_endpoint": "/metrics",
+ *     ...alerting keys (read by the alerting engine) }}}
  */
 import fs from 'node:fs';
+import { isIP } from 'node:net';
 import { TracerError } from '../errors';
 import type { EngineOptions } from '../pipeline/engine-options';
 
@@ -26,8 +28,43 @@ const MAX_CONFIG_BYTES = 1 << 20;
 const SECTION = 'output.analytics';
 
 /** Keys the seed lists that other parts of the agent read (dashboard, alerting). */
-const OTHER_SEED_KEYS = ['enable_alerting', 'alert_rules', 'enable_dashboard', 'dashboard_port', 'metrics_endpoint'];
+const OTHER_SEED_KEYS = ['enable_alerting', 'alert_rules'];
+const SERVER_KEYS = ['enable_dashboard', 'dashboard_port', 'dashboard_address', 'metrics_endpoint'];
 const ENGINE_KEYS = ['buffer_size', 'worker_threads', 'flush_interval_seconds', 'window_sizes', 'retention_hours', 'enabled_metrics', 'route_patterns', 'max_series_per_service', 'max_series', 'processors'];
+
+/** The agent's one port: where it listens, what it serves. */
+export interface ServerOptions {
+  port: number;
+  /** Default all interfaces, as a DaemonSet needs; 127.0.0.1 to keep it local. */
+  address: string;
+  enableDashboard: boolean;
+  metricsPath: string;
+}
+
+export const DEFAULT_SERVER: ServerOptions = { port: 8080, address: '0.0.0.0', enableDashboard: true, metricsPath: '/metrics' };
+
+const SERVER_ENV = {
+  HTTP_TRACER_ANALYTICS_DASHBOARD_PORT: 'port',
+  HTTP_TRACER_ANALYTICS_DASHBOARD_ADDRESS: 'address',
+  HTTP_TRACER_ANALYTICS_ENABLE_DASHBOARD: 'enableDashboard',
+} as const;
+
+function serverOption(where: string, key: keyof ServerOptions, v: unknown): ServerOptions[keyof ServerOptions] {
+  switch (key) {
+    case 'port':
+      if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > 65535) fail(where, v, 'must be a port number, 1 to 65535');
+      return v as number;
+    case 'address':
+      if (typeof v !== 'string' || !isIP(v)) fail(where, v, 'must be an IPv4 or IPv6 address (0.0.0.0 for all interfaces)');
+      return v as string;
+    case 'enableDashboard':
+      if (typeof v !== 'boolean') fail(where, v, 'must be true or false');
+      return v as boolean;
+    case 'metricsPath':
+      if (typeof v !== 'string' || !/^\/[A-Za-z0-9._~/-]*$/.test(v) || v.startsWith('/api/') || v === '/') fail(where, v, 'must be a path such as /metrics (not / and not under /api/)');
+      return v as string;
+  }
+}
 
 export const ANALYTICS_ENV = {
   HTTP_TRACER_ANALYTICS_BUFFER_SIZE: 'bufferSize',
@@ -83,7 +120,8 @@ export function analyticsFromDocument(doc: unknown, source: string): AnalyticsOp
   if (!isObject(a)) fail(`${source}: ${SECTION}`, a, 'must be an object');
   const at = (key: string): string => `${source}: ${SECTION}.${key}`;
   for (const key of Object.keys(a)) {
-    if (!ENGINE_KEYS.includes(key) && !OTHER_SEED_KEYS.includes(key)) fail(at(key), a[key], `is not a known key (known: ${[...ENGINE_KEYS, ...OTHER_SEED_KEYS].join(', ')})`);
+    const known = [...ENGINE_KEYS, ...SERVER_KEYS, ...OTHER_SEED_KEYS];
+    if (!known.includes(key)) fail(at(key), a[key], `is not a known key (known: ${known.join(', ')})`);
   }
   const options: AnalyticsOptions = {};
   if (a.buffer_size !== undefined) options.bufferSize = integer(at('buffer_size'), a.buffer_size);
@@ -106,10 +144,18 @@ export function analyticsFromDocument(doc: unknown, source: string): AnalyticsOp
   return options;
 }
 
+export interface AgentConfig {
+  options: AnalyticsOptions;
+  sources: OptionSources;
+  server: ServerOptions;
+}
+
 /** Reads the file (if any), then applies the environment. */
-export function loadAnalyticsOptions(file: string | undefined, env: NodeJS.ProcessEnv): { options: AnalyticsOptions; sources: OptionSources } {
+export function loadAnalyticsOptions(file: string | undefined, env: NodeJS.ProcessEnv): AgentConfig {
   let options: AnalyticsOptions = {};
   const sources: OptionSources = {};
+  const server: ServerOptions = { ...DEFAULT_SERVER };
+  let doc: unknown;
   if (file !== undefined) {
     let text: string;
     try {
@@ -118,7 +164,6 @@ export function loadAnalyticsOptions(file: string | undefined, env: NodeJS.Proce
     } catch (e) {
       throw new TracerError('HT_ERR_OPTION', `config ${file}: cannot be read: ${(e as Error).message}`);
     }
-    let doc: unknown;
     try {
       doc = JSON.parse(text);
     } catch (e) {
@@ -126,6 +171,22 @@ export function loadAnalyticsOptions(file: string | undefined, env: NodeJS.Proce
     }
     options = analyticsFromDocument(doc, `config ${file}`);
     for (const [key, fileKey] of Object.entries(FILE_KEYS)) sources[key] = `config ${file}: ${SECTION}.${fileKey}`;
+    const a = ((doc as { output?: { analytics?: Record<string, unknown> } }).output?.analytics ?? {}) as Record<string, unknown>;
+    const fileServerKeys: [string, keyof ServerOptions][] = [
+      ['dashboard_port', 'port'],
+      ['dashboard_address', 'address'],
+      ['enable_dashboard', 'enableDashboard'],
+      ['metrics_endpoint', 'metricsPath'],
+    ];
+    for (const [fileKey, key] of fileServerKeys) {
+      if (a[fileKey] !== undefined) (server[key] as unknown) = serverOption(`config ${file}: ${SECTION}.${fileKey}`, key, a[fileKey]);
+    }
+  }
+  for (const [name, key] of Object.entries(SERVER_ENV)) {
+    const text = env[name];
+    if (text === undefined) continue;
+    const value = key === 'port' ? (/^\d+$/.test(text) ? Number(text) : text) : key === 'enableDashboard' ? (text === 'true' ? true : text === 'false' ? false : text) : text;
+    (server[key] as unknown) = serverOption(name, key, value);
   }
   for (const [name, key] of Object.entries(ANALYTICS_ENV)) {
     const text = env[name];
@@ -134,5 +195,5 @@ export function loadAnalyticsOptions(file: string | undefined, env: NodeJS.Proce
     options[key] = key === 'flushIntervalMs' ? Number(text) * 1000 : Number(text);
     sources[key] = name;
   }
-  return { options, sources };
+  return { options, sources, server };
 }

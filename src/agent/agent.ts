@@ -1,0 +1,81 @@
+/**
+ * The agent: capture → engine → one HTTP port (REST, /metrics).
+ *
+ *   Capture (addon poll thread) --batches--> Engine.ingest --> shards --> store
+ *                               `--> onBatch (e.g. the demo's live lines)
+ *   Fastify on address:port <-- REST, /metrics read the store and the stats
+ *
+ * stop() closes the port, detaches the programs, then publishes and stops the
+ * engine; it is idempotent.
+ */
+import type { FastifyInstance } from 'fastify';
+import type { Capture } from '../capture/capture';
+import type { AgentConfig } from '../config/analytics-config';
+import { TracerError } from '../errors';
+import { Engine } from '../pipeline/engine';
+import { buildApp } from '../server/app';
+import { createExporter } from '../server/prometheus-exporter';
+
+export interface AgentParts {
+  config: AgentConfig;
+  /** Add to a CLOCK_MONOTONIC ms value to get Unix ms. */
+  clockOffsetMs: number;
+  /** Starts the capture with the consumer the agent gives it (load and attach happen here). */
+  startCapture: (onBatch: (batch: Buffer, records: number) => void) => Capture;
+  /** Another consumer of every batch, after the engine (the demo's live lines). */
+  alsoOnBatch?: (batch: Buffer, records: number) => void;
+}
+
+export interface Agent {
+  /** Where the HTTP port listens, as a URL. */
+  url: string;
+  engine: Engine;
+  capture: Capture;
+  app: FastifyInstance;
+  stop(): Promise<void>;
+}
+
+export async function startAgent(parts: AgentParts): Promise<Agent> {
+  const { config } = parts;
+  const startedAtMs = Date.now();
+  const engine = await Engine.start({ ...config.options, clockOffsetMs: parts.clockOffsetMs }, config.sources);
+  let capture: Capture;
+  try {
+    const also = parts.alsoOnBatch;
+    capture = parts.startCapture(
+      also
+        ? (batch, records) => {
+            engine.ingest(batch, records);
+            also(batch, records);
+          }
+        : (batch, records) => void engine.ingest(batch, records),
+    );
+  } catch (e) {
+    await engine.stop();
+    throw e;
+  }
+  const attached = capture.attach.filter((a) => a.attached).length;
+  const exporter = createExporter({ engine, capture: () => capture.stats(), probes: { attached, total: capture.attach.length } });
+  const app = buildApp({ engine, scrape: exporter.scrape, capture: () => capture.stats(), attach: capture.attach, startedAtMs, metricsPath: config.server.metricsPath });
+  let url: string;
+  try {
+    url = await app.listen({ host: config.server.address, port: config.server.port });
+  } catch (e) {
+    await capture.stop();
+    await engine.stop();
+    throw new TracerError('HT_ERR_LISTEN', `cannot listen on ${config.server.address}:${config.server.port}: ${(e as Error).message}`);
+  }
+  let stopped: Promise<void> | undefined;
+  return {
+    url,
+    engine,
+    capture,
+    app,
+    stop: () =>
+      (stopped ??= (async () => {
+        await app.close();
+        await capture.stop();
+        await engine.stop();
+      })()),
+  };
+}
