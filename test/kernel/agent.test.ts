@@ -1,0 +1,106 @@
+/**
+ * `http-tracer run` as users run it: real eBPF, a Node server and client with
+ * known traffic, the REST API over HTTP, and a real Prometheus (Debian's)
+ * scraping /metrics; its query API must return the same numbers.
+ */
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import t from 'tap';
+import { freePort, kernelSkipReason, nodeClient, nodeServer, sleep, stopChild, waitForPort, type PlannedRequest } from '../helpers/kernel';
+
+const BIN = path.join(__dirname, '..', '..', 'bin', 'http-tracer.js');
+
+const plan: PlannedRequest[] = [
+  ...Array.from({ length: 20 }, (_, i) => ({ method: 'GET', path: `/hello?n=${i}` })),
+  ...Array.from({ length: 4 }, () => ({ method: 'GET', path: '/fail' })),
+  ...Array.from({ length: 3 }, () => ({ method: 'GET', path: '/missing' })),
+  ...Array.from({ length: 5 }, () => ({ method: 'GET', path: '/wait50' })),
+];
+
+async function until<T>(what: string, get: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 15_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await get().catch(() => undefined);
+    if (v !== undefined && ok(v)) return v;
+    if (Date.now() > deadline) throw new Error(`${what}: not there after ${timeoutMs} ms; last: ${JSON.stringify(v)}`);
+    await sleep(200);
+  }
+}
+
+const getJson = async <T>(url: string): Promise<T> => (await (await fetch(url)).json()) as T;
+
+t.test('run: REST API and /metrics over HTTP, scraped by a real Prometheus', { skip: kernelSkipReason() }, async (t) => {
+  const serverPort = await freePort();
+  const server = await nodeServer(serverPort);
+  const agentPort = await freePort();
+  const agent = spawn(process.execPath, [BIN, 'run', '--port', String(serverPort)], {
+    env: { ...process.env, HTTP_TRACER_ANALYTICS_DASHBOARD_PORT: String(agentPort), HTTP_TRACER_ANALYTICS_DASHBOARD_ADDRESS: '127.0.0.1', HTTP_TRACER_ANALYTICS_WORKER_THREADS: '2' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let agentErr = '';
+  agent.stderr.on('data', (d) => (agentErr += d));
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'prometheus-'));
+  const promPort = await freePort();
+  fs.writeFileSync(
+    path.join(dir, 'prometheus.yml'),
+    `global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: ebpf-http-tracer\n    metrics_path: /metrics\n    static_configs:\n      - targets: ['127.0.0.1:${agentPort}']\n`,
+  );
+  const prometheus = spawn('prometheus', [`--config.file=${path.join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${path.join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${promPort}`], {
+    stdio: 'ignore',
+  });
+  t.teardown(async () => {
+    await stopChild(prometheus);
+    await stopChild(agent);
+    await stopChild(server);
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  await waitForPort(agentPort, '127.0.0.1', 20_000).catch((e) => {
+    throw new Error(`${e.message}; agent said: ${agentErr}`);
+  });
+  const api = `http://127.0.0.1:${agentPort}`;
+  const health = await getJson<{ status: string; probes: { attached: number; total: number } }>(`${api}/api/health`);
+  t.equal(health.status, 'healthy');
+  t.equal(health.probes.attached, health.probes.total, `${health.probes.attached}/${health.probes.total} probes attached`);
+
+  await nodeClient(serverPort, true, plan);
+  const service = `node:${serverPort}`;
+  type Metrics = { totals: { requests: number; errors: number }; routes: { method: string; route: string; requests: number; errors: number; latency_seconds: { p50: number } }[] };
+  const m = await until(
+    'the REST API counts every request',
+    () => getJson<Metrics>(`${api}/api/metrics?window=1m&service=${encodeURIComponent(service)}&side=server`),
+    (v) => v.totals.requests === plan.length,
+  );
+  t.match(m.totals, { requests: 32, errors: 7 });
+  t.same(
+    m.routes.map((r) => [r.method, r.route, r.requests, r.errors]),
+    [['GET', '/hello', 20, 0], ['GET', '/wait50', 5, 0], ['GET', '/fail', 4, 4], ['GET', '/missing', 3, 3]],
+  );
+  const wait = m.routes.find((r) => r.route === '/wait50')!;
+  t.ok(wait.latency_seconds.p50 >= 0.05 && wait.latency_seconds.p50 < 0.1, `/wait50 p50 ${wait.latency_seconds.p50} s`);
+
+  const query = (q: string) =>
+    getJson<{ data: { result: { metric: Record<string, string>; value: [number, string] }[] } }>(`http://127.0.0.1:${promPort}/api/v1/query?query=${encodeURIComponent(q)}`);
+  const byPath = await until(
+    'Prometheus has scraped every request',
+    () => query(`sum by (path) (http_requests_total{service="${service}",side="server"})`),
+    (v) => v.data.result.reduce((n, r) => n + Number(r.value[1]), 0) === plan.length,
+  );
+  t.same(
+    Object.fromEntries(byPath.data.result.map((r) => [r.metric.path, Number(r.value[1])])),
+    { '/hello': 20, '/fail': 4, '/missing': 3, '/wait50': 5 },
+    'Prometheus: requests by path',
+  );
+  const errors = await query(`sum by (error_type) (http_errors_total{service="${service}",side="server"})`);
+  t.same(Object.fromEntries(errors.data.result.map((r) => [r.metric.error_type, Number(r.value[1])])), { '5xx': 4, '4xx': 3 }, 'Prometheus: errors by type');
+  const otel = await query(`sum(http_server_request_duration_seconds_count{service_name="${service}",http_route="/wait50"})`);
+  t.equal(Number(otel.data.result[0]?.value[1]), 5, 'Prometheus: the OpenTelemetry duration histogram');
+  const slow = await query(`sum(http_server_request_duration_seconds_bucket{service_name="${service}",http_route="/wait50",le="0.05"})`);
+  t.equal(Number(slow.data.result[0]?.value[1]), 0, 'none of the /wait50 exchanges under 50 ms');
+  const up = await query('up{job="ebpf-http-tracer"}');
+  t.equal(up.data.result[0]?.value[1], '1', 'the scrape target is up');
+  const lost = await query('sum(http_tracer_events_lost_total)');
+  t.equal(Number(lost.data.result[0]?.value[1]), 0, 'nothing lost');
+});
