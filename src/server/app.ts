@@ -117,6 +117,12 @@ export function buildApp(sources: AppSources): FastifyInstance {
 
   app.get('/api/alerts', async () => ({ alerts: [], history: [] }));
 
+  // What this port serves (the dashboard page will take "/" over).
+  app.get('/', async () => ({
+    name: 'ebpf-http-tracer',
+    endpoints: ['/api/metrics?window=5m', '/api/health', '/api/processors', '/api/stats', '/api/alerts', sources.metricsPath ?? '/metrics'],
+  }));
+
   app.get<{ Querystring: MetricsQuery }>(
     '/api/metrics',
     {

@@ -69,6 +69,26 @@ t.test("the seed's example configures the engine", async (t) => {
   t.equal(engine.stats().workerThreads, 4);
 });
 
+t.test("the server's port, address and paths: the seed's keys, our address key, the variables", async (t) => {
+  t.same(loadAnalyticsOptions(file(SEED), {}).server, { port: 8080, address: '0.0.0.0', enableDashboard: true, metricsPath: '/metrics' }, "the seed's example");
+  t.same(loadAnalyticsOptions(undefined, {}).server, { port: 8080, address: '0.0.0.0', enableDashboard: true, metricsPath: '/metrics' }, 'defaults');
+  const p = file({ output: { analytics: { dashboard_port: 9100, dashboard_address: '::1', enable_dashboard: false, metrics_endpoint: '/prom/metrics' } } });
+  t.same(loadAnalyticsOptions(p, {}).server, { port: 9100, address: '::1', enableDashboard: false, metricsPath: '/prom/metrics' });
+  const env = { HTTP_TRACER_ANALYTICS_DASHBOARD_PORT: '9200', HTTP_TRACER_ANALYTICS_DASHBOARD_ADDRESS: '127.0.0.1', HTTP_TRACER_ANALYTICS_ENABLE_DASHBOARD: 'true' };
+  t.same(loadAnalyticsOptions(p, env).server, { port: 9200, address: '127.0.0.1', enableDashboard: true, metricsPath: '/prom/metrics' }, 'variables win');
+  const bad: [Record<string, unknown>, Record<string, string>, string][] = [
+    [{ dashboard_port: 70000 }, {}, 'output.analytics.dashboard_port: 70000 must be a port number, 1 to 65535'],
+    [{ dashboard_address: 'localhost' }, {}, 'output.analytics.dashboard_address: "localhost" must be an IPv4 or IPv6 address'],
+    [{ enable_dashboard: 'yes' }, {}, 'output.analytics.enable_dashboard: "yes" must be true or false'],
+    [{ metrics_endpoint: '/api/metrics' }, {}, 'output.analytics.metrics_endpoint: "/api/metrics" must be a path such as /metrics'],
+    [{}, { HTTP_TRACER_ANALYTICS_DASHBOARD_PORT: '80a' }, 'HTTP_TRACER_ANALYTICS_DASHBOARD_PORT: "80a" must be a port number'],
+    [{}, { HTTP_TRACER_ANALYTICS_ENABLE_DASHBOARD: '1' }, 'HTTP_TRACER_ANALYTICS_ENABLE_DASHBOARD: "1" must be true or false'],
+  ];
+  for (const [analytics, vars, message] of bad) {
+    t.throws(() => loadAnalyticsOptions(file({ output: { analytics } }), vars), { code: 'HT_ERR_OPTION', message: new RegExp(message.replace(/[[\]().*+?{}|^$]/g, '\\$&')) }, message);
+  }
+});
+
 t.test('the environment wins over the file', async (t) => {
   const env = { HTTP_TRACER_ANALYTICS_BUFFER_SIZE: '500', HTTP_TRACER_ANALYTICS_WORKER_THREADS: '2', HTTP_TRACER_ANALYTICS_FLUSH_INTERVAL_SECONDS: '5' };
   const { options, sources } = loadAnalyticsOptions(file(SEED), env);
