@@ -291,6 +291,15 @@ export class MetricStore {
     return undefined;
   }
 
+  /** Live series, cheaply (stats() also counts cells, which walks every ring). */
+  get seriesCount(): number {
+    return this.series.size;
+  }
+
+  budgetStats(): SeriesBudgetStats {
+    return this.budget.stats();
+  }
+
   stats(): StoreStats {
     let cells = 0;
     for (const s of this.series.values()) {

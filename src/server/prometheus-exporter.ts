@@ -3,7 +3,8 @@
  * totals at scrape time (never a prom-client call per exchange).
  *
  *   store series totals --collect at scrape--> seed names (http_requests_total, …; label `path`)
- *                                          --> OpenTelemetry names (http_server_request_duration_seconds, …)
+ *                                          --> OpenTelemetry names (http_server_request_duration_seconds, …;
+ *                                              the duration histogram goes out under these only)
  *   store 5m window     --------------------> http_request_duration_seconds_p50/_p95/_p99 (seed)
  *   engine, capture     --------------------> http_tracer_* (the agent's own health)
  */
@@ -122,7 +123,9 @@ export function createExporter(sources: ExporterSources, percentileWindowMs = 30
   const { engine } = sources;
   const store = engine.store;
   const registry = new Registry();
-  for (const family of store.families.values()) registry.registerMetric(familyMetric(store, family) as never);
+  // The duration histogram goes out once, under its OpenTelemetry names; the seed's
+  // name carries the percentile gauges (as the seed's example shows).
+  for (const family of store.families.values()) if (family.name !== 'http_request_duration_seconds') registry.registerMetric(familyMetric(store, family) as never);
   const duration = store.families.get('http_request_duration_seconds');
   if (duration) {
     registry.registerMetric(otelDurationMetric(store, duration, 'server') as never);
@@ -139,9 +142,9 @@ export function createExporter(sources: ExporterSources, percentileWindowMs = 30
   own('http_tracer_events_processed_total', 'Exchanges the engine processed.', 'counter', () => [{ value: engine.stats().eventsProcessed, labels: {} }]);
   own('http_tracer_queue_records', 'Records waiting in the engine queues.', 'gauge', () => [{ value: engine.stats().bufferSize, labels: {} }]);
   own('http_tracer_queue_capacity_records', 'What the engine queues can hold.', 'gauge', () => [{ value: engine.stats().bufferCapacity, labels: {} }]);
-  own('http_tracer_series', 'Series held by the store.', 'gauge', () => [{ value: store.stats().series, labels: {} }]);
+  own('http_tracer_series', 'Series held by the store.', 'gauge', () => [{ value: store.seriesCount, labels: {} }]);
   own('http_tracer_series_folded_total', 'Observations folded into an overflow series by the cardinality budget.', 'counter', () => [
-    { value: store.stats().budget.foldedTotal, labels: {} },
+    { value: store.budgetStats().foldedTotal, labels: {} },
   ]);
   own('http_tracer_processor_events_total', 'Exchanges each processor handled.', 'counter', () =>
     Object.entries(engine.stats().processors).map(([processor, p]) => ({ labels: { processor }, value: p.eventsIn })),
