@@ -3,7 +3,8 @@
  *
  *   Capture (addon poll thread) --batches--> Engine.ingest --> shards --> store
  *                               `--> onBatch (e.g. the demo's live lines)
- *   Fastify on address:port <-- REST, /metrics read the store and the stats
+ *                               `--> LiveHub (sampled exchanges for new_event)
+ *   Fastify on address:port <-- REST, /metrics read the store and the stats; /ws/* (LiveHub)
  *
  * stop() closes the port, detaches the programs, then publishes and stops the
  * engine; it is idempotent.
@@ -14,6 +15,7 @@ import type { AgentConfig } from '../config/analytics-config';
 import { TracerError } from '../errors';
 import { Engine } from '../pipeline/engine';
 import { buildApp } from '../server/app';
+import { LiveHub } from '../server/live-hub';
 import { createExporter } from '../server/prometheus-exporter';
 
 export interface AgentParts {
@@ -40,27 +42,30 @@ export async function startAgent(parts: AgentParts): Promise<Agent> {
   const startedAtMs = Date.now();
   const engine = await Engine.start({ ...config.options, clockOffsetMs: parts.clockOffsetMs }, config.sources);
   let capture: Capture;
+  // Made once the capture runs; batches before that have no live listener anyway.
+  let liveHub: LiveHub | undefined;
   try {
     const also = parts.alsoOnBatch;
-    capture = parts.startCapture(
-      also
-        ? (batch, records) => {
-            engine.ingest(batch, records);
-            also(batch, records);
-          }
-        : (batch, records) => void engine.ingest(batch, records),
-    );
+    capture = parts.startCapture((batch, records) => {
+      engine.ingest(batch, records);
+      liveHub?.exchanges(batch, records, parts.clockOffsetMs);
+      also?.(batch, records);
+    });
   } catch (e) {
     await engine.stop();
     throw e;
   }
   const attached = capture.attach.filter((a) => a.attached).length;
   const exporter = createExporter({ engine, capture: () => capture.stats(), probes: { attached, total: capture.attach.length } });
-  const app = buildApp({ engine, scrape: exporter.scrape, capture: () => capture.stats(), attach: capture.attach, startedAtMs, metricsPath: config.server.metricsPath });
+  const live = new LiveHub(engine.store, config.live);
+  liveHub = live;
+  const app = buildApp({ engine, scrape: exporter.scrape, capture: () => capture.stats(), attach: capture.attach, startedAtMs, metricsPath: config.server.metricsPath, live });
+  live.attach(app.server);
   let url: string;
   try {
     url = await app.listen({ host: config.server.address, port: config.server.port });
   } catch (e) {
+    live.close();
     await capture.stop();
     await engine.stop();
     throw new TracerError('HT_ERR_LISTEN', `cannot listen on ${config.server.address}:${config.server.port}: ${(e as Error).message}`);
@@ -73,6 +78,7 @@ export async function startAgent(parts: AgentParts): Promise<Agent> {
     app,
     stop: () =>
       (stopped ??= (async () => {
+        live.close();
         await app.close();
         await capture.stop();
         await engine.stop();

@@ -17,6 +17,7 @@ import fs from 'node:fs';
 import { isIP } from 'node:net';
 import { TracerError } from '../errors';
 import type { EngineOptions } from '../pipeline/engine-options';
+import { DEFAULT_LIVE, type LiveOptions } from '../server/live-hub';
 
 export type AnalyticsOptions = Omit<EngineOptions, 'clockOffsetMs' | 'now'>;
 
@@ -148,13 +149,27 @@ export interface AgentConfig {
   options: AnalyticsOptions;
   sources: OptionSources;
   server: ServerOptions;
+  live: LiveOptions;
 }
+
+/** The WebSocket limits, from the variables the seed names. */
+const LIVE_ENV = {
+  WEBSOCKET_HEARTBEAT_INTERVAL: { key: 'heartbeatMs', scale: 1000, min: 1, max: 3600 },
+  MAX_WEBSOCKET_CONNECTIONS: { key: 'maxConnections', scale: 1, min: 1, max: 100_000 },
+} as const;
 
 /** Reads the file (if any), then applies the environment. */
 export function loadAnalyticsOptions(file: string | undefined, env: NodeJS.ProcessEnv): AgentConfig {
   let options: AnalyticsOptions = {};
   const sources: OptionSources = {};
   const server: ServerOptions = { ...DEFAULT_SERVER };
+  const live: LiveOptions = { ...DEFAULT_LIVE };
+  for (const [name, { key, scale, min, max }] of Object.entries(LIVE_ENV)) {
+    const text = env[name];
+    if (text === undefined) continue;
+    if (!/^\d+$/.test(text) || Number(text) < min || Number(text) > max) fail(name, text, `must be a whole number from ${min} to ${max}`);
+    live[key] = Number(text) * scale;
+  }
   let doc: unknown;
   if (file !== undefined) {
     let text: string;
@@ -195,5 +210,5 @@ export function loadAnalyticsOptions(file: string | undefined, env: NodeJS.Proce
     options[key] = key === 'flushIntervalMs' ? Number(text) * 1000 : Number(text);
     sources[key] = name;
   }
-  return { options, sources, server };
+  return { options, sources, server, live };
 }

@@ -10,6 +10,7 @@ import type { AttachResult } from '../capture/addon';
 import type { CaptureStats } from '../capture/capture';
 import type { Engine } from '../pipeline/engine';
 import { apiMetrics, type MetricsQuery } from './api-metrics';
+import type { LiveHub } from './live-hub';
 import { LossWatch } from './loss-watch';
 
 export interface AppSources {
@@ -20,6 +21,7 @@ export interface AppSources {
   attach?: AttachResult[];
   startedAtMs: number;
   metricsPath?: string;
+  live?: LiveHub;
 }
 
 const UNIT_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
@@ -111,6 +113,7 @@ export function buildApp(sources: AppSources): FastifyInstance {
       },
       capture: capture ? { records: capture.records, batches: capture.batches, lost: capture.lost } : null,
       store: engine.store.stats(),
+      websocket: sources.live?.stats() ?? null,
       windows: engine.options.windowSizesMs.map(formatDuration),
     };
   });
@@ -120,7 +123,7 @@ export function buildApp(sources: AppSources): FastifyInstance {
   // What this port serves (the dashboard page will take "/" over).
   app.get('/', async () => ({
     name: 'ebpf-http-tracer',
-    endpoints: ['/api/metrics?window=5m', '/api/health', '/api/processors', '/api/stats', '/api/alerts', sources.metricsPath ?? '/metrics'],
+    endpoints: ['/api/metrics?window=5m', '/api/health', '/api/processors', '/api/stats', '/api/alerts', sources.metricsPath ?? '/metrics', '/ws/{client_id}', '/ws/analytics'],
   }));
 
   app.get<{ Querystring: MetricsQuery }>(

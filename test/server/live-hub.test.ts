@@ -1,0 +1,166 @@
+/**
+ * The WebSocket endpoints with real clients (ws): subscribe and receive
+ * updates, unsubscribe, the analytics snapshot, live exchanges, every bad
+ * message answered, the connection cap, the heartbeat, and a slow consumer
+ * closed instead of buffered.
+ */
+import t, { type Test } from 'tap';
+import { WebSocket } from 'ws';
+import { Engine } from '../../src/pipeline/engine';
+import { buildApp } from '../../src/server/app';
+import { DEFAULT_LIVE, LiveHub, type LiveOptions } from '../../src/server/live-hub';
+import { batchOf, encodeExchange } from '../helpers/records';
+
+const NOW = 1_800_000_000_000;
+
+function records(n: number, route = (i: number) => `/users/${i}`): Buffer {
+  const endNs = BigInt(NOW - 2000) * 1_000_000n;
+  return batchOf(...Array.from({ length: n }, (_, i) => encodeExchange({ comm: 'api', localPort: 8080, head: `GET ${route(i)} HTTP/1.1\r\n\r\n`, status: i % 5 === 0 ? 500 : 200, startNs: endNs - 3_000_000n, endNs })));
+}
+
+async function setup(t: Test, live: Partial<LiveOptions> = {}, batch = records(10)) {
+  const engine = await Engine.start({ workerThreads: 1, clockOffsetMs: 0, now: () => NOW, publishIntervalMs: 60_000, seriesLimits: { perService: 5000, global: 5000 } });
+  engine.ingest(batch, batch.length / encodeExchange({ head: `GET /users/0 HTTP/1.1\r\n\r\n` }).length);
+  await engine.sync();
+  const hub = new LiveHub(engine.store, { ...DEFAULT_LIVE, ...live });
+  const app = buildApp({ engine, scrape: async () => '', startedAtMs: Date.now(), live: hub });
+  hub.attach(app.server);
+  const url = (await app.listen({ host: '127.0.0.1', port: 0 })).replace('http', 'ws');
+  t.teardown(async () => {
+    hub.close();
+    await app.close();
+    await engine.stop();
+  });
+  return { engine, hub, url };
+}
+
+/** A client that queues every message it gets. */
+async function connect(url: string, options: ConstructorParameters<typeof WebSocket>[2] = {}) {
+  const ws = new WebSocket(url, options);
+  const inbox: Record<string, unknown>[] = [];
+  const waiting: (() => void)[] = [];
+  ws.on('message', (data) => {
+    inbox.push(JSON.parse(data.toString()));
+    waiting.splice(0).forEach((w) => w());
+  });
+  await new Promise<void>((resolve, reject) => {
+    ws.once('open', () => resolve());
+    ws.once('error', reject);
+  });
+  const next = async (type: string, timeoutMs = 3000): Promise<Record<string, unknown>> => {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const i = inbox.findIndex((m) => m.type === type);
+      if (i >= 0) return inbox.splice(i, 1)[0];
+      if (Date.now() > deadline) throw new Error(`no ${type} within ${timeoutMs} ms; got ${JSON.stringify(inbox.map((m) => m.type))}`);
+      await new Promise<void>((r) => {
+        waiting.push(r);
+        setTimeout(r, 50);
+      });
+    }
+  };
+  return { ws, inbox, next, send: (m: unknown) => ws.send(typeof m === 'string' ? m : JSON.stringify(m)) };
+}
+
+t.test('subscribe: realtime_update every second until unsubscribed', async (t) => {
+  const { url } = await setup(t);
+  const c = await connect(`${url}/ws/client123`);
+  c.send({ type: 'subscribe', query_id: 'query_123', window: '1m', service: 'api:8080' });
+  t.same(await c.next('subscribed'), { type: 'subscribed', query_id: 'query_123' });
+  const first = await c.next('realtime_update');
+  t.equal(first.query_id, 'query_123');
+  t.match((first.data as { totals: unknown }).totals, { requests: 10, errors: 2 });
+  const second = await c.next('realtime_update', 2500);
+  t.match(second, { query_id: 'query_123' }, 'and again a second later');
+  c.send({ type: 'unsubscribe', query_id: 'query_123' });
+  t.same(await c.next('unsubscribed'), { type: 'unsubscribed', query_id: 'query_123' });
+  c.inbox.length = 0;
+  await new Promise((r) => setTimeout(r, 1500));
+  t.same(c.inbox.filter((m) => m.type === 'realtime_update'), [], 'no updates after unsubscribe');
+  c.ws.close();
+});
+
+t.test('bad messages get an error, and the connection goes on', async (t) => {
+  const { url } = await setup(t);
+  const c = await connect(`${url}/ws/bad-client`);
+  const cases: [unknown, string][] = [
+    ['{"type": ', 'not JSON: '],
+    [[1, 2], 'a message is a JSON object with a "type"'],
+    [{ type: 'dance' }, 'type: "dance" is not subscribe or unsubscribe'],
+    [{ type: 'subscribe' }, 'query_id: a string of 1 to 64 characters is needed'],
+    [{ type: 'subscribe', query_id: 'q', window: 'forever' }, 'window: "forever" is not a duration such as 1m or 1h'],
+    [{ type: 'subscribe', query_id: 'q', window: '2d' }, 'window: 2d is beyond the retention of 1d'],
+    [{ type: 'subscribe', query_id: 'q', side: 'both' }, 'side: "server" or "client"'],
+    [{ type: 'subscribe', query_id: 'q', stream: 'logs' }, 'stream: "logs" is not "exchanges"'],
+    [{ type: 'unsubscribe', query_id: 'never' }, 'query_id: "never" is not subscribed'],
+  ];
+  for (const [message, expected] of cases) {
+    c.send(message);
+    const e = await c.next('error');
+    t.ok(String(e.message).startsWith(expected), `${JSON.stringify(message)} → ${e.message}`);
+  }
+  for (let i = 0; i < 10; i++) c.send({ type: 'subscribe', query_id: `q${i}` });
+  c.send({ type: 'subscribe', query_id: 'q10' });
+  t.equal((await c.next('error')).message, 'at most 10 subscriptions per connection');
+  const closed = new Promise<number>((r) => c.ws.once('close', (code) => r(code)));
+  c.ws.send('x'.repeat(70 * 1024));
+  t.equal(await closed, 1009, 'a message over 64 KiB closes the connection (1009: too big)');
+});
+
+t.test('/ws/analytics: a snapshot at once, then periodically', async (t) => {
+  const { url } = await setup(t, { snapshotMs: 200 });
+  const c = await connect(`${url}/ws/analytics`);
+  const first = await c.next('analytics_snapshot');
+  t.match((first.data as { totals: unknown }).totals, { requests: 10 });
+  t.match(await c.next('analytics_snapshot', 1000), { type: 'analytics_snapshot' });
+  c.ws.close();
+});
+
+t.test('live exchanges as new_event, within the per-second budget', async (t) => {
+  const { url, hub } = await setup(t, { maxEventsPerSecond: 3 });
+  const c = await connect(`${url}/ws/tail`);
+  c.send({ type: 'subscribe', query_id: 'tail', stream: 'exchanges' });
+  await c.next('subscribed');
+  hub.exchanges(records(5, () => '/x?q=<script>alert(1)</script>'), 5, 0);
+  const e = await c.next('new_event');
+  t.match(e, { query_id: 'tail', data: { side: 'server', process: 'api', method: 'GET', target: '/x?q=<script>alert(1)</script>', status: 500 } });
+  await c.next('new_event');
+  await c.next('new_event');
+  t.same(hub.stats().eventsSent, 3);
+  t.same(hub.stats().eventsSkipped, 2, 'past the budget: counted, not sent');
+  c.ws.close();
+});
+
+t.test('paths, the connection cap, and the heartbeat', async (t) => {
+  const { url, hub } = await setup(t, { maxConnections: 2, heartbeatMs: 200 });
+  const refused = (path: string) =>
+    new Promise<string>((resolve) => {
+      const ws = new WebSocket(`${url}${path}`);
+      ws.on('unexpected-response', (_req, res) => resolve(String(res.statusCode)));
+      ws.on('error', (e) => resolve(e.message));
+    });
+  t.equal(await refused('/ws/bad%20id'), '404');
+  t.equal(await refused('/ws'), '404');
+  const a = await connect(`${url}/ws/a`);
+  const b = await connect(`${url}/ws/b`, { autoPong: false });
+  t.equal(await refused('/ws/c'), '503', 'over the cap: 503');
+  t.equal(hub.stats().rejectedFull, 1);
+  const code = await new Promise<number>((r) => b.ws.once('close', (c) => r(c)));
+  t.equal(code, 1006, 'a client that does not answer pings is terminated');
+  await new Promise((r) => setTimeout(r, 500));
+  t.equal(a.ws.readyState, WebSocket.OPEN, 'a client that answers stays');
+  t.equal(hub.stats().connections, 1);
+  a.ws.close();
+});
+
+t.test('a slow consumer is closed, not buffered without bound', async (t) => {
+  // Many routes make a big snapshot; sent every 10 ms to a client that stops reading.
+  const { url, hub } = await setup(t, { snapshotMs: 10, maxBufferedBytes: 256 * 1024 }, records(2000, (i) => `/r/${'abcdefghij'[i % 10]}${'abcdefghij'[Math.floor(i / 10) % 10]}${'abcdefghij'[Math.floor(i / 100) % 10]}`));
+  const c = await connect(`${url}/ws/analytics`);
+  await c.next('analytics_snapshot');
+  (c.ws as unknown as { _socket: { pause(): void } })._socket.pause();
+  const deadline = Date.now() + 20_000;
+  while (hub.stats().closedSlow === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  t.equal(hub.stats().closedSlow, 1, 'closed as slow');
+  t.equal(hub.stats().connections, 0);
+});
