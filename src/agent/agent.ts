@@ -59,7 +59,7 @@ export async function startAgent(parts: AgentParts): Promise<Agent> {
   const exporter = createExporter({ engine, capture: () => capture.stats(), probes: { attached, total: capture.attach.length } });
   const live = new LiveHub(engine.store, config.live);
   liveHub = live;
-  const app = buildApp({ engine, scrape: exporter.scrape, capture: () => capture.stats(), attach: capture.attach, startedAtMs, metricsPath: config.server.metricsPath, live });
+  const app = buildApp({ engine, scrape: exporter.scrape, capture: () => capture.stats(), attach: capture.attach, startedAtMs, metricsPath: config.server.metricsPath, live, dashboard: config.server.enableDashboard });
   live.attach(app.server);
   let url: string;
   try {

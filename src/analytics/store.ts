@@ -291,6 +291,11 @@ export class MetricStore {
     return undefined;
   }
 
+  /** The finest step a range reaching `spanMs` back can use for this kind of family. */
+  resolutionFor(kind: MetricKind, spanMs: number): number {
+    return this.tiers[kind][this.tierIndexFor(kind, spanMs, 'start')].resolutionMs;
+  }
+
   /** Live series, cheaply (stats() also counts cells, which walks every ring). */
   get seriesCount(): number {
     return this.series.size;

@@ -32,10 +32,13 @@ export async function runCommand(values: RunValues, io: Io, demo: boolean): Prom
       io.stderr.write(`demo: service on 127.0.0.1:${DEMO_PORT}, load about 20 requests/s\n`);
     }
     const printer = demo ? batchPrinter(exchangeFilter(values), values.json ?? false, () => offsetNs, io.stdout, true) : undefined;
+    // The agent's own port is left out, so its clients (browsers, Prometheus) are not
+    // counted as traffic (its own side of those exchanges is excluded with its pid).
+    const captureValues: RunValues = values.port?.length ? values : { ...values, 'not-port': [...(values['not-port'] ?? []), String(config.server.port)] };
     const agent = await startAgent({
       config,
       clockOffsetMs: Number(offsetNs) / 1e6,
-      startCapture: (onBatch) => startCapture(values, io, onBatch),
+      startCapture: (onBatch) => startCapture(captureValues, io, onBatch),
       alsoOnBatch: printer ? (batch) => void printer.print(batch) : undefined,
     });
     // The load starts once every probe is attached, so its first requests are seen.

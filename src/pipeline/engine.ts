@@ -12,25 +12,17 @@
  * cannot move between threads, and one copy per batch costs far less than
  * moving the capture into a worker.
  */
-import fs from 'node:fs';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { formatDuration } from '../analytics/duration';
 import { MetricStore, RESOLUTION_MS } from '../analytics/store';
 import { TracerError } from '../errors';
+import { packageRoot } from '../package-root';
 import { emptyProcessorStats, type ProcessorStats } from './delta-table';
 import { resolveEngineOptions, type EngineOptions, type ResolvedEngineOptions } from './engine-options';
 import { loadPlugins } from './plugins';
 import type { ShardStats } from './shard';
 import type { FromShard, ShardWorkerData, ToShard } from './shard-protocol';
-
-/** The package's root: the nearest folder up from here with a package.json. */
-function packageRoot(from: string): string {
-  for (let dir = from; ; dir = path.dirname(dir)) {
-    if (fs.existsSync(path.join(dir, 'package.json'))) return dir;
-    if (path.dirname(dir) === dir) throw new Error(`no package.json above ${from}`);
-  }
-}
 
 /** The compiled worker, whether this module runs from dist/, dist-bench/, or (in tests) from src/ through ts-node. */
 const WORKER_SCRIPT = path.join(packageRoot(__dirname), 'dist', 'pipeline', 'shard-worker.js');

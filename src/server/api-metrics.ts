@@ -87,3 +87,47 @@ export function apiMetrics(store: MetricStore, q: MetricsQuery, windowMs: number
   };
 }
 
+
+export interface SeriesQuery {
+  window: string;
+  service?: string;
+  route?: string;
+  side?: 'server' | 'client';
+}
+
+/** About this many points per chart; the step is the smallest kept resolution that gives at most that. */
+const TARGET_POINTS = 90;
+const STEPS_MS = [10_000, 60_000, 300_000, 900_000, 3_600_000];
+
+/**
+ * GET /api/series: RED over time for charts. Points at step starts (Unix
+ * seconds, as uPlot takes them), only where there was traffic.
+ */
+export function apiSeries(store: MetricStore, q: SeriesQuery, windowMs: number, nowMs: number) {
+  const match: Record<string, LabelMatcher> = {};
+  if (q.service !== undefined) match.service = q.service;
+  if (q.route !== undefined) match.route = q.route;
+  if (q.side !== undefined) match.side = q.side;
+  const metric = 'http_request_duration_seconds';
+  const startMs = nowMs - windowMs;
+  const floorMs = store.resolutionFor('histogram', windowMs);
+  const stepMs = STEPS_MS.find((s) => s >= floorMs && s % floorMs === 0 && windowMs / s <= TARGET_POINTS) ?? Math.max(floorMs, STEPS_MS[STEPS_MS.length - 1]);
+  const range = (m: Record<string, LabelMatcher>) => store.range({ metric, match: m, by: [] }, startMs, nowMs, stepMs)[0]?.points ?? [];
+  const all = range(match);
+  const failed = new Map(range({ ...match, status_code: { op: '=~', value: FAILED } }).map((p) => [p.t, p.summary.value]));
+  return {
+    window: q.window,
+    step_seconds: stepMs / 1000,
+    points: all.map((p) => {
+      const s = p.summary as HistogramSummary;
+      return {
+        t: p.t / 1000,
+        requests_per_second: s.rate,
+        error_rate: s.count > 0 ? (failed.get(p.t) ?? 0) / s.count : 0,
+        p50: finite(s.p50),
+        p95: finite(s.p95),
+        p99: finite(s.p99),
+      };
+    }),
+  };
+}

@@ -9,7 +9,8 @@ import { formatDuration } from '../analytics/duration';
 import type { AttachResult } from '../capture/addon';
 import type { CaptureStats } from '../capture/capture';
 import type { Engine } from '../pipeline/engine';
-import { apiMetrics, type MetricsQuery } from './api-metrics';
+import { apiMetrics, apiSeries, type MetricsQuery, type SeriesQuery } from './api-metrics';
+import { registerDashboard } from './dashboard';
 import type { LiveHub } from './live-hub';
 import { LossWatch } from './loss-watch';
 
@@ -22,6 +23,8 @@ export interface AppSources {
   startedAtMs: number;
   metricsPath?: string;
   live?: LiveHub;
+  /** Serve the dashboard page at "/" (enable_dashboard). */
+  dashboard?: boolean;
 }
 
 const UNIT_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
@@ -120,11 +123,16 @@ export function buildApp(sources: AppSources): FastifyInstance {
 
   app.get('/api/alerts', async () => ({ alerts: [], history: [] }));
 
-  // What this port serves (the dashboard page will take "/" over).
-  app.get('/', async () => ({
-    name: 'ebpf-http-tracer',
-    endpoints: ['/api/metrics?window=5m', '/api/health', '/api/processors', '/api/stats', '/api/alerts', sources.metricsPath ?? '/metrics', '/ws/{client_id}', '/ws/analytics'],
-  }));
+  if (sources.dashboard) {
+    registerDashboard(app);
+    app.get('/favicon.ico', async (_req, reply) => reply.code(204).send());
+  } else {
+    // Without the dashboard, "/" says what this port serves.
+    app.get('/', async () => ({
+      name: 'ebpf-http-tracer',
+      endpoints: ['/api/metrics?window=5m', '/api/series?window=15m', '/api/health', '/api/processors', '/api/stats', '/api/alerts', sources.metricsPath ?? '/metrics', '/ws/{client_id}', '/ws/analytics'],
+    }));
+  }
 
   app.get<{ Querystring: MetricsQuery }>(
     '/api/metrics',
@@ -147,11 +155,34 @@ export function buildApp(sources: AppSources): FastifyInstance {
     },
     async (req, reply) => {
       const q = req.query;
-      const m = /^(\d+)(s|m|h|d)$/.exec(q.window)!;
-      const windowMs = Number(m[1]) * UNIT_MS[m[2]];
+      const windowMs = durationMs(q.window);
       const problem = engine.store.windowProblem(windowMs);
       if (problem) return reply.code(400).send({ error: 'bad request', field: 'window', message: `window: ${q.window} ${problem}` } satisfies ErrorBody);
       return apiMetrics(engine.store, q, windowMs);
+    },
+  );
+
+  app.get<{ Querystring: SeriesQuery }>(
+    '/api/series',
+    {
+      schema: {
+        querystring: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            window: { type: 'string', pattern: '^[1-9][0-9]{0,6}(s|m|h|d)$', default: '15m' },
+            service: { type: 'string', maxLength: 256 },
+            route: { type: 'string', maxLength: 512 },
+            side: { type: 'string', enum: ['server', 'client'] },
+          },
+        },
+      },
+    },
+    async (req, reply) => {
+      const windowMs = durationMs(req.query.window);
+      const problem = engine.store.windowProblem(windowMs);
+      if (problem) return reply.code(400).send({ error: 'bad request', field: 'window', message: `window: ${req.query.window} ${problem}` } satisfies ErrorBody);
+      return apiSeries(engine.store, req.query, windowMs, engine.options.now());
     },
   );
 
@@ -161,6 +192,12 @@ export function buildApp(sources: AppSources): FastifyInstance {
   });
 
   return app;
+}
+
+/** A duration the schema has already checked ("5m"), in ms. */
+function durationMs(text: string): number {
+  const m = /^(\d+)(s|m|h|d)$/.exec(text)!;
+  return Number(m[1]) * UNIT_MS[m[2]];
 }
 
 function lostTotal(sources: AppSources): number {

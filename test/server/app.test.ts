@@ -47,7 +47,7 @@ t.test('GET /api/health, /api/processors, /api/stats, /api/alerts', async (t) =>
   t.match(stats.engine, { status: 'running', events_in: 15, events_processed: 15, dropped_events: 0 });
   t.same(stats.windows, ['1m', '5m', '15m', '1h', '1d']);
   t.same((await app.inject('/api/alerts')).json(), { alerts: [], history: [] });
-  t.same((await app.inject('/')).json().endpoints, ['/api/metrics?window=5m', '/api/health', '/api/processors', '/api/stats', '/api/alerts', '/metrics', '/ws/{client_id}', '/ws/analytics']);
+  t.same((await app.inject('/')).json().endpoints, ['/api/metrics?window=5m', '/api/series?window=15m', '/api/health', '/api/processors', '/api/stats', '/api/alerts', '/metrics', '/ws/{client_id}', '/ws/analytics']);
 });
 
 t.test('GET /api/metrics: totals, services and routes, with filters', async (t) => {

@@ -1,0 +1,212 @@
+// The dashboard: REST for history and health, one WebSocket for the live
+// numbers and the tail. Every captured string is put on the page as text
+// (textContent), never as HTML.
+'use strict';
+
+const state = { window: '5m', service: '', route: '', charts: {}, tail: [], ws: undefined };
+const $ = (id) => document.getElementById(id);
+
+function text(tag, value, className) {
+  const el = document.createElement(tag);
+  el.textContent = value;
+  if (className) el.className = className;
+  return el;
+}
+
+function table(el, headers, rows, onClick) {
+  el.replaceChildren();
+  const head = document.createElement('tr');
+  for (const [h, num] of headers) head.append(text('th', h, num ? 'num' : ''));
+  el.append(head);
+  for (const row of rows) {
+    const tr = document.createElement('tr');
+    row.cells.forEach((c, i) => tr.append(text('td', c, (headers[i][1] ? 'num ' : '') + (row.classes?.[i] ?? ''))));
+    if (onClick) {
+      tr.className = 'clickable';
+      tr.addEventListener('click', () => onClick(row));
+    }
+    el.append(tr);
+  }
+}
+
+const ms = (s) => (s === null || s === undefined ? '–' : s < 0.001 ? `${(s * 1e6).toFixed(0)}µs` : s < 1 ? `${(s * 1000).toFixed(1)}ms` : `${s.toFixed(2)}s`);
+const pct = (r) => `${(100 * r).toFixed(1)}%`;
+const rate = (r) => (r >= 100 ? r.toFixed(0) : r.toFixed(2));
+
+async function getJson(path) {
+  const res = await fetch(path);
+  if (!res.ok) throw new Error(`${path}: ${res.status}`);
+  return res.json();
+}
+
+function query(extra = {}) {
+  const q = new URLSearchParams({ window: state.window, ...extra });
+  if (state.service) q.set('service', state.service);
+  if (state.route) q.set('route', state.route);
+  return q.toString();
+}
+
+function routeRows(routes) {
+  return routes.map((r) => ({
+    route: r,
+    cells: [r.service, r.method, r.route, rate(r.requests_per_second), pct(r.error_rate), ms(r.latency_seconds.p50), ms(r.latency_seconds.p95), ms(r.latency_seconds.p99)],
+    classes: [, , , , r.error_rate > 0.05 ? 'err' : ''],
+  }));
+}
+
+const ROUTE_HEADERS = [['service'], ['method'], ['route'], ['req/s', 1], ['errors', 1], ['p50', 1], ['p95', 1], ['p99', 1]];
+
+function showMetrics(m) {
+  const t = m.totals;
+  $('kpi-rate').textContent = rate(t.requests_per_second);
+  $('kpi-errors').textContent = pct(t.error_rate);
+  $('kpi-errors').className = t.error_rate > 0.05 ? 'err' : '';
+  $('kpi-p50').textContent = ms(t.latency_seconds.p50);
+  $('kpi-p95').textContent = ms(t.latency_seconds.p95);
+  $('kpi-p99').textContent = ms(t.latency_seconds.p99);
+  $('kpi-requests').textContent = String(t.requests);
+  const pick = (row) => {
+    state.route = state.route === row.route.route ? '' : row.route.route;
+    refresh();
+  };
+  table($('top-routes'), ROUTE_HEADERS, routeRows(m.routes.slice(0, 10)), pick);
+  const slow = [...m.routes].filter((r) => r.latency_seconds.p95 !== null).sort((a, b) => b.latency_seconds.p95 - a.latency_seconds.p95);
+  table($('slow-routes'), ROUTE_HEADERS, routeRows(slow.slice(0, 10)), pick);
+  const select = $('service');
+  const known = new Set([...select.options].map((o) => o.value));
+  for (const s of m.services) {
+    if (!known.has(s.service)) {
+      const o = text('option', s.service);
+      o.value = s.service;
+      select.append(o);
+      known.add(s.service);
+    }
+  }
+}
+
+function chart(id, series, values) {
+  const el = $(id);
+  const width = Math.max(240, el.clientWidth);
+  if (!state.charts[id]) {
+    state.charts[id] = new uPlot({ width, height: 180, series: [{}, ...series], axes: [{ stroke: '#8a98a8' }, { stroke: '#8a98a8' }], legend: { show: true } }, values, el);
+  } else {
+    state.charts[id].setSize({ width, height: 180 });
+    state.charts[id].setData(values);
+  }
+}
+
+async function refreshSeries() {
+  const q = new URLSearchParams({ window: state.window });
+  if (state.service) q.set('service', state.service);
+  if (state.route) q.set('route', state.route);
+  const s = await getJson(`/api/series?${q}`);
+  const t = s.points.map((p) => p.t);
+  chart('chart-rate', [{ label: 'req/s', stroke: '#58a6ff' }], [t, s.points.map((p) => p.requests_per_second)]);
+  chart('chart-errors', [{ label: 'error rate %', stroke: '#f85149' }], [t, s.points.map((p) => 100 * p.error_rate)]);
+  const inMs = (v) => (v === null ? null : v * 1000);
+  chart(
+    'chart-latency',
+    [{ label: 'p50', stroke: '#3fb950' }, { label: 'p95', stroke: '#d29922' }, { label: 'p99', stroke: '#f85149' }],
+    [t, s.points.map((p) => inMs(p.p50)), s.points.map((p) => inMs(p.p95)), s.points.map((p) => inMs(p.p99))],
+  );
+}
+
+async function refreshHealth() {
+  const h = await getJson('/api/health');
+  const pill = $('status');
+  pill.textContent = h.status;
+  pill.className = `pill ${h.status}`;
+  table($('health'), [['what'], ['value', 1]], [
+    { cells: ['engine', h.status] },
+    { cells: ['buffer', `${h.buffer_size} / ${h.buffer_capacity}`] },
+    { cells: ['worker threads', String(h.worker_threads)] },
+    { cells: ['probes', h.probes ? `${h.probes.attached} / ${h.probes.total}` : '–'] },
+    { cells: ['lost (last minute)', `${h.lost.total} (${h.lost.last_minute})`] },
+    ...h.problems.map((p) => ({ cells: ['problem', p], classes: [, 'err'] })),
+  ]);
+  const p = await getJson('/api/processors');
+  table($('processors'), [['processor'], ['events', 1], ['writes', 1], ['ns/event', 1]], p.processors.map((x) => ({
+    cells: [x.name, String(x.events_in), String(x.writes), x.ns_per_event === null ? '–' : x.ns_per_event.toFixed(0)],
+  })));
+  const a = await getJson('/api/alerts');
+  const list = $('alerts');
+  list.replaceChildren();
+  if (a.alerts.length === 0) list.append(text('li', 'no active alerts', 'empty'));
+  for (const alert of a.alerts) list.append(text('li', `${alert.name}: ${alert.state ?? ''} ${alert.value ?? ''}`, alert.labels?.severity ?? 'warning'));
+}
+
+function showTail() {
+  const filter = $('tail-filter').value.toLowerCase();
+  const status = $('tail-status').value;
+  const rows = state.tail.filter((e) => {
+    if (status === 'aborted' ? !e.aborted : status && String(e.status)[0] !== status) return false;
+    return !filter || `${e.process} ${e.method} ${e.target} ${e.peer}`.toLowerCase().includes(filter);
+  });
+  table($('tail'), [['time'], ['process'], ['side'], ['method'], ['target'], ['status', 1], ['duration', 1]], rows.slice(0, 50).map((e) => ({
+    cells: [e.time.slice(11, 23), `${e.pid}/${e.process}`, e.side, e.method, e.target, e.aborted ? 'aborted' : String(e.status), ms(e.duration_ms / 1000)],
+    classes: [, , , , , e.aborted || e.status >= 500 ? 'err' : ''],
+  })));
+}
+
+function subscribe() {
+  const ws = state.ws;
+  if (!ws || ws.readyState !== WebSocket.OPEN) return;
+  const q = { type: 'subscribe', query_id: 'overview', window: state.window };
+  if (state.service) q.service = state.service;
+  if (state.route) q.route = state.route;
+  ws.send(JSON.stringify(q));
+}
+
+function connect() {
+  const ws = new WebSocket(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws/dashboard-${Math.random().toString(36).slice(2, 10)}`);
+  state.ws = ws;
+  ws.addEventListener('open', () => {
+    subscribe();
+    ws.send(JSON.stringify({ type: 'subscribe', query_id: 'tail', stream: 'exchanges' }));
+  });
+  ws.addEventListener('message', (event) => {
+    const m = JSON.parse(event.data);
+    if (m.type === 'realtime_update') showMetrics(m.data);
+    else if (m.type === 'new_event') {
+      state.tail.unshift(m.data);
+      state.tail.length = Math.min(state.tail.length, 200);
+    }
+  });
+  ws.addEventListener('close', () => {
+    $('status').textContent = 'disconnected';
+    $('status').className = 'pill down';
+    setTimeout(connect, 2000);
+  });
+}
+
+async function refresh() {
+  subscribe();
+  try {
+    showMetrics(await getJson(`/api/metrics?${query({ limit: '50' })}`));
+    await refreshSeries();
+  } catch (e) {
+    console.error(e);
+  }
+}
+
+for (const b of document.querySelectorAll('#windows button')) {
+  b.addEventListener('click', () => {
+    state.window = b.dataset.window;
+    for (const other of document.querySelectorAll('#windows button')) other.setAttribute('aria-pressed', String(other === b));
+    refresh();
+  });
+}
+$('service').addEventListener('change', (e) => {
+  state.service = e.target.value;
+  state.route = '';
+  refresh();
+});
+$('tail-filter').addEventListener('input', showTail);
+$('tail-status').addEventListener('change', showTail);
+
+connect();
+refresh();
+refreshHealth().catch(console.error);
+setInterval(() => refreshSeries().catch(console.error), 5000);
+setInterval(() => refreshHealth().catch(console.error), 5000);
+setInterval(showTail, 1000);
