@@ -10,7 +10,7 @@ import { loadAddon } from '../capture/addon';
 import { wallMinusMonotonicNs } from '../capture/clock';
 import { loadAnalyticsOptions } from '../config/analytics-config';
 import { exchangeFilter, type ParsedCaptureValues } from './options';
-import { batchPrinter, lossSummary, startCapture, type Io } from './trace';
+import { batchPrinter, lossSummary, startCapture, traceCommand, type Io } from './trace';
 
 export const DEMO_PORT = 8090;
 
@@ -24,6 +24,10 @@ function child(script: string, args: string[]): ChildProcess {
 
 export async function runCommand(values: RunValues, io: Io, demo: boolean): Promise<number> {
   const config = loadAnalyticsOptions(values.config, process.env);
+  if (!config.enableAnalytics) {
+    io.stderr.write('analytics disabled (enable_analytics: false): tracing only, no HTTP port\n');
+    return traceCommand(values, io);
+  }
   const offsetNs = wallMinusMonotonicNs(loadAddon());
   const children: ChildProcess[] = [];
   try {

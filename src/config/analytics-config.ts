@@ -59,8 +59,7 @@ function serverOption(where: string, key: keyof ServerOptions, v: unknown): Serv
       if (typeof v !== 'string' || !isIP(v)) fail(where, v, 'must be an IPv4 or IPv6 address (0.0.0.0 for all interfaces)');
       return v as string;
     case 'enableDashboard':
-      if (typeof v !== 'boolean') fail(where, v, 'must be true or false');
-      return v as boolean;
+      return flag(where, v);
     case 'metricsPath':
       if (typeof v !== 'string' || !/^\/[A-Za-z0-9._~/-]*$/.test(v) || v.startsWith('/api/') || v === '/') fail(where, v, 'must be a path such as /metrics (not / and not under /api/)');
       return v as string;
@@ -150,6 +149,16 @@ export interface AgentConfig {
   sources: OptionSources;
   server: ServerOptions;
   live: LiveOptions;
+  /** output.enable_analytics / HTTP_TRACER_ENABLE_ANALYTICS: false makes `run` a plain tracer. */
+  enableAnalytics: boolean;
+  /** analytics.enable_alerting / HTTP_TRACER_ANALYTICS_ENABLE_ALERTING, for the alerting engine. */
+  enableAlerting: boolean;
+}
+
+function flag(where: string, v: unknown): boolean {
+  if (v === true || v === 'true') return true;
+  if (v === false || v === 'false') return false;
+  fail(where, v, 'must be true or false');
 }
 
 /** The WebSocket limits, from the variables the seed names. */
@@ -164,6 +173,8 @@ export function loadAnalyticsOptions(file: string | undefined, env: NodeJS.Proce
   const sources: OptionSources = {};
   const server: ServerOptions = { ...DEFAULT_SERVER };
   const live: LiveOptions = { ...DEFAULT_LIVE };
+  let enableAnalytics = true;
+  let enableAlerting = false;
   for (const [name, { key, scale, min, max }] of Object.entries(LIVE_ENV)) {
     const text = env[name];
     if (text === undefined) continue;
@@ -186,7 +197,10 @@ export function loadAnalyticsOptions(file: string | undefined, env: NodeJS.Proce
     }
     options = analyticsFromDocument(doc, `config ${file}`);
     for (const [key, fileKey] of Object.entries(FILE_KEYS)) sources[key] = `config ${file}: ${SECTION}.${fileKey}`;
-    const a = ((doc as { output?: { analytics?: Record<string, unknown> } }).output?.analytics ?? {}) as Record<string, unknown>;
+    const output = (doc as { output?: Record<string, unknown> }).output ?? {};
+    if (output.enable_analytics !== undefined) enableAnalytics = flag(`config ${file}: output.enable_analytics`, output.enable_analytics);
+    const a = (output.analytics ?? {}) as Record<string, unknown>;
+    if (a.enable_alerting !== undefined) enableAlerting = flag(`config ${file}: ${SECTION}.enable_alerting`, a.enable_alerting);
     const fileServerKeys: [string, keyof ServerOptions][] = [
       ['dashboard_port', 'port'],
       ['dashboard_address', 'address'],
@@ -200,7 +214,7 @@ export function loadAnalyticsOptions(file: string | undefined, env: NodeJS.Proce
   for (const [name, key] of Object.entries(SERVER_ENV)) {
     const text = env[name];
     if (text === undefined) continue;
-    const value = key === 'port' ? (/^\d+$/.test(text) ? Number(text) : text) : key === 'enableDashboard' ? (text === 'true' ? true : text === 'false' ? false : text) : text;
+    const value = key === 'port' && /^\d+$/.test(text) ? Number(text) : text;
     (server[key] as unknown) = serverOption(name, key, value);
   }
   for (const [name, key] of Object.entries(ANALYTICS_ENV)) {
@@ -210,5 +224,7 @@ export function loadAnalyticsOptions(file: string | undefined, env: NodeJS.Proce
     options[key] = key === 'flushIntervalMs' ? Number(text) * 1000 : Number(text);
     sources[key] = name;
   }
-  return { options, sources, server, live };
+  if (env.HTTP_TRACER_ENABLE_ANALYTICS !== undefined) enableAnalytics = flag('HTTP_TRACER_ENABLE_ANALYTICS', env.HTTP_TRACER_ENABLE_ANALYTICS);
+  if (env.HTTP_TRACER_ANALYTICS_ENABLE_ALERTING !== undefined) enableAlerting = flag('HTTP_TRACER_ANALYTICS_ENABLE_ALERTING', env.HTTP_TRACER_ANALYTICS_ENABLE_ALERTING);
+  return { options, sources, server, live, enableAnalytics, enableAlerting };
 }

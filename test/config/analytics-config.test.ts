@@ -89,6 +89,17 @@ t.test("the server's port, address and paths: the seed's keys, our address key, 
   }
 });
 
+t.test('enable_analytics and enable_alerting, from the file and the variables', async (t) => {
+  const seed = loadAnalyticsOptions(file(SEED), {});
+  t.same([seed.enableAnalytics, seed.enableAlerting], [true, true], "the seed's example");
+  const off = loadAnalyticsOptions(file({ output: { enable_analytics: false } }), {});
+  t.same([off.enableAnalytics, off.enableAlerting], [false, false]);
+  const env = loadAnalyticsOptions(file(SEED), { HTTP_TRACER_ENABLE_ANALYTICS: 'false', HTTP_TRACER_ANALYTICS_ENABLE_ALERTING: 'false' });
+  t.same([env.enableAnalytics, env.enableAlerting], [false, false], 'variables win');
+  t.throws(() => loadAnalyticsOptions(undefined, { HTTP_TRACER_ENABLE_ANALYTICS: 'yes' }), { message: 'HTTP_TRACER_ENABLE_ANALYTICS: "yes" must be true or false' });
+  t.throws(() => loadAnalyticsOptions(file({ output: { enable_analytics: 1 } }), {}), { message: /output\.enable_analytics: 1 must be true or false/ });
+});
+
 t.test('the environment wins over the file', async (t) => {
   const env = { HTTP_TRACER_ANALYTICS_BUFFER_SIZE: '500', HTTP_TRACER_ANALYTICS_WORKER_THREADS: '2', HTTP_TRACER_ANALYTICS_FLUSH_INTERVAL_SECONDS: '5' };
   const { options, sources } = loadAnalyticsOptions(file(SEED), env);

@@ -133,6 +133,31 @@ t.test('GET /metrics: seed names, OpenTelemetry names, percentiles and the agent
   t.match(r.body, /^http_tracer_scrape_duration_seconds \d/m);
 });
 
+t.test('enable_dashboard: the page and its bundled assets, with a content security policy', async (t) => {
+  const { engine } = await setup();
+  const app = buildApp({ engine, scrape: async () => '', startedAtMs: Date.now(), dashboard: true });
+  t.teardown(() => app.close());
+  const page = await app.inject('/');
+  t.equal(page.statusCode, 200);
+  t.match(page.headers['content-type'], /^text\/html/);
+  t.match(page.headers['content-security-policy'], /script-src 'self';/);
+  t.match(page.body, /<script src="\/assets\/uplot.js"><\/script>/);
+  for (const asset of ['/assets/app.js', '/assets/style.css', '/assets/uplot.js', '/assets/uplot.css']) t.equal((await app.inject(asset)).statusCode, 200, asset);
+  t.match((await app.inject('/assets/uplot.js')).body, /uPlot/, 'uPlot served from the package, not a CDN');
+  t.equal((await app.inject('/favicon.ico')).statusCode, 204);
+  t.equal((await app.inject('/api/health')).statusCode, 200, 'the API beside the page');
+});
+
+t.test('GET /api/series: points for the charts', async (t) => {
+  const { app } = await setup();
+  const s = (await app.inject('/api/series?window=15m')).json();
+  t.equal(s.step_seconds, 10);
+  t.ok(s.points.length >= 1 && s.points.length <= 3, `${s.points.length} points`);
+  t.equal(s.points.reduce((n: number, p: { requests_per_second: number }) => n + p.requests_per_second * 10, 0), 15, 'every request in some step');
+  t.equal((await app.inject('/api/series?window=15m&side=sideways')).statusCode, 400);
+  t.equal((await app.inject('/api/series?window=40d')).json().field, 'window');
+});
+
 t.test('over real HTTP on a loopback port', async (t) => {
   const { app } = await setup();
   const address = await app.listen({ host: '127.0.0.1', port: 0 });
