@@ -86,7 +86,7 @@ function showMetrics(m) {
 
 function chart(id, series, values) {
   const el = $(id);
-  const width = Math.max(240, el.clientWidth);
+  const width = Math.max(200, el.clientWidth);
   if (!state.charts[id]) {
     state.charts[id] = new uPlot({ width, height: 180, series: [{}, ...series], axes: [{ stroke: '#8a98a8' }, { stroke: '#8a98a8' }], legend: { show: true } }, values, el);
   } else {
@@ -203,6 +203,15 @@ $('service').addEventListener('change', (e) => {
 });
 $('tail-filter').addEventListener('input', showTail);
 $('tail-status').addEventListener('change', showTail);
+
+// Charts follow their containers' width (a phone turned, a window resized).
+let resizeTimer;
+window.addEventListener('resize', () => {
+  clearTimeout(resizeTimer);
+  resizeTimer = setTimeout(() => {
+    for (const [id, plot] of Object.entries(state.charts)) plot.setSize({ width: Math.max(200, $(id).clientWidth), height: 180 });
+  }, 100);
+});
 
 connect();
 refresh();

@@ -28,6 +28,8 @@ export interface AppSources {
 }
 
 const UNIT_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+/** For routes that take no parameters: any given is refused. */
+const NO_QUERY = { schema: { querystring: { type: 'object', additionalProperties: false, properties: {} } } };
 /** The store keeps three kinds of aggregates: counters, histograms, and all-time totals. */
 const AGGREGATORS = 3;
 
@@ -63,7 +65,7 @@ export function buildApp(sources: AppSources): FastifyInstance {
     reply.code(status).send({ error: status === 500 ? 'internal error' : 'bad request', message: err.message } satisfies ErrorBody);
   });
 
-  app.get('/api/health', async () => {
+  app.get('/api/health', NO_QUERY, async () => {
     const stats = engine.stats();
     const failedProbes = (sources.attach ?? []).filter((a) => !a.attached).map((a) => a.program);
     const lost = losses.recent();
@@ -86,7 +88,7 @@ export function buildApp(sources: AppSources): FastifyInstance {
     };
   });
 
-  app.get('/api/processors', async () => ({
+  app.get('/api/processors', NO_QUERY, async () => ({
     processors: Object.entries(engine.stats().processors).map(([name, p]) => ({
       name,
       events_in: p.eventsIn,
@@ -97,7 +99,7 @@ export function buildApp(sources: AppSources): FastifyInstance {
     })),
   }));
 
-  app.get('/api/stats', async () => {
+  app.get('/api/stats', NO_QUERY, async () => {
     const e = engine.stats();
     const capture = sources.capture?.();
     return {
@@ -121,7 +123,7 @@ export function buildApp(sources: AppSources): FastifyInstance {
     };
   });
 
-  app.get('/api/alerts', async () => ({ alerts: [], history: [] }));
+  app.get('/api/alerts', NO_QUERY, async () => ({ alerts: [], history: [] }));
 
   if (sources.dashboard) {
     registerDashboard(app);
@@ -186,7 +188,7 @@ export function buildApp(sources: AppSources): FastifyInstance {
     },
   );
 
-  app.get(sources.metricsPath ?? '/metrics', async (_req, reply) => {
+  app.get(sources.metricsPath ?? '/metrics', NO_QUERY, async (_req, reply) => {
     reply.type('text/plain; version=0.0.4; charset=utf-8');
     return sources.scrape();
   });

@@ -104,3 +104,27 @@ t.test('run: REST API and /metrics over HTTP, scraped by a real Prometheus', { s
   const lost = await query('sum(http_tracer_events_lost_total)');
   t.equal(Number(lost.data.result[0]?.value[1]), 0, 'nothing lost');
 });
+
+t.test('the quick start: demo serves the dashboard and the demo traffic within seconds', { skip: kernelSkipReason() }, async (t) => {
+  const agentPort = await freePort();
+  const demo = spawn(process.execPath, [BIN, 'demo'], {
+    env: { ...process.env, HTTP_TRACER_ANALYTICS_DASHBOARD_PORT: String(agentPort), HTTP_TRACER_ANALYTICS_DASHBOARD_ADDRESS: '127.0.0.1' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let lines = 0;
+  demo.stdout.on('data', (d: Buffer) => (lines += d.toString().split('\n').length - 1));
+  t.teardown(() => stopChild(demo));
+  await waitForPort(agentPort, '127.0.0.1', 20_000);
+  const api = `http://127.0.0.1:${agentPort}`;
+  const page = await fetch(`${api}/`);
+  t.equal(page.status, 200);
+  t.match(await page.text(), /<title>ebpf-http-tracer<\/title>/, 'the dashboard page');
+  const m = await until(
+    'the demo service shows up',
+    () => getJson<{ services: { service: string; requests: number }[] }>(`${api}/api/metrics?window=1m&side=server`),
+    (v) => v.services.some((s) => s.service === 'node:8090' && s.requests >= 20),
+    10_000,
+  );
+  t.ok(m.services.some((s) => s.service === 'node:8090'), 'node:8090 (the demo service) in the services');
+  t.ok(lines > 20, `a live line per exchange on stdout (${lines} so far)`);
+});

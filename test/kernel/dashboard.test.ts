@@ -66,10 +66,14 @@ t.test('the dashboard shows live traffic, safely', { skip: kernelSkipReason() },
   t.equal(await page.evaluate(() => (window as unknown as { __xss?: number }).__xss), undefined, 'and never runs');
   t.equal(await page.locator('script').count(), 2, 'no script element was added');
 
+  t.saveFixture = true; // keep the screenshots: .tap/fixtures/<this test>/
   const dir = t.testdir();
+  t.comment(`screenshots in ${dir}`);
   await page.screenshot({ path: path.join(dir, 'dashboard.png'), fullPage: true });
   await page.setViewportSize({ width: 390, height: 844 });
   await sleep(500);
   await page.screenshot({ path: path.join(dir, 'dashboard-phone.png'), fullPage: true });
+  const width = await page.evaluate(() => document.documentElement.scrollWidth);
+  t.ok(width <= 390, `on a phone the page is no wider than the screen (${width} px)`);
   t.same(pageErrors, [], 'no errors in the page');
 });

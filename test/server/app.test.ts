@@ -97,6 +97,11 @@ t.test('bad queries: 400 naming the field; unknown paths: JSON 404', async (t) =
     t.equal(r.statusCode, 400, query.slice(0, 40));
     t.match(r.json(), { error: 'bad request', field, message: new RegExp('^' + message.replace(/[[\]().*+?{}|^$]/g, '\\$&')) }, query.slice(0, 40));
   }
+  for (const path of ['/api/health', '/api/processors', '/api/stats', '/api/alerts', '/metrics']) {
+    const r = await app.inject(`${path}?verbose=1`);
+    t.equal(r.statusCode, 400, `${path} takes no parameters`);
+    t.equal(r.json().message, 'verbose: is not a known parameter');
+  }
   const missing = await app.inject('/api/nothing?x=1');
   t.equal(missing.statusCode, 404);
   t.same(missing.json(), { error: 'not found', message: 'no route GET /api/nothing' });
