@@ -4,7 +4,7 @@
  * Every query is checked by JSON Schema; a bad one gets a 400 naming the
  * field and the reason, an unknown path a JSON 404.
  */
-import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
 import { formatDuration } from '../analytics/duration';
 import type { AttachResult } from '../capture/addon';
 import type { CaptureStats } from '../capture/capture';
@@ -28,8 +28,15 @@ export interface AppSources {
 }
 
 const UNIT_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
-/** For routes that take no parameters: any given is refused. */
-const NO_QUERY = { schema: { querystring: { type: 'object', additionalProperties: false, properties: {} } } };
+/** A route's query parameters; any other parameter is refused. */
+const querySchema = (properties: Record<string, object>) => ({ schema: { querystring: { type: 'object', additionalProperties: false, properties } } });
+const NO_QUERY = querySchema({});
+const windowParam = (defaultWindow: string) => ({ type: 'string', pattern: '^[1-9][0-9]{0,6}(s|m|h|d)$', default: defaultWindow });
+const FILTERS = {
+  service: { type: 'string', maxLength: 256 },
+  route: { type: 'string', maxLength: 512 },
+  side: { type: 'string', enum: ['server', 'client'] },
+};
 /** The store keeps three kinds of aggregates: counters, histograms, and all-time totals. */
 const AGGREGATORS = 3;
 
@@ -136,57 +143,34 @@ export function buildApp(sources: AppSources): FastifyInstance {
     }));
   }
 
+  /** The window in ms, or undefined after a 400 naming it when the store cannot serve it. */
+  const windowMsOrReject = (window: string, reply: FastifyReply): number | undefined => {
+    const windowMs = durationMs(window);
+    const problem = engine.store.windowProblem(windowMs);
+    if (!problem) return windowMs;
+    reply.code(400).send({ error: 'bad request', field: 'window', message: `window: ${window} ${problem}` } satisfies ErrorBody);
+    return undefined;
+  };
+
   app.get<{ Querystring: MetricsQuery }>(
     '/api/metrics',
-    {
-      schema: {
-        querystring: {
-          type: 'object',
-          additionalProperties: false,
-          properties: {
-            window: { type: 'string', pattern: '^[1-9][0-9]{0,6}(s|m|h|d)$', default: '5m' },
-            service: { type: 'string', maxLength: 256 },
-            route: { type: 'string', maxLength: 512 },
-            method: { type: 'string', maxLength: 16 },
-            status_class: { type: 'string', enum: ['1xx', '2xx', '3xx', '4xx', '5xx', 'none'] },
-            side: { type: 'string', enum: ['server', 'client'] },
-            limit: { type: 'integer', minimum: 1, maximum: 1000, default: 50 },
-          },
-        },
-      },
-    },
+    querySchema({
+      window: windowParam('5m'),
+      ...FILTERS,
+      method: { type: 'string', maxLength: 16 },
+      status_class: { type: 'string', enum: ['1xx', '2xx', '3xx', '4xx', '5xx', 'none'] },
+      limit: { type: 'integer', minimum: 1, maximum: 1000, default: 50 },
+    }),
     async (req, reply) => {
-      const q = req.query;
-      const windowMs = durationMs(q.window);
-      const problem = engine.store.windowProblem(windowMs);
-      if (problem) return reply.code(400).send({ error: 'bad request', field: 'window', message: `window: ${q.window} ${problem}` } satisfies ErrorBody);
-      return apiMetrics(engine.store, q, windowMs);
+      const windowMs = windowMsOrReject(req.query.window, reply);
+      return windowMs === undefined ? reply : apiMetrics(engine.store, req.query, windowMs);
     },
   );
 
-  app.get<{ Querystring: SeriesQuery }>(
-    '/api/series',
-    {
-      schema: {
-        querystring: {
-          type: 'object',
-          additionalProperties: false,
-          properties: {
-            window: { type: 'string', pattern: '^[1-9][0-9]{0,6}(s|m|h|d)$', default: '15m' },
-            service: { type: 'string', maxLength: 256 },
-            route: { type: 'string', maxLength: 512 },
-            side: { type: 'string', enum: ['server', 'client'] },
-          },
-        },
-      },
-    },
-    async (req, reply) => {
-      const windowMs = durationMs(req.query.window);
-      const problem = engine.store.windowProblem(windowMs);
-      if (problem) return reply.code(400).send({ error: 'bad request', field: 'window', message: `window: ${req.query.window} ${problem}` } satisfies ErrorBody);
-      return apiSeries(engine.store, req.query, windowMs, engine.options.now());
-    },
-  );
+  app.get<{ Querystring: SeriesQuery }>('/api/series', querySchema({ window: windowParam('15m'), ...FILTERS }), async (req, reply) => {
+    const windowMs = windowMsOrReject(req.query.window, reply);
+    return windowMs === undefined ? reply : apiSeries(engine.store, req.query, windowMs, engine.options.now());
+  });
 
   app.get(sources.metricsPath ?? '/metrics', NO_QUERY, async (_req, reply) => {
     reply.type('text/plain; version=0.0.4; charset=utf-8');

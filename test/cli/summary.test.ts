@@ -7,10 +7,9 @@ import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
 import { CaptureFileWriter } from '../../src/capture/capture-file';
-import { run } from '../helpers/kernel';
+import { BIN, run } from '../helpers/kernel';
 import { batchOf, encodeExchange } from '../helpers/records';
 
-const BIN = path.join(__dirname, '..', '..', 'bin', 'http-tracer.js');
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'summary-'));
 t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
 

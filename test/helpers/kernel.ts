@@ -179,3 +179,25 @@ export async function tracedServer(t: Test, options: CaptureOptions & { host?: s
   });
   return { port, server, recorder };
 }
+
+export const BIN = path.join(__dirname, '..', '..', 'bin', 'http-tracer.js');
+
+/**
+ * `http-tracer COMMAND ARGS` as its own process with its HTTP port on
+ * 127.0.0.1:port; resolves once the port accepts connections (or says what
+ * the agent printed if it never does). Killed when the test process exits.
+ */
+export async function agentProcess(command: 'run' | 'demo', args: string[], port: number): Promise<{ child: ChildProcess; url: string; stderr: () => string }> {
+  const child = spawn(process.execPath, [BIN, command, ...args], {
+    env: { ...process.env, HTTP_TRACER_ANALYTICS_DASHBOARD_PORT: String(port), HTTP_TRACER_ANALYTICS_DASHBOARD_ADDRESS: '127.0.0.1', HTTP_TRACER_ANALYTICS_WORKER_THREADS: '2' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  children.add(child);
+  child.on('exit', () => children.delete(child));
+  let stderr = '';
+  child.stderr!.on('data', (d) => (stderr += d));
+  await waitForPort(port, '127.0.0.1', 20_000).catch((e: Error) => {
+    throw new Error(`${e.message}; the agent said: ${stderr}`);
+  });
+  return { child, url: `http://127.0.0.1:${port}`, stderr: () => stderr };
+}

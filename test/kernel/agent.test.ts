@@ -8,9 +8,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
-import { freePort, kernelSkipReason, nodeClient, nodeServer, sleep, stopChild, waitForPort, type PlannedRequest } from '../helpers/kernel';
+import { agentProcess, freePort, kernelSkipReason, nodeClient, nodeServer, sleep, stopChild, type PlannedRequest } from '../helpers/kernel';
 
-const BIN = path.join(__dirname, '..', '..', 'bin', 'http-tracer.js');
 
 const plan: PlannedRequest[] = [
   ...Array.from({ length: 20 }, (_, i) => ({ method: 'GET', path: `/hello?n=${i}` })),
@@ -35,12 +34,7 @@ t.test('run: REST API and /metrics over HTTP, scraped by a real Prometheus', { s
   const serverPort = await freePort();
   const server = await nodeServer(serverPort);
   const agentPort = await freePort();
-  const agent = spawn(process.execPath, [BIN, 'run', '--port', String(serverPort)], {
-    env: { ...process.env, HTTP_TRACER_ANALYTICS_DASHBOARD_PORT: String(agentPort), HTTP_TRACER_ANALYTICS_DASHBOARD_ADDRESS: '127.0.0.1', HTTP_TRACER_ANALYTICS_WORKER_THREADS: '2' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let agentErr = '';
-  agent.stderr.on('data', (d) => (agentErr += d));
+  const { child: agent, url: api } = await agentProcess('run', ['--port', String(serverPort)], agentPort);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'prometheus-'));
   const promPort = await freePort();
   fs.writeFileSync(
@@ -57,10 +51,6 @@ t.test('run: REST API and /metrics over HTTP, scraped by a real Prometheus', { s
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  await waitForPort(agentPort, '127.0.0.1', 20_000).catch((e) => {
-    throw new Error(`${e.message}; agent said: ${agentErr}`);
-  });
-  const api = `http://127.0.0.1:${agentPort}`;
   const health = await getJson<{ status: string; probes: { attached: number; total: number } }>(`${api}/api/health`);
   t.equal(health.status, 'healthy');
   t.equal(health.probes.attached, health.probes.total, `${health.probes.attached}/${health.probes.total} probes attached`);
@@ -106,16 +96,10 @@ t.test('run: REST API and /metrics over HTTP, scraped by a real Prometheus', { s
 });
 
 t.test('the quick start: demo serves the dashboard and the demo traffic within seconds', { skip: kernelSkipReason() }, async (t) => {
-  const agentPort = await freePort();
-  const demo = spawn(process.execPath, [BIN, 'demo'], {
-    env: { ...process.env, HTTP_TRACER_ANALYTICS_DASHBOARD_PORT: String(agentPort), HTTP_TRACER_ANALYTICS_DASHBOARD_ADDRESS: '127.0.0.1' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const { child: demo, url: api } = await agentProcess('demo', [], await freePort());
   let lines = 0;
-  demo.stdout.on('data', (d: Buffer) => (lines += d.toString().split('\n').length - 1));
+  demo.stdout!.on('data', (d: Buffer) => (lines += d.toString().split('\n').length - 1));
   t.teardown(() => stopChild(demo));
-  await waitForPort(agentPort, '127.0.0.1', 20_000);
-  const api = `http://127.0.0.1:${agentPort}`;
   const page = await fetch(`${api}/`);
   t.equal(page.status, 200);
   t.match(await page.text(), /<title>ebpf-http-tracer<\/title>/, 'the dashboard page');

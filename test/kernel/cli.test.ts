@@ -7,9 +7,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
-import { freePort, kernelSkipReason, nodeClient, nodeServer, run, sleep, stopChild } from '../helpers/kernel';
+import { BIN, freePort, kernelSkipReason, nodeClient, nodeServer, run, sleep, stopChild } from '../helpers/kernel';
 
-const BIN = path.join(__dirname, '..', '..', 'bin', 'http-tracer.js');
 const skip = kernelSkipReason();
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'cli-'));
 t.teardown(() => fs.rmSync(tmp, { recursive: true, force: true }));

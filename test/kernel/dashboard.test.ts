@@ -4,23 +4,17 @@
  * works, and a path with <script> in it is shown as text, never run.
  * Screenshots go to the test's output folder.
  */
-import { spawn } from 'node:child_process';
 import path from 'node:path';
 import t from 'tap';
 import { chromium } from 'playwright-core';
-import { freePort, kernelSkipReason, nodeClient, nodeServer, sleep, stopChild, waitForPort, type PlannedRequest } from '../helpers/kernel';
+import { agentProcess, freePort, kernelSkipReason, nodeClient, nodeServer, sleep, stopChild, type PlannedRequest } from '../helpers/kernel';
 
-const BIN = path.join(__dirname, '..', '..', 'bin', 'http-tracer.js');
 const XSS = '/<script>window.__xss=1</script>';
 
 t.test('the dashboard shows live traffic, safely', { skip: kernelSkipReason() }, async (t) => {
   const serverPort = await freePort();
   const server = await nodeServer(serverPort);
-  const agentPort = await freePort();
-  const agent = spawn(process.execPath, [BIN, 'run', '--port', String(serverPort)], {
-    env: { ...process.env, HTTP_TRACER_ANALYTICS_DASHBOARD_PORT: String(agentPort), HTTP_TRACER_ANALYTICS_DASHBOARD_ADDRESS: '127.0.0.1', HTTP_TRACER_ANALYTICS_WORKER_THREADS: '2' },
-    stdio: 'ignore',
-  });
+  const { child: agent, url } = await agentProcess('run', ['--port', String(serverPort)], await freePort());
   let traffic = true;
   const plan: PlannedRequest[] = [{ method: 'GET', path: '/hello' }, { method: 'GET', path: '/fail' }, { method: 'GET', path: XSS }, { method: 'GET', path: '/hello' }];
   const load = (async () => {
@@ -37,13 +31,12 @@ t.test('the dashboard shows live traffic, safely', { skip: kernelSkipReason() },
     await stopChild(agent);
     await stopChild(server);
   });
-  await waitForPort(agentPort, '127.0.0.1', 20_000);
 
   const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
   const pageErrors: string[] = [];
   page.on('pageerror', (e) => pageErrors.push(String(e)));
   page.on('console', (m) => m.type() === 'error' && pageErrors.push(m.text()));
-  await page.goto(`http://127.0.0.1:${agentPort}/`);
+  await page.goto(`${url}/`);
 
   const requests = async (): Promise<number> => Number(await page.textContent('#kpi-requests'));
   await page.waitForFunction(() => Number(document.getElementById('kpi-requests')?.textContent) > 0, undefined, { timeout: 15_000 });
