@@ -48,36 +48,57 @@ const OTEL_LABEL: Record<string, string> = {
   server_port: 'server_port',
 };
 
-function labelsOf(family: MetricFamily, series: Series, rename: Record<string, string>, skip: readonly string[] = []): Record<string, string> {
-  const out: Record<string, string> = {};
-  family.labels.forEach((name, i) => {
-    if (!skip.includes(name)) out[rename[name] ?? name] = series.labels[i];
-  });
-  return out;
+/**
+ * A series' exported labels, made once per series and exporter: prom-client
+ * formats "sharedLabels" once per object (a WeakMap), so a histogram's 17
+ * lines, and every later scrape, reuse the same formatted text.
+ */
+function labelCache(family: MetricFamily, rename: Record<string, string>, skip: readonly string[] = []): (series: Series) => Record<string, string> {
+  const cache = new WeakMap<Series, Record<string, string>>();
+  return (series) => {
+    let labels = cache.get(series);
+    if (!labels) {
+      labels = {};
+      for (let i = 0; i < family.labels.length; i++) {
+        const name = family.labels[i];
+        if (!skip.includes(name)) labels[rename[name] ?? name] = series.labels[i];
+      }
+      cache.set(series, labels);
+    }
+    return labels;
+  };
 }
 
+const NO_LABELS = {};
+const LE = new Map<number | string, { le: number | string }>();
+const le = (bound: number | string): { le: number | string } => {
+  let labels = LE.get(bound);
+  if (!labels) LE.set(bound, (labels = { le: bound }));
+  return labels;
+};
+
 /** Cumulative buckets, sum and count of a histogram series' totals. */
-function histogramValues(name: string, family: MetricFamily, series: Series, labels: Record<string, string>): Value[] {
+function histogramValues(out: Value[], name: string, family: MetricFamily, series: Series, sharedLabels: Record<string, string>): void {
   const h = series.total.histogram!;
-  const out: Value[] = [];
+  const bucket = `${name}_bucket`;
   let cumulative = 0;
-  (family.boundaries ?? []).forEach((le, i) => {
+  const boundaries = family.boundaries ?? [];
+  for (let i = 0; i < boundaries.length; i++) {
     cumulative += h.bounds[i];
-    out.push({ metricName: `${name}_bucket`, labels: { ...labels, le }, value: cumulative });
-  });
-  out.push({ metricName: `${name}_bucket`, labels: { ...labels, le: '+Inf' }, value: h.count });
-  out.push({ metricName: `${name}_sum`, labels, value: h.sum });
-  out.push({ metricName: `${name}_count`, labels, value: h.count });
-  return out;
+    out.push({ metricName: bucket, labels: le(boundaries[i]), sharedLabels, value: cumulative } as Value);
+  }
+  out.push({ metricName: bucket, labels: le('+Inf'), sharedLabels, value: h.count } as Value);
+  out.push({ metricName: `${name}_sum`, labels: NO_LABELS, sharedLabels, value: h.sum } as Value);
+  out.push({ metricName: `${name}_count`, labels: NO_LABELS, sharedLabels, value: h.count } as Value);
 }
 
 function familyMetric(store: MetricStore, family: MetricFamily): ScrapeTimeMetric {
+  const labelsOf = labelCache(family, SEED_LABEL);
   return new ScrapeTimeMetric(family.name, family.help, family.kind, () => {
     const values: Value[] = [];
     for (const s of store.seriesOf(family.name)) {
-      const labels = labelsOf(family, s, SEED_LABEL);
-      if (family.kind === 'histogram') values.push(...histogramValues(family.name, family, s, labels));
-      else values.push({ labels, value: s.total.value });
+      if (family.kind === 'histogram') histogramValues(values, family.name, family, s, labelsOf(s));
+      else values.push({ labels: NO_LABELS, sharedLabels: labelsOf(s), value: s.total.value } as Value);
     }
     return values;
   });
@@ -87,10 +108,11 @@ function familyMetric(store: MetricStore, family: MetricFamily): ScrapeTimeMetri
 function otelDurationMetric(store: MetricStore, family: MetricFamily, side: 'server' | 'client'): ScrapeTimeMetric {
   const name = `http_${side}_request_duration_seconds`;
   const sideIndex = family.labels.indexOf('side');
+  const labelsOf = labelCache(family, OTEL_LABEL, ['side']);
   return new ScrapeTimeMetric(name, `Duration of HTTP ${side} requests (OpenTelemetry semantic conventions).`, 'histogram', () => {
     const values: Value[] = [];
     for (const s of store.seriesOf(family.name)) {
-      if (s.labels[sideIndex] === side) values.push(...histogramValues(name, family, s, labelsOf(family, s, OTEL_LABEL, ['side'])));
+      if (s.labels[sideIndex] === side) histogramValues(values, name, family, s, labelsOf(s));
     }
     return values;
   });

@@ -123,9 +123,9 @@ t.test('GET /metrics: seed names, OpenTelemetry names, percentiles and the agent
     'http_errors_total{service="api:8080",side="server",server_port="8080",path="/orders",status_code="0",error_type="aborted"} 1',
     'network_errors_total{service="api:8080",side="server",reason="closed"} 1',
     '# TYPE http_server_request_duration_seconds histogram',
-    'http_server_request_duration_seconds_bucket{service_name="api:8080",server_port="8080",http_request_method="GET",http_route="/users/{id}",http_response_status_code="200",le="0.025"} 0',
-    'http_server_request_duration_seconds_bucket{service_name="api:8080",server_port="8080",http_request_method="GET",http_route="/users/{id}",http_response_status_code="200",le="0.05"} 3',
-    'http_server_request_duration_seconds_bucket{service_name="api:8080",server_port="8080",http_request_method="GET",http_route="/users/{id}",http_response_status_code="200",le="+Inf"} 6',
+    'http_server_request_duration_seconds_bucket{le="0.025",service_name="api:8080",server_port="8080",http_request_method="GET",http_route="/users/{id}",http_response_status_code="200"} 0',
+    'http_server_request_duration_seconds_bucket{le="0.05",service_name="api:8080",server_port="8080",http_request_method="GET",http_route="/users/{id}",http_response_status_code="200"} 3',
+    'http_server_request_duration_seconds_bucket{le="+Inf",service_name="api:8080",server_port="8080",http_request_method="GET",http_route="/users/{id}",http_response_status_code="200"} 6',
     'http_server_request_duration_seconds_count{service_name="api:8080",server_port="8080",http_request_method="POST",http_route="/orders",http_response_status_code="201"} 3',
     'http_client_request_duration_seconds_count{service_name="curl",server_port="8080",http_request_method="GET",http_route="/users/{id}",http_response_status_code="404"} 3',
     'http_request_duration_seconds_p50{service="curl",side="client"} 0.005',
@@ -134,7 +134,7 @@ t.test('GET /metrics: seed names, OpenTelemetry names, percentiles and the agent
   ];
   for (const line of expect) t.ok(lines.has(line), line);
   t.notOk(r.body.includes('http_request_duration_seconds_bucket'), 'the duration histogram goes out once, under its OpenTelemetry names');
-  t.ok(lines.has('http_response_size_bytes_bucket{service="api:8080",side="server",server_port="8080",path="/users/{id}",le="1024"} 8'));
+  t.ok(lines.has('http_response_size_bytes_bucket{le="1024",service="api:8080",side="server",server_port="8080",path="/users/{id}"} 8'));
   t.match(r.body, /^http_tracer_scrape_duration_seconds \d/m);
 });
 
