@@ -160,6 +160,7 @@ export class MetricStore {
   private readonly byFamily = new Map<MetricFamily, Set<Series>>();
   private readonly budget: SeriesBudget;
   private lateCells = 0;
+  private readonly seriesListeners: ((series: Series) => void)[] = [];
   /** Start of the earliest bucket ever ingested: rates are not diluted by time before the first data. */
   private originMs = Infinity;
 
@@ -210,6 +211,11 @@ export class MetricStore {
         }
       });
     }
+  }
+
+  /** Called with each series when it first appears (live views announce them). */
+  onNewSeries(listener: (series: Series) => void): void {
+    this.seriesListeners.push(listener);
   }
 
   /** Frees buckets older than their tier's span, and forgets series idle for the retention. */
@@ -375,6 +381,7 @@ export class MetricStore {
     };
     this.series.set(id, created);
     this.byFamily.get(family)?.add(created);
+    for (const listener of this.seriesListeners) listener(created);
     return created;
   }
 

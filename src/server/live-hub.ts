@@ -4,7 +4,8 @@
  *   /ws/{client_id}  seed 000's protocol: the client sends {type:"subscribe", query_id, ...}
  *                    and {type:"unsubscribe", query_id}; the agent sends realtime_update
  *                    (RED for the query, every second), new_event (exchanges, sampled),
- *                    alert_triggered (when alerting lands), error.
+ *                    new_metric (a series seen for the first time: a new route, service,
+ *                    status…), alert_triggered (when alerting lands), error.
  *   /ws/analytics    seed 003: a snapshot of every service's RED, broadcast periodically.
  *
  * Bounded everywhere: at most maxConnections sockets (more get 503), 64 KiB
@@ -65,6 +66,11 @@ export class LiveHub {
   constructor(store: MetricStore, options: LiveOptions) {
     this.store = store;
     this.options = options;
+    store.onNewSeries((series) => {
+      const labels = Object.fromEntries(series.family.labels.map((name, i) => [name, series.labels[i]]));
+      const text = JSON.stringify({ type: 'new_metric', data: { name: series.family.name, kind: series.family.kind, labels } });
+      for (const c of this.clients) if (!c.analytics) this.sendText(c, text);
+    });
     this.timers.push(setInterval(() => this.heartbeat(), options.heartbeatMs).unref());
     this.timers.push(setInterval(() => this.snapshot(), options.snapshotMs).unref());
     this.timers.push(

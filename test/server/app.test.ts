@@ -50,6 +50,29 @@ t.test('GET /api/health, /api/processors, /api/stats, /api/alerts', async (t) =>
   t.same((await app.inject('/')).json().endpoints, ['/api/metrics?window=5m', '/api/series?window=15m', '/api/health', '/api/processors', '/api/stats', '/api/alerts', '/metrics', '/ws/{client_id}', '/ws/analytics']);
 });
 
+t.test('health turns degraded when probes did not attach or exchanges are being lost', async (t) => {
+  const { engine } = await setup();
+  const attach = [
+    { program: 'sys_enter_read', target: 'syscalls/sys_enter_read', attached: true, error: '' },
+    { program: 'sys_enter_sendfile64', target: 'syscalls/sys_enter_sendfile64', attached: false, error: 'ENOENT' },
+  ];
+  const app = buildApp({ engine, scrape: async () => '', startedAtMs: Date.now(), attach });
+  t.teardown(() => app.close());
+  const h = (await app.inject('/api/health')).json();
+  t.match(h, { status: 'degraded', probes: { attached: 1, total: 2, failed: ['sys_enter_sendfile64'] }, problems: ['probes not attached: sys_enter_sendfile64'] });
+
+  const lossy = await Engine.start({ workerThreads: 1, clockOffsetMs: 0, now: () => NOW, bufferSize: 1 });
+  t.teardown(() => lossy.stop());
+  const app2 = buildApp({ engine: lossy, scrape: async () => '', startedAtMs: Date.now() });
+  t.teardown(() => app2.close());
+  t.equal((await app2.inject('/api/health')).json().status, 'healthy', 'before: healthy');
+  const batch = batchOf(encodeExchange(), encodeExchange());
+  lossy.ingest(batch, 2);
+  lossy.ingest(batch, 2); // the queue holds 2 already: dropped
+  const after = (await app2.inject('/api/health')).json();
+  t.match(after, { status: 'degraded', lost: { total: 2, last_minute: 2 }, problems: ['2 exchanges lost in the last minute'] });
+});
+
 t.test('GET /api/metrics: totals, services and routes, with filters', async (t) => {
   const { app } = await setup();
   const r = await app.inject('/api/metrics?window=1m');

@@ -164,3 +164,13 @@ t.test('a slow consumer is closed, not buffered without bound', async (t) => {
   t.equal(hub.stats().closedSlow, 1, 'closed as slow');
   t.equal(hub.stats().connections, 0);
 });
+
+t.test('new_metric when a series appears for the first time', async (t) => {
+  const { url, engine } = await setup(t);
+  const c = await connect(`${url}/ws/watcher`);
+  engine.ingest(records(1, () => '/brand-new'), 1);
+  await engine.sync();
+  const m = await c.next('new_metric');
+  t.match(m, { type: 'new_metric', data: { name: 'http_requests_total', kind: 'counter', labels: { service: 'api:8080', route: '/brand-new', method: 'GET' } } });
+  c.ws.close();
+});
