@@ -5,10 +5,12 @@
  * agent's CPU seconds per 10 000 exchanges, its peak RSS, and captured
  * exchanges against wrk's count.
  *
- *   npm run bench:capture -- [--seconds 10] [--rounds 3] [--connections 32] [--record]
+ *   npm run bench:capture -- [--seconds 10] [--rounds 3] [--connections 32] [--record | --agent]
  *
  * --record runs `http-tracer record FILE` instead of `trace`: the kernel side
  * and the batch delivery without per-exchange decoding and formatting.
+ * --agent runs `http-tracer run`: the whole agent (engine with 2 workers,
+ * store, HTTP port), and counts what its REST API reports.
  *
  * Root and a built tree (bash scripts/setup.sh) are required. Traffic stays
  * on 127.0.0.1 and every run is bounded by --seconds.
@@ -21,7 +23,7 @@ import { parseArgs } from 'node:util';
 import { freePort, run, sleep } from '../test/helpers/kernel';
 import { startNginx } from '../test/helpers/nginx';
 
-const { values } = parseArgs({ options: { seconds: { type: 'string', default: '10' }, rounds: { type: 'string', default: '3' }, connections: { type: 'string', default: '32' }, record: { type: 'boolean', default: false } } });
+const { values } = parseArgs({ options: { seconds: { type: 'string', default: '10' }, rounds: { type: 'string', default: '3' }, connections: { type: 'string', default: '32' }, record: { type: 'boolean', default: false }, agent: { type: 'boolean', default: false } } });
 const SECONDS = Number(values.seconds);
 const ROUNDS = Number(values.rounds);
 const CONNECTIONS = Number(values.connections);
@@ -61,19 +63,28 @@ interface TracedRound {
 
 async function traced(port: number, out: string): Promise<TracedRound> {
   const fd = fs.openSync(out, 'w');
-  const args = values.record ? ['record', `${out}.htcap`] : ['trace'];
-  const agent = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', fd, 'pipe'] });
+  const args = values.record ? ['record', `${out}.htcap`] : values.agent ? ['run'] : ['trace'];
+  const apiPort = await freePort();
+  const env = { ...process.env, HTTP_TRACER_ANALYTICS_DASHBOARD_PORT: String(apiPort), HTTP_TRACER_ANALYTICS_DASHBOARD_ADDRESS: '127.0.0.1', HTTP_TRACER_ANALYTICS_WORKER_THREADS: '2' };
+  const agent = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', fd, 'pipe'], env });
   let stderr = '';
   agent.stderr?.on('data', (d) => (stderr += d));
-  while (!stderr.includes('capturing:')) {
+  while (!stderr.includes(values.agent ? 'agent: ' : 'capturing:')) {
     if (agent.exitCode !== null) throw new Error(`trace exited: ${stderr}`);
     await sleep(20);
   }
   const cpuBefore = cpuSeconds(agent.pid!);
   const result = await wrk(port);
-  await sleep(500); // the last batches drain
+  await sleep(values.agent ? 1500 : 500); // the last batches drain (and, for the agent, are published)
   const agentCpuSeconds = cpuSeconds(agent.pid!) - cpuBefore;
   const rss = peakRssBytes(agent.pid!);
+  let serverExchanges = 0;
+  let clientExchanges = 0;
+  if (values.agent) {
+    const m = (await (await fetch(`http://127.0.0.1:${apiPort}/api/metrics?window=1m&route=/index.html`)).json()) as { services: { service: string; side: string; requests: number }[] };
+    serverExchanges = m.services.find((s) => s.service === `nginx:${port}` && s.side === 'server')?.requests ?? 0;
+    clientExchanges = m.services.find((s) => s.service === 'wrk' && s.side === 'client')?.requests ?? 0;
+  }
   const exited = new Promise((r) => agent.once('exit', r));
   agent.kill('SIGINT');
   await exited;
@@ -85,9 +96,7 @@ async function traced(port: number, out: string): Promise<TracedRound> {
     fs.closeSync(replayed);
     fs.rmSync(`${out}.htcap`);
   }
-  let serverExchanges = 0;
-  let clientExchanges = 0;
-  for (const line of fs.readFileSync(out, 'utf8').split('\n')) {
+  for (const line of values.agent ? [] : fs.readFileSync(out, 'utf8').split('\n')) {
     if (!line.includes(` 127.0.0.1:`) || !line.includes('/index.html 200 ')) continue;
     if (/\/nginx server /.test(line)) serverExchanges++;
     else if (/\/wrk client /.test(line)) clientExchanges++;
@@ -115,7 +124,7 @@ const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floo
     const exchanges = rounds.map((r) => r.serverExchanges + r.clientExchanges);
     const report = {
       machine: `${os.cpus().length} cores, Linux ${os.release()}`,
-      agent: values.record ? 'record FILE' : 'trace > FILE',
+      agent: values.record ? 'record FILE' : values.agent ? 'run (engine, 2 workers, HTTP port)' : 'trace > FILE',
       wrk: `-t1 -c${CONNECTIONS} -d${SECONDS}s, ${ROUNDS} rounds, medians`,
       untracedRequestsPerSecond: Math.round(median(plain)),
       tracedRequestsPerSecond: Math.round(median(rounds.map((r) => r.rps))),
