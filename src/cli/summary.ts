@@ -11,7 +11,9 @@ import { ExchangeCursor } from '../capture/decoder';
 import { readCaptureFile } from '../capture/capture-file';
 import { loadAnalyticsOptions } from '../config/analytics-config';
 import { TracerError } from '../errors';
+import { parseDuration } from '../analytics/duration';
 import { Engine } from '../pipeline/engine';
+import { DEFAULT_WINDOWS_MS } from '../pipeline/engine-options';
 import { escapeText, formatDuration } from './exchange-line';
 import type { Io } from './trace';
 
@@ -34,8 +36,6 @@ export interface SummaryRow {
   p99Seconds: number;
 }
 
-const WINDOWS_MS = [60_000, 300_000, 900_000, 3_600_000, 86_400_000];
-const UNIT_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
 function usage(message: string): never {
   throw new TracerError('HT_ERR_USAGE', message);
@@ -87,9 +87,8 @@ function table(rows: SummaryRow[]): string {
 export async function summaryCommand(file: string, values: SummaryValues, io: Io): Promise<number> {
   let windowMs: number | undefined;
   if (values.window !== undefined) {
-    const m = /^(\d+)(s|m|h|d)$/.exec(values.window);
-    if (!m || Number(m[1]) === 0) usage(`--window ${JSON.stringify(values.window)}: expected a duration such as 5m or 1h`);
-    windowMs = Number(m[1]) * UNIT_MS[m[2]];
+    windowMs = parseDuration(values.window);
+    if (windowMs === undefined) usage(`--window ${JSON.stringify(values.window)}: expected a duration such as 5m or 1h`);
   }
   const top = values.top === undefined ? 20 : Number(values.top);
   if (!Number.isInteger(top) || top < 1) usage(`--top ${JSON.stringify(values.top)}: expected a positive integer`);
@@ -118,7 +117,7 @@ export async function summaryCommand(file: string, values: SummaryValues, io: Io
     await engine.sync();
     const store = engine.store;
     // By default the smallest standard window that holds the whole recording.
-    const window = windowMs ?? WINDOWS_MS.find((w) => w >= lastMs - firstMs && !store.windowProblem(w)) ?? store.retentionMs;
+    const window = windowMs ?? DEFAULT_WINDOWS_MS.find((w) => w >= lastMs - firstMs && !store.windowProblem(w)) ?? store.retentionMs;
     const problem = store.windowProblem(window);
     if (problem) usage(`--window ${values.window}: ${problem}`);
     const rows = summaryRows(store, window);

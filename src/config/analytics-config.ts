@@ -15,6 +15,7 @@
  */
 import fs from 'node:fs';
 import { isIP } from 'node:net';
+import { parseDuration } from '../analytics/duration';
 import { TracerError } from '../errors';
 import type { EngineOptions } from '../pipeline/engine-options';
 import { DEFAULT_LIVE, type LiveOptions } from '../server/live-hub';
@@ -80,12 +81,10 @@ function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-const UNIT_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
-
 function duration(where: string, text: unknown): number {
-  const m = typeof text === 'string' ? /^(\d+)(s|m|h|d)$/.exec(text) : null;
-  if (!m || Number(m[1]) === 0) fail(where, text, 'is not a duration (a positive whole number and s, m, h or d: "30s", "5m", "1h")');
-  return Number(m[1]) * UNIT_MS[m[2]];
+  const ms = parseDuration(text);
+  if (ms === undefined) fail(where, text, 'is not a duration (a positive whole number and s, m, h or d: "30s", "5m", "1h")');
+  return ms as number;
 }
 
 function integer(where: string, v: unknown): number {

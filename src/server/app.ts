@@ -5,7 +5,7 @@
  * field and the reason, an unknown path a JSON 404.
  */
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
-import { formatDuration } from '../analytics/duration';
+import { DURATION_PATTERN, formatDuration, parseDuration } from '../analytics/duration';
 import type { AttachResult } from '../capture/addon';
 import type { CaptureStats } from '../capture/capture';
 import type { Engine } from '../pipeline/engine';
@@ -27,11 +27,10 @@ export interface AppSources {
   dashboard?: boolean;
 }
 
-const UNIT_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 /** A route's query parameters; any other parameter is refused. */
 const querySchema = (properties: Record<string, object>) => ({ schema: { querystring: { type: 'object', additionalProperties: false, properties } } });
 const NO_QUERY = querySchema({});
-const windowParam = (defaultWindow: string) => ({ type: 'string', pattern: '^[1-9][0-9]{0,6}(s|m|h|d)$', default: defaultWindow });
+const windowParam = (defaultWindow: string) => ({ type: 'string', pattern: DURATION_PATTERN, default: defaultWindow });
 const FILTERS = {
   service: { type: 'string', maxLength: 256 },
   route: { type: 'string', maxLength: 512 },
@@ -145,7 +144,7 @@ export function buildApp(sources: AppSources): FastifyInstance {
 
   /** The window in ms, or undefined after a 400 naming it when the store cannot serve it. */
   const windowMsOrReject = (window: string, reply: FastifyReply): number | undefined => {
-    const windowMs = durationMs(window);
+    const windowMs = parseDuration(window)!; // the schema has checked the syntax
     const problem = engine.store.windowProblem(windowMs);
     if (!problem) return windowMs;
     reply.code(400).send({ error: 'bad request', field: 'window', message: `window: ${window} ${problem}` } satisfies ErrorBody);
@@ -178,12 +177,6 @@ export function buildApp(sources: AppSources): FastifyInstance {
   });
 
   return app;
-}
-
-/** A duration the schema has already checked ("5m"), in ms. */
-function durationMs(text: string): number {
-  const m = /^(\d+)(s|m|h|d)$/.exec(text)!;
-  return Number(m[1]) * UNIT_MS[m[2]];
 }
 
 function lostTotal(sources: AppSources): number {

@@ -17,6 +17,7 @@
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer } from 'ws';
+import { parseDuration } from '../analytics/duration';
 import type { MetricStore } from '../analytics/store';
 import { ExchangeCursor } from '../capture/decoder';
 import { apiMetrics, type MetricsQuery } from './api-metrics';
@@ -35,7 +36,6 @@ export const DEFAULT_LIVE: LiveOptions = { maxConnections: 100, heartbeatMs: 30_
 
 const CLIENT_ID = /^\/ws\/([A-Za-z0-9_.-]{1,64})$/;
 const MAX_SUBSCRIPTIONS = 10;
-const UNIT_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
 type Subscription = { kind: 'metrics'; query: MetricsQuery; windowMs: number } | { kind: 'exchanges' };
 
@@ -182,9 +182,8 @@ export class LiveHub {
   private subscription(msg: Record<string, unknown>): Subscription | string {
     if (msg.stream !== undefined) return msg.stream === 'exchanges' ? { kind: 'exchanges' } : `stream: ${JSON.stringify(msg.stream)} is not "exchanges"`;
     const window = msg.window ?? '1m';
-    const w = typeof window === 'string' ? /^([1-9]\d{0,6})(s|m|h|d)$/.exec(window) : null;
-    if (!w) return `window: ${JSON.stringify(window)} is not a duration such as 1m or 1h`;
-    const windowMs = Number(w[1]) * UNIT_MS[w[2]];
+    const windowMs = parseDuration(window);
+    if (windowMs === undefined) return `window: ${JSON.stringify(window)} is not a duration such as 1m or 1h`;
     const problem = this.store.windowProblem(windowMs);
     if (problem) return `window: ${window} ${problem}`;
     const query: MetricsQuery = { window: window as string, limit: 20 };
