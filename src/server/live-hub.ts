@@ -62,6 +62,8 @@ export class LiveHub {
   private readonly timers: NodeJS.Timeout[] = [];
   private readonly counters = { rejectedFull: 0, closedSlow: 0, eventsSent: 0, eventsSkipped: 0 };
   private eventsThisSecond = 0;
+  /** Subscriptions to the exchange stream, over all clients: per batch, the only thing checked when it is 0. */
+  private exchangeSubscriptions = 0;
 
   constructor(store: MetricStore, options: LiveOptions) {
     this.store = store;
@@ -92,8 +94,8 @@ export class LiveHub {
    * decoded when nobody listens.
    */
   exchanges(batch: Uint8Array, records: number, clockOffsetMs: number): void {
+    if (this.exchangeSubscriptions === 0) return;
     const listeners = [...this.clients].filter((c) => [...c.subscriptions.values()].some((s) => s.kind === 'exchanges'));
-    if (listeners.length === 0) return;
     const cursor = new ExchangeCursor(batch);
     let decoded = 0;
     while (this.eventsThisSecond < this.options.maxEventsPerSecond && cursor.next()) {
@@ -145,7 +147,7 @@ export class LiveHub {
       const client: Client = { ws, analytics, subscriptions: new Map(), alive: true };
       this.clients.add(client);
       ws.on('pong', () => (client.alive = true));
-      ws.on('close', () => this.clients.delete(client));
+      ws.on('close', () => this.remove(client));
       ws.on('error', () => ws.terminate());
       if (!analytics) ws.on('message', (data, isBinary) => this.message(client, data.toString(), isBinary));
       if (analytics) this.send(client, this.snapshotMessage());
@@ -167,12 +169,17 @@ export class LiveHub {
     if (msg.type !== 'subscribe' && msg.type !== 'unsubscribe') return error(`type: ${JSON.stringify(msg.type)} is not subscribe or unsubscribe`);
     if (typeof queryId !== 'string' || queryId.length === 0 || queryId.length > 64) return error('query_id: a string of 1 to 64 characters is needed');
     if (msg.type === 'unsubscribe') {
-      if (!client.subscriptions.delete(queryId)) return error(`query_id: ${JSON.stringify(queryId)} is not subscribed`);
+      const old = client.subscriptions.get(queryId);
+      if (!old) return error(`query_id: ${JSON.stringify(queryId)} is not subscribed`);
+      if (old.kind === 'exchanges') this.exchangeSubscriptions--;
+      client.subscriptions.delete(queryId);
       return this.send(client, { type: 'unsubscribed', query_id: queryId });
     }
     if (!client.subscriptions.has(queryId) && client.subscriptions.size >= MAX_SUBSCRIPTIONS) return error(`at most ${MAX_SUBSCRIPTIONS} subscriptions per connection`);
     const subscription = this.subscription(msg);
     if (typeof subscription === 'string') return error(subscription);
+    if (client.subscriptions.get(queryId)?.kind === 'exchanges') this.exchangeSubscriptions--;
+    if (subscription.kind === 'exchanges') this.exchangeSubscriptions++;
     client.subscriptions.set(queryId, subscription);
     this.send(client, { type: 'subscribed', query_id: queryId });
     if (subscription.kind === 'metrics') this.send(client, this.update(queryId, subscription));
@@ -221,6 +228,12 @@ export class LiveHub {
     for (const c of listeners) this.sendText(c, text);
   }
 
+  /** A client gone (closed, or dropped as slow): its subscriptions go with it. */
+  private remove(client: Client): void {
+    if (!this.clients.delete(client)) return;
+    for (const s of client.subscriptions.values()) if (s.kind === 'exchanges') this.exchangeSubscriptions--;
+  }
+
   private heartbeat(): void {
     for (const c of this.clients) {
       if (!c.alive) {
@@ -244,7 +257,7 @@ export class LiveHub {
       this.counters.closedSlow++;
       ws.close(1013, `slow consumer: more than ${this.options.maxBufferedBytes} bytes waiting`);
       setTimeout(() => ws.terminate(), 1000).unref();
-      this.clients.delete(client);
+      this.remove(client);
       return;
     }
     ws.send(text);

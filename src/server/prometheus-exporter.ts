@@ -156,23 +156,26 @@ export function createExporter(sources: ExporterSources, percentileWindowMs = 30
   }
 
   let lastScrapeSeconds = 0;
+  // One snapshot of the engine's counters per scrape, shared by the metrics that read it.
+  let engineStats: ReturnType<Engine['stats']> | undefined;
+  const stats = (): ReturnType<Engine['stats']> => (engineStats ??= engine.stats());
   const own = (name: string, help: string, type: Type, values: () => Value[]): void => registry.registerMetric(new ScrapeTimeMetric(name, help, type, values) as never);
   own('http_tracer_events_lost_total', 'Exchanges the agent could not count, by reason (kernel, addon and engine queues).', 'counter', () => {
-    const lost: Record<string, number> = { ...(sources.capture?.().lost.byReason ?? {}), engine_queue_full: engine.stats().droppedEvents };
+    const lost: Record<string, number> = { ...(sources.capture?.().lost.byReason ?? {}), engine_queue_full: stats().droppedEvents };
     return Object.entries(lost).map(([reason, value]) => ({ labels: { reason }, value }));
   });
-  own('http_tracer_events_processed_total', 'Exchanges the engine processed.', 'counter', () => [{ value: engine.stats().eventsProcessed, labels: {} }]);
-  own('http_tracer_queue_records', 'Records waiting in the engine queues.', 'gauge', () => [{ value: engine.stats().bufferSize, labels: {} }]);
-  own('http_tracer_queue_capacity_records', 'What the engine queues can hold.', 'gauge', () => [{ value: engine.stats().bufferCapacity, labels: {} }]);
+  own('http_tracer_events_processed_total', 'Exchanges the engine processed.', 'counter', () => [{ value: stats().eventsProcessed, labels: {} }]);
+  own('http_tracer_queue_records', 'Records waiting in the engine queues.', 'gauge', () => [{ value: stats().bufferSize, labels: {} }]);
+  own('http_tracer_queue_capacity_records', 'What the engine queues can hold.', 'gauge', () => [{ value: stats().bufferCapacity, labels: {} }]);
   own('http_tracer_series', 'Series held by the store.', 'gauge', () => [{ value: store.seriesCount, labels: {} }]);
   own('http_tracer_series_folded_total', 'Observations folded into an overflow series by the cardinality budget.', 'counter', () => [
     { value: store.budgetStats().foldedTotal, labels: {} },
   ]);
   own('http_tracer_processor_events_total', 'Exchanges each processor handled.', 'counter', () =>
-    Object.entries(engine.stats().processors).map(([processor, p]) => ({ labels: { processor }, value: p.eventsIn })),
+    Object.entries(stats().processors).map(([processor, p]) => ({ labels: { processor }, value: p.eventsIn })),
   );
   own('http_tracer_processor_seconds_total', 'Time each processor spent.', 'counter', () =>
-    Object.entries(engine.stats().processors).map(([processor, p]) => ({ labels: { processor }, value: p.timeNs / 1e9 })),
+    Object.entries(stats().processors).map(([processor, p]) => ({ labels: { processor }, value: p.timeNs / 1e9 })),
   );
   if (sources.probes) {
     const probes = sources.probes;
@@ -187,6 +190,7 @@ export function createExporter(sources: ExporterSources, percentileWindowMs = 30
     registry,
     async scrape(): Promise<string> {
       const start = process.hrtime.bigint();
+      engineStats = undefined;
       const text = await registry.metrics();
       lastScrapeSeconds = Number(process.hrtime.bigint() - start) / 1e9;
       return text;

@@ -128,6 +128,10 @@ t.test('live exchanges as new_event, within the per-second budget', async (t) =>
   await c.next('new_event');
   t.same(hub.stats().eventsSent, 3);
   t.same(hub.stats().eventsSkipped, 2, 'past the budget: counted, not sent');
+  c.send({ type: 'unsubscribe', query_id: 'tail' });
+  await c.next('unsubscribed');
+  hub.exchanges(records(5), 5, 0);
+  t.same([hub.stats().eventsSent, hub.stats().eventsSkipped], [3, 2], 'nobody subscribed: the batch is not even looked at');
   c.ws.close();
 });
 
