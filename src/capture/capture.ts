@@ -8,7 +8,7 @@
  */
 import { TracerError } from '../errors';
 import { FILTER_MAX, HEAD_DEFAULT, HEAD_MAX, KernelCounters, verifyLayout, type KernelCounterName } from './abi';
-import { loadAddon, type AttachResult, type NativeTracer } from './addon';
+import { loadAddon, type AttachResult, type NativeStats, type NativeTracer } from './addon';
 import { preflight } from './preflight';
 
 export interface ListFilter<T> {
@@ -33,12 +33,8 @@ export interface CaptureOptions {
   pids?: ListFilter<number>;
 }
 
-export interface CaptureStats {
-  records: number;
-  bytes: number;
-  batches: number;
-  droppedBatches: number;
-  droppedRecords: number;
+/** The addon's counters, with the kernel's named. */
+export interface CaptureStats extends Omit<NativeStats, 'sweeps' | 'kernel'> {
   kernel: Record<KernelCounterName, number>;
   /** Everything lost, by reason; the total is what capture failed to deliver. */
   lost: { total: number; byReason: Record<string, number> };
