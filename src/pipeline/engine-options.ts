@@ -13,7 +13,7 @@ export interface EngineOptions {
   workerThreads?: number;
   /** Records queued per shard before batches are dropped (and counted). Default 10 000. */
   bufferSize?: number;
-  /** How often the store publishes (flush listeners, expiry). Default 10 s. */
+  /** How often the store expires old buckets and idle series. Default 10 s. */
   flushIntervalMs?: number;
   /** How often shards hand their aggregates to the store (the live path). Default 1 s. */
   publishIntervalMs?: number;

@@ -6,7 +6,7 @@
  *                        full → the batch is dropped and counted, the caller never waits)
  *     --worker--> decode, processors, aggregates
  *     --every publishInterval (1 s) or sync()--> DeltaCell[] --> MetricStore (this thread)
- *     --every flushInterval--> expiry, flush listeners (exporters, alerts)
+ *     --every flushInterval--> expiry of old buckets and idle series
  *
  * Batches are copied once into a transferable buffer: the addon's buffers
  * cannot move between threads, and one copy per batch costs far less than
@@ -53,8 +53,6 @@ export interface EngineStats {
   failures: string[];
 }
 
-export type FlushListener = (store: MetricStore) => void;
-
 export class Engine {
   readonly store: MetricStore;
   readonly options: ResolvedEngineOptions;
@@ -62,7 +60,6 @@ export class Engine {
   private readonly processorNames: string[];
   private readonly timers: NodeJS.Timeout[] = [];
   private readonly pendingDrains = new Map<number, { waiting: Set<ShardHandle>; resolve: () => void }>();
-  private readonly flushListeners: FlushListener[] = [];
   private roomWaiters: { records: number; resolve: () => void }[] = [];
   private nextDrainId = 0;
   private eventsIn = 0;
@@ -104,7 +101,7 @@ export class Engine {
       shard.worker.on('exit', (code) => engine.shardExited(shard, code));
     }
     engine.timers.push(setInterval(() => void engine.sync(), options.publishIntervalMs).unref());
-    engine.timers.push(setInterval(() => engine.flush(), options.flushIntervalMs).unref());
+    engine.timers.push(setInterval(() => store.expire(), options.flushIntervalMs).unref());
     return engine;
   }
 
@@ -162,11 +159,6 @@ export class Engine {
     });
   }
 
-  /** Called after every store publication (each flush interval) with the store. */
-  onFlush(listener: FlushListener): void {
-    this.flushListeners.push(listener);
-  }
-
   stats(): EngineStats {
     const processors: Record<string, ProcessorStats> = {};
     for (const name of this.processorNames) processors[name] = emptyProcessorStats();
@@ -207,15 +199,10 @@ export class Engine {
     this.stopped ??= (async () => {
       for (const t of this.timers) clearInterval(t);
       await this.sync();
-      this.flush();
+      this.store.expire();
       await Promise.all(this.shards.map((s) => s.worker.terminate()));
     })();
     return this.stopped;
-  }
-
-  private flush(): void {
-    this.store.expire();
-    for (const listener of this.flushListeners) listener(this.store);
   }
 
   private failed(message: string): void {
