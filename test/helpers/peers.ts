@@ -7,6 +7,7 @@
  * the test process exits; every wait is bounded.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import net from 'node:net';
 import path from 'node:path';
 import { FIXTURES, run, sleep, waitForPort } from './kernel';
 
@@ -15,6 +16,19 @@ export const PYTHON = '/usr/bin/python3';
 
 const children = new Set<ChildProcess>();
 process.on('exit', () => children.forEach((c) => c.kill('SIGKILL')));
+
+/** n distinct free loopback ports (all held at once while they are picked). */
+export async function freePorts(n: number, host = '127.0.0.1'): Promise<number[]> {
+  const servers = await Promise.all(
+    Array.from({ length: n }, () => new Promise<net.Server>((resolve) => {
+      const server = net.createServer();
+      server.listen(0, host, () => resolve(server));
+    })),
+  );
+  const ports = servers.map((s) => (s.address() as net.AddressInfo).port);
+  await Promise.all(servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+  return ports;
+}
 
 /** A child whose stdout is read as lines and whose stdin takes commands. */
 export class LineChild {

@@ -9,8 +9,8 @@
  */
 import t from 'tap';
 import type { Exchange } from '../../src/capture/decoder';
-import { describe as describeExchange, freePort, kernelSkipReason, nodeClient, nodeServer, Recorder, stopChild } from '../helpers/kernel';
-import { echoServer, lineClient, redisServer, type LineStep } from '../helpers/peers';
+import { describe as describeExchange, kernelSkipReason, nodeClient, nodeServer, Recorder, stopChild } from '../helpers/kernel';
+import { echoServer, freePorts, lineClient, redisServer, type LineStep } from '../helpers/peers';
 
 const skip = kernelSkipReason();
 
@@ -35,9 +35,7 @@ function echo(...payloads: (string | Buffer)[]): LineStep[] {
 }
 
 t.test('redis, line protocols and binary payloads: no exchange; genuine HTTP still exact', { skip }, async (t) => {
-  const redisPort = await freePort();
-  const echoPort = await freePort();
-  const httpPort = await freePort();
+  const [redisPort, echoPort, httpPort] = await freePorts(3);
   const redis = await redisServer(redisPort);
   t.teardown(() => redis.stop());
   const echoes = await echoServer(echoPort);
