@@ -2,10 +2,12 @@
  * What capture costs a busy host: nginx on loopback under wrk for a fixed
  * duration, without and with `http-tracer trace` running (output to a file),
  * alternating rounds. Reports the requests/s ratio (traced / untraced), the
- * agent's CPU seconds per 10 000 exchanges, its peak RSS, and captured
- * exchanges against wrk's count.
+ * agent's CPU seconds per 10 000 exchanges, its peak RSS, captured
+ * exchanges against wrk's count, and delivered against framed: records the
+ * addon handed to JavaScript against exchanges the kernel framed, with the
+ * losses by reason (the saturated case: --connections 500 --threads 2).
  *
- *   npm run bench:capture -- [--seconds 10] [--rounds 3] [--connections 32] [--record | --agent]
+ *   npm run bench:capture -- [--seconds 10] [--rounds 3] [--connections 32] [--threads 1] [--record | --agent]
  *
  * --record runs `http-tracer record FILE` instead of `trace`: the kernel side
  * and the batch delivery without per-exchange decoding and formatting.
@@ -23,10 +25,11 @@ import { parseArgs } from 'node:util';
 import { freePort, run, sleep } from '../test/helpers/kernel';
 import { startNginx } from '../test/helpers/nginx';
 
-const { values } = parseArgs({ options: { seconds: { type: 'string', default: '10' }, rounds: { type: 'string', default: '3' }, connections: { type: 'string', default: '32' }, record: { type: 'boolean', default: false }, agent: { type: 'boolean', default: false } } });
+const { values } = parseArgs({ options: { seconds: { type: 'string', default: '10' }, rounds: { type: 'string', default: '3' }, connections: { type: 'string', default: '32' }, threads: { type: 'string', default: '1' }, record: { type: 'boolean', default: false }, agent: { type: 'boolean', default: false } } });
 const SECONDS = Number(values.seconds);
 const ROUNDS = Number(values.rounds);
 const CONNECTIONS = Number(values.connections);
+const THREADS = Number(values.threads);
 const BIN = path.join(__dirname, '..', '..', 'bin', 'http-tracer.js');
 const CLOCK_TICKS = 100; // USER_HZ on Linux
 
@@ -34,7 +37,8 @@ const CLOCK_TICKS = 100; // USER_HZ on Linux
 const PAGE = '<!DOCTYPE html>\n<html><body>' + 'x'.repeat(560) + '</body></html>\n';
 
 async function wrk(port: number): Promise<{ requests: number; rps: number }> {
-  const r = await run('wrk', ['-t1', `-c${CONNECTIONS}`, `-d${SECONDS}s`, `http://127.0.0.1:${port}/index.html`], (SECONDS + 30) * 1000);
+  // --timeout: with hundreds of connections on two cores a response can take over wrk's default 2 s.
+  const r = await run('wrk', [`-t${THREADS}`, `-c${CONNECTIONS}`, `-d${SECONDS}s`, '--timeout', '10s', `http://127.0.0.1:${port}/index.html`], (SECONDS + 30) * 1000);
   const requests = Number(/(\d+) requests in/.exec(r.stdout)?.[1]);
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(r.stdout)?.[1]);
   if (!requests || /Non-2xx|Socket errors/.test(r.stdout)) throw new Error(`wrk failed: ${r.stdout}${r.stderr}`);
@@ -59,6 +63,26 @@ interface TracedRound {
   agentCpuSeconds: number;
   peakRssBytes: number;
   lossLine: string;
+  delivery: Delivery;
+}
+
+/** What the agent's last line says: exchanges the kernel framed, records delivered to JavaScript, losses. */
+interface Delivery {
+  framed: number;
+  delivered: number;
+  lost: Record<string, number>;
+  /** `run` only: records its engine dropped. */
+  engineDropped?: number;
+}
+
+function delivery(lossLine: string): Delivery {
+  const framed = Number(/(\d+) exchanges captured/.exec(lossLine)?.[1]);
+  const delivered = Number(/(\d+) delivered/.exec(lossLine)?.[1]);
+  const reasons = /lost \d+: ([^;]*)/.exec(lossLine)?.[1] ?? '';
+  const lost = Object.fromEntries(reasons.trim().split(' ').filter(Boolean).map((kv) => [kv.split('=')[0], Number(kv.split('=')[1])]));
+  const engine = /engine processed \d+, dropped (\d+)/.exec(lossLine);
+  if (!Number.isInteger(framed) || !Number.isInteger(delivered)) throw new Error(`no counts in the agent's last line: ${JSON.stringify(lossLine)}`);
+  return { framed, delivered, lost, ...(engine ? { engineDropped: Number(engine[1]) } : {}) };
 }
 
 async function traced(port: number, out: string): Promise<TracedRound> {
@@ -101,7 +125,8 @@ async function traced(port: number, out: string): Promise<TracedRound> {
     if (/\/nginx server /.test(line)) serverExchanges++;
     else if (/\/wrk client /.test(line)) clientExchanges++;
   }
-  return { ...result, serverExchanges, clientExchanges, agentCpuSeconds, peakRssBytes: rss, lossLine: stderr.split('\n').find((l) => l.startsWith('stopped:')) ?? '' };
+  const lossLine = stderr.split('\n').find((l) => l.startsWith('stopped:')) ?? '';
+  return { ...result, serverExchanges, clientExchanges, agentCpuSeconds, peakRssBytes: rss, lossLine, delivery: delivery(lossLine) };
 }
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -119,13 +144,13 @@ const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floo
       plain.push((await wrk(port)).rps);
       rounds.push(await traced(port, path.join(dir, `trace-${i}.out`)));
       const r = rounds[i];
-      process.stderr.write(`round ${i + 1}: untraced ${plain[i].toFixed(0)} req/s, traced ${r.rps.toFixed(0)} req/s; wrk ${r.requests}, captured server ${r.serverExchanges} client ${r.clientExchanges}; agent ${r.agentCpuSeconds.toFixed(2)} CPU s, peak RSS ${(r.peakRssBytes / 2 ** 20).toFixed(0)} MiB\n  ${r.lossLine}\n`);
+      process.stderr.write(`round ${i + 1}: untraced ${plain[i].toFixed(0)} req/s, traced ${r.rps.toFixed(0)} req/s; wrk ${r.requests}, captured server ${r.serverExchanges} client ${r.clientExchanges}; agent ${r.agentCpuSeconds.toFixed(2)} CPU s, peak RSS ${(r.peakRssBytes / 2 ** 20).toFixed(0)} MiB; delivered ${r.delivery.delivered} of ${r.delivery.framed} framed\n  ${r.lossLine}\n`);
     }
     const exchanges = rounds.map((r) => r.serverExchanges + r.clientExchanges);
     const report = {
       machine: `${os.cpus().length} cores, Linux ${os.release()}`,
       agent: values.record ? 'record FILE' : values.agent ? 'run (engine, 2 workers, HTTP port)' : 'trace > FILE',
-      wrk: `-t1 -c${CONNECTIONS} -d${SECONDS}s, ${ROUNDS} rounds, medians`,
+      wrk: `-t${THREADS} -c${CONNECTIONS} -d${SECONDS}s, ${ROUNDS} rounds, medians`,
       untracedRequestsPerSecond: Math.round(median(plain)),
       tracedRequestsPerSecond: Math.round(median(rounds.map((r) => r.rps))),
       // Each round runs untraced and traced back to back: the ratio per round is
@@ -135,6 +160,7 @@ const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floo
       agentCpuSecondsPer10kExchanges: Number(median(rounds.map((r, i) => (r.agentCpuSeconds / exchanges[i]) * 10_000)).toFixed(4)),
       agentPeakRssMiB: Math.round(Math.max(...rounds.map((r) => r.peakRssBytes)) / 2 ** 20),
       capturedVersusWrk: rounds.map((r) => ({ wrk: r.requests, server: r.serverExchanges, client: r.clientExchanges })),
+      deliveredVersusFramed: rounds.map((r) => ({ ...r.delivery, ratio: Number((r.delivery.delivered / r.delivery.framed).toFixed(4)) })),
     };
     process.stdout.write(JSON.stringify(report, null, 2) + '\n');
   } finally {

@@ -15,8 +15,14 @@
 namespace ht {
 namespace {
 
-constexpr size_t kBatchFlushBytes = 1u << 20;  // hand over early when a batch grows this big
-constexpr size_t kQueueBatches = 64;           // batches waiting for the JS thread, at most
+constexpr size_t kBatchFlushBytes = 1u << 20;  // a batch is handed over once it holds this much
+// Batches handed to JavaScript and not yet released, at most: enough that the
+// poll thread fills the next batch while JavaScript works on one; the burst
+// itself waits in the kernel ring buffer.
+constexpr uint32_t kBatchesInFlight = 4;
+// OnRecord's answer once the batch is full: libbpf stops its loop after this
+// record (which it counts as consumed: it is in the batch).
+constexpr int kBatchFull = -ENOBUFS;
 
 Napi::Error MakeError(Napi::Env env, const char* code, const std::string& message) {
   Napi::Error e = Napi::Error::New(env, message);
@@ -46,11 +52,11 @@ std::vector<T> List(const Napi::Object& o, const char* key) {
 Napi::Function Tracer::Define(Napi::Env env) {
   return DefineClass(env, "Tracer",
                      {InstanceMethod<&Tracer::Start>("start"), InstanceMethod<&Tracer::Stop>("stop"),
-                      InstanceMethod<&Tracer::Stats>("stats")});
+                      InstanceMethod<&Tracer::Stats>("stats"), InstanceMethod<&Tracer::Release>("release")});
 }
 
-// new Tracer(options, onBatch). Options are validated in TypeScript
-// (src/capture/tracer.ts); here they are only read.
+// Main thread. new Tracer(options, onBatch). Options are validated in
+// TypeScript (src/capture/capture.ts); here they are only read.
 Tracer::Tracer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Tracer>(info) {
   Napi::Env env = info.Env();
   if (info.Length() < 2 || !info[0].IsObject() || !info[1].IsFunction())
@@ -72,6 +78,7 @@ Tracer::Tracer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Tracer>(info) 
 
 Tracer::~Tracer() { Teardown(); }
 
+// Main thread.
 void Tracer::Load(Napi::Env env) {
   LibbpfLogReset();
   skel_ = http_tracer_bpf__open();
@@ -110,7 +117,7 @@ void Tracer::Load(Napi::Env env) {
       throw MakeError(env, "HT_ERR_BPF_CONFIG", "pid filter " + std::to_string(pid) + ": " + Errno(err));
 }
 
-// One row per program: which tracepoint, whether it attached, and why not.
+// Main thread. One row per program: which tracepoint, whether it attached, and why not.
 Napi::Array Tracer::Attach(Napi::Env env) {
   Napi::Array report = Napi::Array::New(env);
   bpf_program* prog;
@@ -138,7 +145,7 @@ Napi::Array Tracer::Attach(Napi::Env env) {
   return report;
 }
 
-// start(): loads and attaches; returns the attach report. Throws with a
+// Main thread. start(): loads and attaches; returns the attach report. Throws with a
 // stable code when nothing can be captured.
 Napi::Value Tracer::Start(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -151,7 +158,9 @@ Napi::Value Tracer::Start(const Napi::CallbackInfo& info) {
     ring_ = ring_buffer__new(bpf_map__fd(skel_->maps.ht_events), &Tracer::OnRecord, this, nullptr);
     if (!ring_) throw MakeError(env, "HT_ERR_RINGBUF", "ring_buffer__new: " + Errno(errno));
 
-    tsfn_ = Napi::ThreadSafeFunction::New(env, on_batch_.Value(), "http-tracer-batches", kQueueBatches, 1,
+    // An unbounded queue: credits bound it while running; on stop the last
+    // batches are queued without waiting for credits.
+    tsfn_ = Napi::ThreadSafeFunction::New(env, on_batch_.Value(), "http-tracer-batches", 0, 1,
                                           [this](Napi::Env) {
                                             if (stopped_) {
                                               stopped_->Resolve(Value());
@@ -160,7 +169,7 @@ Napi::Value Tracer::Start(const Napi::CallbackInfo& info) {
                                             }
                                           });
     batch_ = std::make_unique<Batch>();
-    stopping_ = false;
+    stopping_ = false;  // the poll thread does not run yet
     started_ = true;
     Ref();  // alive until stop() has delivered the last batch
     poller_ = std::thread(&Tracer::PollLoop, this);
@@ -171,8 +180,9 @@ Napi::Value Tracer::Start(const Napi::CallbackInfo& info) {
   }
 }
 
-// stop(): detaches, drains what the kernel still holds, and resolves once the
-// last batch has been delivered. Safe to call twice or before start().
+// Main thread. stop(): detaches, drains what the kernel still holds, and
+// resolves once the last batch has been delivered to onBatch (delivered, not
+// released: release() may still follow). Safe to call twice or before start().
 Napi::Value Tracer::Stop(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto deferred = Napi::Promise::Deferred::New(env);
@@ -183,8 +193,7 @@ Napi::Value Tracer::Stop(const Napi::CallbackInfo& info) {
   started_ = false;
   for (bpf_link* link : links_) bpf_link__destroy(link);
   links_.clear();
-  stopping_ = true;
-  if (poller_.joinable()) poller_.join();
+  JoinPoller();
   ReadKernelCounters();
   stopped_ = new Napi::Promise::Deferred(deferred);
   tsfn_.Release();
@@ -193,15 +202,26 @@ Napi::Value Tracer::Stop(const Napi::CallbackInfo& info) {
   return deferred.Promise();
 }
 
+// Main thread.
 void Tracer::Teardown() {
-  stopping_ = true;
-  if (poller_.joinable()) poller_.join();
+  JoinPoller();
   for (bpf_link* link : links_) bpf_link__destroy(link);
   links_.clear();
   if (ring_) ring_buffer__free(ring_);
   ring_ = nullptr;
   if (skel_) http_tracer_bpf__destroy(skel_);
   skel_ = nullptr;
+}
+
+// Main thread: the poll thread sees stopping_ even while it waits for a
+// credit, drains the ring without waiting for credits, and exits.
+void Tracer::JoinPoller() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stopping_ = true;
+  }
+  credit_.notify_one();
+  if (poller_.joinable()) poller_.join();
 }
 
 // Sums the per-CPU kernel counters into kernel_counters_ (main thread).
@@ -220,7 +240,7 @@ void Tracer::ReadKernelCounters() {
   }
 }
 
-// stats(): delivery counters of the poll thread and the kernel's counters
+// Main thread. stats(): delivery counters of the poll thread and the kernel's counters
 // (indexed by enum ht_counter); after stop() the values at stop.
 Napi::Value Tracer::Stats(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -229,8 +249,8 @@ Napi::Value Tracer::Stats(const Napi::CallbackInfo& info) {
   out.Set("records", Napi::Number::New(env, records_));
   out.Set("bytes", Napi::Number::New(env, bytes_));
   out.Set("batches", Napi::Number::New(env, batches_));
-  out.Set("droppedBatches", Napi::Number::New(env, dropped_batches_));
-  out.Set("droppedRecords", Napi::Number::New(env, dropped_records_));
+  out.Set("stalls", Napi::Number::New(env, stalls_));
+  out.Set("stalledMs", Napi::Number::New(env, static_cast<double>(stalled_ns_) / 1e6));
   out.Set("sweeps", Napi::Number::New(env, sweeps_));
   Napi::Array kernel = Napi::Array::New(env, HT_COUNTER_MAX);
   for (uint32_t k = 0; k < HT_COUNTER_MAX; k++) kernel.Set(k, Napi::Number::New(env, static_cast<double>(kernel_counters_[k])));
@@ -238,18 +258,44 @@ Napi::Value Tracer::Stats(const Napi::CallbackInfo& info) {
   return out;
 }
 
+// Main thread. release(): the consumer is done with one batch; its credit
+// goes back to the poll thread.
+Napi::Value Tracer::Release(const Napi::CallbackInfo& info) {
+  bool outstanding;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    outstanding = in_flight_ > 0;
+    if (outstanding) in_flight_--;
+  }
+  if (!outstanding) throw MakeError(info.Env(), "HT_ERR_ARGUMENTS", "release(): no batch is outstanding");
+  credit_.notify_one();
+  return info.Env().Undefined();
+}
+
 // Poll thread: ring buffer callback, one record at a time into the batch.
 int Tracer::OnRecord(void* ctx, void* data, size_t size) {
-  Tracer* self = static_cast<Tracer*>(ctx);
-  Batch& b = *self->batch_;
+  Batch& b = *static_cast<Tracer*>(ctx)->batch_;
   const uint8_t* p = static_cast<const uint8_t*>(data);
   b.bytes.insert(b.bytes.end(), p, p + size);
   b.records++;
-  if (b.bytes.size() >= kBatchFlushBytes) self->Flush();
-  return 0;
+  return b.bytes.size() >= kBatchFlushBytes ? kBatchFull : 0;
 }
 
-// Poll thread: hand the current batch to JavaScript, or drop and count it.
+// Poll thread: true when a batch may be handed over, after waiting for a
+// credit if none is left; false once stopping.
+bool Tracer::WaitForCredit() {
+  std::unique_lock<std::mutex> lock(mutex_);
+  if (in_flight_ >= kBatchesInFlight && !stopping_) {
+    stalls_++;
+    auto since = std::chrono::steady_clock::now();
+    credit_.wait(lock, [this] { return in_flight_ < kBatchesInFlight || stopping_; });
+    stalled_ns_ += std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - since).count();
+  }
+  return !stopping_;
+}
+
+// Poll thread: hands the current batch to JavaScript; it holds a credit until
+// release().
 void Tracer::Flush() {
   if (batch_->records == 0) return;
   Batch* b = batch_.release();
@@ -257,21 +303,26 @@ void Tracer::Flush() {
   batch_->bytes.reserve(b->bytes.size());
   uint32_t records = b->records;
   size_t bytes = b->bytes.size();
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    in_flight_++;
+  }
+  // The queue is unbounded, so this fails only once the environment is
+  // shutting down (napi_closing), when no JavaScript is left to deliver to.
   napi_status status = tsfn_.NonBlockingCall(b, [](Napi::Env env, Napi::Function fn, Batch* batch) {
+    // Main thread.
     std::unique_ptr<Batch> owned(batch);
     if (env == nullptr) return;  // shutting down
     fn.Call({Napi::Buffer<uint8_t>::Copy(env, owned->bytes.data(), owned->bytes.size()),
              Napi::Number::New(env, owned->records)});
   });
-  if (status == napi_ok) {
-    records_ += records;
-    bytes_ += bytes;
-    batches_++;
-  } else {
+  if (status != napi_ok) {
     delete b;
-    dropped_batches_++;
-    dropped_records_ += records;
+    return;
   }
+  records_ += records;
+  bytes_ += bytes;
+  batches_++;
 }
 
 // Poll thread: exchanges outstanding past the timeout are emitted as aborted
@@ -281,21 +332,30 @@ void Tracer::Sweep() {
   if (bpf_prog_test_run_opts(bpf_program__fd(skel_->progs.sweep_timeouts), &opts) == 0) sweeps_++;
 }
 
+// Poll thread: one batch per turn, each taken from the ring only with a
+// credit in hand. Errors of ring_buffer__poll/consume are not fatal here: the
+// next turn retries (EINTR), and kBatchFull is ours.
 void Tracer::PollLoop() {
   using Clock = std::chrono::steady_clock;
   auto next_sweep = Clock::now();
-  while (!stopping_) {
-    ring_buffer__poll(ring_, options_.drain_interval_ms);
-    // Records submitted with BPF_RB_NO_WAKEUP raise no epoll event: drain them here.
-    ring_buffer__consume(ring_);
+  while (WaitForCredit()) {
+    // Returns on a forced wake-up (wakeupBytes queued) or after drainIntervalMs.
+    bool full = ring_buffer__poll(ring_, options_.drain_interval_ms) == kBatchFull;
+    // Records submitted with BPF_RB_NO_WAKEUP raise no epoll event: take them too.
+    if (!full) ring_buffer__consume(ring_);
     Flush();
     if (options_.exchange_timeout_ns && Clock::now() >= next_sweep) {
       Sweep();
       next_sweep = Clock::now() + std::chrono::milliseconds(options_.sweep_interval_ms);
     }
   }
-  ring_buffer__consume(ring_);
-  Flush();
+  // Stopping: the JS thread is blocked joining this thread and can return no
+  // credit, so everything left in the ring is handed over without one.
+  for (;;) {
+    bool full = ring_buffer__consume(ring_) == kBatchFull;
+    Flush();
+    if (!full) break;
+  }
 }
 
 }  // namespace ht

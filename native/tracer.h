@@ -4,17 +4,25 @@
 //
 //   kernel ring buffer --(poll thread: ring_buffer__poll + consume, every
 //   drainIntervalMs or on a forced wake-up)--> Batch (records back to back)
-//   --ThreadSafeFunction, bounded queue--> onBatch(buffer, records) on the JS thread
+//   --ThreadSafeFunction--> onBatch(buffer, records) on the JS thread
+//                  ^                                   |
+//                  `------ credit: release() ----------'
 //
-// Batches that find the queue full are dropped and counted, never waited on:
-// the poll thread must keep draining the kernel.
+// Back-pressure, not drops: at most kBatchesInFlight batches are handed over
+// and not yet released. Without a credit the poll thread stops consuming, so
+// records wait in the kernel ring buffer, the one place sized to absorb a
+// burst; if it overflows the kernel counts ringbuf_full. On stop the poll
+// thread drains the ring without waiting for credits (the JS thread is
+// blocked joining it).
 #pragma once
 
 #include <napi.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -55,13 +63,16 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
   Napi::Value Start(const Napi::CallbackInfo& info);
   Napi::Value Stop(const Napi::CallbackInfo& info);
   Napi::Value Stats(const Napi::CallbackInfo& info);
+  Napi::Value Release(const Napi::CallbackInfo& info);
   void Load(Napi::Env env);
   Napi::Array Attach(Napi::Env env);
   void Teardown();
+  void JoinPoller();
   void ReadKernelCounters();
 
   // Poll thread.
   void PollLoop();
+  bool WaitForCredit();
   void Flush();
   void Sweep();
   static int OnRecord(void* ctx, void* data, size_t size);
@@ -75,8 +86,14 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
   ring_buffer* ring_ = nullptr;
   std::vector<bpf_link*> links_;
   std::thread poller_;
-  std::atomic<bool> stopping_{false};
   bool started_ = false;
+
+  // Guard stopping_ and in_flight_; credit_ wakes the poll thread on a
+  // release() or on stop.
+  std::mutex mutex_;
+  std::condition_variable credit_;
+  bool stopping_ = false;
+  uint32_t in_flight_ = 0;  // batches handed to JavaScript, not yet released
 
   // Owned by the poll thread while it runs.
   std::unique_ptr<Batch> batch_;
@@ -85,8 +102,8 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
   std::atomic<uint64_t> records_{0};
   std::atomic<uint64_t> bytes_{0};
   std::atomic<uint64_t> batches_{0};
-  std::atomic<uint64_t> dropped_batches_{0};
-  std::atomic<uint64_t> dropped_records_{0};
+  std::atomic<uint64_t> stalls_{0};      // waits for a credit, counted as they begin
+  std::atomic<uint64_t> stalled_ns_{0};  // their time, added as they end
   std::atomic<uint64_t> sweeps_{0};
   // Main thread: last values read from the kernel, kept after stop().
   std::vector<uint64_t> kernel_counters_;

@@ -1,7 +1,9 @@
 /**
  * The agent: capture → engine → one HTTP port (REST, /metrics).
  *
- *   Capture (addon poll thread) --batches--> Engine.ingest --> shards --> store
+ *   Capture (addon poll thread) --batches--> Engine.enqueue --> shards --> store
+ *           ^                                  | held while the shards are full: the capture
+ *           `--------- credit -----------------' leaves the burst in the kernel ring buffer
  *                               `--> onBatch (e.g. the demo's live lines)
  *                               `--> LiveHub (sampled exchanges for new_event)
  *   Fastify on address:port <-- REST, /metrics read the store and the stats; /ws/* (LiveHub)
@@ -10,7 +12,7 @@
  * engine; it is idempotent.
  */
 import type { FastifyInstance } from 'fastify';
-import type { Capture } from '../capture/capture';
+import type { Capture, OnBatch } from '../capture/capture';
 import type { AgentConfig } from '../config/analytics-config';
 import { TracerError } from '../errors';
 import { Engine } from '../pipeline/engine';
@@ -23,7 +25,7 @@ export interface AgentParts {
   /** Add to a CLOCK_MONOTONIC ms value to get Unix ms. */
   clockOffsetMs: number;
   /** Starts the capture with the consumer the agent gives it (load and attach happen here). */
-  startCapture: (onBatch: (batch: Buffer, records: number) => void) => Capture;
+  startCapture: (onBatch: OnBatch) => Capture;
   /** Another consumer of every batch, after the engine (the demo's live lines). */
   alsoOnBatch?: (batch: Buffer, records: number) => void;
 }
@@ -47,9 +49,11 @@ export async function startAgent(parts: AgentParts): Promise<Agent> {
   try {
     const also = parts.alsoOnBatch;
     capture = parts.startCapture((batch, records) => {
-      engine.ingest(batch, records);
+      // Settles once a shard has the batch; until then its credit holds back the capture.
+      const queued = engine.enqueue(batch, records);
       liveHub?.exchanges(batch, records, parts.clockOffsetMs);
       also?.(batch, records);
+      return queued;
     });
   } catch (e) {
     await engine.stop();
@@ -80,7 +84,7 @@ export async function startAgent(parts: AgentParts): Promise<Agent> {
       (stopped ??= (async () => {
         live.close();
         await app.close();
-        await capture.stop();
+        await capture.stop(); // resolves once the engine has queued every batch
         await engine.stop();
       })()),
   };

@@ -33,22 +33,28 @@ export interface NativeStats {
   records: number;
   bytes: number;
   batches: number;
-  droppedBatches: number;
-  droppedRecords: number;
+  /** Times the poll thread had no credit and left records in the kernel ring buffer, and how long it waited in all. */
+  stalls: number;
+  stalledMs: number;
   sweeps: number;
   kernel: number[];
 }
 
 /**
  * onBatch receives a Buffer of whole records back to back and their count.
- * The Buffer is the callee's to keep.
+ * The Buffer is the callee's to keep. Each batch holds one of a few credits
+ * until release() is called for it; with none left the poll thread leaves
+ * records in the kernel ring buffer.
  */
 export type BatchCallback = (batch: Buffer, records: number) => void;
 
 export interface NativeTracer {
   start(): AttachResult[];
+  /** Resolves once every batch has been passed to onBatch (released or not). */
   stop(): Promise<void>;
   stats(): NativeStats;
+  /** Returns the credit of one batch passed to onBatch. */
+  release(): void;
 }
 
 export interface Addon {

@@ -2,13 +2,17 @@
  * A capture session over the native addon: validated options, preflight,
  * load and attach, batches to one consumer, stats with named counters, stop.
  *
- *   kernel --addon poll thread--> onBatch(batch: Buffer, records) on this thread
+ *   kernel ring buffer --addon poll thread--> onBatch(batch: Buffer, records) on this thread
+ *          ^                                           |
+ *          `-- no credit: records wait in the ring <---' returns, or its promise settles
  *
- * The consumer owns each batch it receives.
+ * The consumer owns each batch it receives. A consumer slower than the kernel
+ * back-pressures into the ring buffer (ringBufferBytes, sized for bursts);
+ * records are lost only if the ring overflows, counted as ringbuf_full.
  */
 import { TracerError } from '../errors';
 import { FILTER_MAX, HEAD_DEFAULT, HEAD_MAX, KernelCounters, verifyLayout, type KernelCounterName } from './abi';
-import { loadAddon, type AttachResult, type NativeStats, type NativeTracer } from './addon';
+import { loadAddon, type Addon, type AttachResult, type NativeStats, type NativeTracer, type NativeTracerOptions } from './addon';
 import { preflight } from './preflight';
 
 export interface ListFilter<T> {
@@ -33,14 +37,22 @@ export interface CaptureOptions {
   pids?: ListFilter<number>;
 }
 
-/** The addon's counters, with the kernel's named. */
+/** The addon's counters (stalls: times it left records in the ring for want of a credit), with the kernel's named. */
 export interface CaptureStats extends Omit<NativeStats, 'sweeps' | 'kernel'> {
   kernel: Record<KernelCounterName, number>;
   /** Everything lost, by reason; the total is what capture failed to deliver. */
   lost: { total: number; byReason: Record<string, number> };
 }
 
-export type OnBatch = (batch: Buffer, records: number) => void;
+/**
+ * Receives each batch: `records` whole records back to back, in a Buffer that
+ * is the consumer's to keep. The batch is consumed when onBatch returns or, if
+ * it returns a promise, when that settles (other return values are ignored).
+ * Until then it holds one of the addon's few credits; with none left the addon
+ * takes no more records out of the kernel ring buffer. A rejected promise is
+ * rethrown (unhandled), like a throw.
+ */
+export type OnBatch = (batch: Buffer, records: number) => unknown;
 
 const FILTER_OFF = 0;
 const FILTER_ALLOW = 1;
@@ -67,11 +79,40 @@ function listFilter(key: string, filter: ListFilter<number> | undefined, max: nu
 export class Capture {
   readonly attach: AttachResult[];
   private readonly native: NativeTracer;
+  private readonly onBatch: OnBatch;
+  /** Batches whose promise has not settled, and stop() waiting for them. */
+  private held = 0;
+  private allSettled: (() => void) | undefined;
   private stopped: Promise<void> | undefined;
 
-  private constructor(native: NativeTracer, attach: AttachResult[]) {
-    this.native = native;
-    this.attach = attach;
+  private constructor(addon: Addon, options: NativeTracerOptions, onBatch: OnBatch) {
+    this.onBatch = onBatch;
+    this.native = new addon.Tracer(options, (batch, records) => this.deliver(batch, records));
+    this.attach = this.native.start();
+  }
+
+  /** Passes a batch on; its credit goes back once it is consumed, also when onBatch throws. */
+  private deliver(batch: Buffer, records: number): void {
+    let result: unknown;
+    try {
+      result = this.onBatch(batch, records);
+    } catch (err) {
+      this.native.release();
+      throw err;
+    }
+    if (!(result instanceof Promise)) {
+      this.native.release();
+      return;
+    }
+    this.held++;
+    const settled = (): void => {
+      this.native.release();
+      if (--this.held === 0) this.allSettled?.();
+    };
+    void result.then(settled, (err: unknown) => {
+      settled();
+      throw err;
+    });
   }
 
   /** Loads and attaches (about a second or more: BTF parsing, verification). */
@@ -95,7 +136,8 @@ export class Capture {
     if (failed.length > 0) {
       throw new TracerError('HT_ERR_PRECONDITION', failed.map((c) => `${c.name}: ${c.detail}; ${c.fix}`).join('\n'));
     }
-    const native = new addon.Tracer(
+    return new Capture(
+      addon,
       {
         ringBufferBytes,
         headBytes,
@@ -112,8 +154,6 @@ export class Capture {
       },
       onBatch,
     );
-    const attach = native.start();
-    return new Capture(native, attach);
   }
 
   stats(): CaptureStats {
@@ -128,23 +168,22 @@ export class Capture {
       pipeline_overflow: kernel.lostPipelineOverflow,
       unparsed: kernel.lostUnparsed,
       scan_limit: kernel.lostScanLimit,
-      consumer_queue_full: raw.droppedRecords,
     };
     const total = Object.values(byReason).reduce((a, b) => a + b, 0);
     return {
       records: raw.records,
       bytes: raw.bytes,
       batches: raw.batches,
-      droppedBatches: raw.droppedBatches,
-      droppedRecords: raw.droppedRecords,
+      stalls: raw.stalls,
+      stalledMs: raw.stalledMs,
       kernel,
       lost: { total, byReason },
     };
   }
 
-  /** Detaches and resolves after the last batch was delivered. Idempotent. */
+  /** Detaches and resolves once the last batch was delivered and consumed (its promise settled). Idempotent. */
   stop(): Promise<void> {
-    this.stopped ??= this.native.stop();
+    this.stopped ??= this.native.stop().then(() => (this.held === 0 ? undefined : new Promise<void>((resolve) => (this.allSettled = resolve))));
     return this.stopped;
   }
 }

@@ -4,6 +4,8 @@
  *   capture or replay (this thread)
  *     --ingest(batch)--> least-loaded shard's queue (bounded: bufferSize records;
  *                        full → the batch is dropped and counted, the caller never waits)
+ *     --enqueue(batch)--> the same, but a batch that finds no room waits (in order)
+ *                        until a shard acknowledges enough: back-pressure on the source
  *     --worker--> decode, processors, aggregates
  *     --every publishInterval (1 s) or sync()--> DeltaCell[] --> MetricStore (this thread)
  *     --every flushInterval--> expiry of old buckets and idle series
@@ -61,6 +63,8 @@ export class Engine {
   private readonly timers: NodeJS.Timeout[] = [];
   private readonly pendingDrains = new Map<number, { waiting: Set<ShardHandle>; resolve: () => void }>();
   private roomWaiters: { records: number; resolve: () => void }[] = [];
+  /** Batches given to enqueue() that wait for room, oldest first. */
+  private backlog: { batch: Uint8Array; records: number; resolve: (queued: boolean) => void }[] = [];
   private nextDrainId = 0;
   private eventsIn = 0;
   private droppedBatches = 0;
@@ -115,8 +119,7 @@ export class Engine {
     this.eventsIn += records;
     const target = this.leastLoaded();
     if (!target || !this.hasRoom(target, records)) {
-      this.droppedBatches++;
-      this.droppedEvents += records;
+      this.dropped(records);
       return false;
     }
     const bytes = new Uint8Array(batch); // a copy with a buffer of its own, transferable
@@ -127,6 +130,18 @@ export class Engine {
   }
 
   /**
+   * For sources that can wait (live capture with back-pressure): queues the
+   * batch as soon as a shard has room, after batches already waiting, and
+   * resolves then with what ingest() returned. The caller keeps `batch`
+   * unchanged until it resolves. stop() drops and counts what still waits.
+   */
+  enqueue(batch: Uint8Array, records: number): Promise<boolean> {
+    const target = this.leastLoaded();
+    if (this.backlog.length === 0 && (!target || this.hasRoom(target, records))) return Promise.resolve(this.ingest(batch, records));
+    return new Promise((resolve) => this.backlog.push({ batch, records, resolve }));
+  }
+
+  /**
    * For sources that can wait (replay, benchmarks), unlike the kernel: resolves
    * when a batch of `records` would be queued rather than dropped.
    */
@@ -134,6 +149,11 @@ export class Engine {
     const target = this.leastLoaded();
     if (!target || this.hasRoom(target, records)) return Promise.resolve();
     return new Promise((resolve) => this.roomWaiters.push({ records, resolve }));
+  }
+
+  private dropped(records: number): void {
+    this.droppedBatches++;
+    this.droppedEvents += records;
   }
 
   private leastLoaded(): ShardHandle | undefined {
@@ -198,6 +218,11 @@ export class Engine {
   stop(): Promise<void> {
     this.stopped ??= (async () => {
       for (const t of this.timers) clearInterval(t);
+      for (const b of this.backlog.splice(0)) {
+        this.eventsIn += b.records;
+        this.dropped(b.records);
+        b.resolve(false);
+      }
       await this.sync();
       this.store.expire();
       await Promise.all(this.shards.map((s) => s.worker.terminate()));
@@ -213,12 +238,20 @@ export class Engine {
   private shardExited(shard: ShardHandle, code: number): void {
     shard.alive = false;
     shard.queued = 0;
-    this.wakeRoomWaiters();
+    this.roomMade();
     if (!this.stopped) this.failed(`shard worker exited with code ${code}`);
     for (const id of this.pendingDrains.keys()) this.answered(id, shard);
   }
 
-  private wakeRoomWaiters(): void {
+  /** Queues waiting batches, oldest first, while they fit; then wakes waitForRoom() callers. */
+  private roomMade(): void {
+    while (this.backlog.length > 0) {
+      const target = this.leastLoaded();
+      if (target && !this.hasRoom(target, this.backlog[0].records)) break;
+      const b = this.backlog.shift()!;
+      b.resolve(this.ingest(b.batch, b.records));
+    }
+    if (this.roomWaiters.length === 0) return;
     const target = this.leastLoaded();
     const waiting = this.roomWaiters;
     this.roomWaiters = [];
@@ -238,7 +271,7 @@ export class Engine {
   private onShardMessage(shard: ShardHandle, m: FromShard): void {
     if (m.type === 'ack') {
       shard.queued -= m.records;
-      if (this.roomWaiters.length > 0) this.wakeRoomWaiters();
+      this.roomMade();
     } else if (m.type === 'delta') {
       this.store.ingest(m.cells);
       shard.stats = m.stats;
