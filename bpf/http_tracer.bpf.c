@@ -3,10 +3,10 @@
  * Every HTTP/1.x exchange on the host, from syscall tracepoints only (this
  * kernel has no kprobes and refuses fentry). See DESIGN.md, "Capture".
  *
- *   sys_enter_{read,readv,recvfrom,recvmsg,write,writev,sendto,sendmsg,sendfile64}
- *       stash (fd, buffer) by pid_tgid in ht_args
- *   sys_exit_* --> connection (tgid, fd) in ht_conns, created when the first
- *       bytes look like HTTP --> feed() framing --> ht_exchange into ht_events
+ *   sys_exit_{read,readv,recvfrom,recvmsg,write,writev,sendto,sendmsg,sendfile64}
+ *       --> arguments from the saved user registers --> connection (tgid, fd)
+ *       in ht_conns, created when the first bytes look like HTTP --> feed()
+ *       framing --> ht_exchange into ht_events
  *   sys_enter_close, sys_exit_accept*, sys_enter_connect, sched_process_exit,
  *   and the `sweep` program (run by the agent): outstanding exchanges are
  *       emitted as aborted, never dropped silently.
@@ -15,6 +15,7 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_endian.h>
+#include <bpf/bpf_tracing.h>
 #include "http_tracer.h"
 #include "tracer/config.h"
 #include "tracer/maps.h"
@@ -29,6 +30,18 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 #define ECONNRESET 104
 #define EPIPE 32
 #define ETIMEDOUT 110
+
+/* The syscalls framed here, by number (the exit tracepoint's __syscall_nr):
+ * one framing program serves them all. */
+#if defined(__TARGET_ARCH_x86)
+enum { NR_READ = 0, NR_WRITE = 1, NR_READV = 19, NR_WRITEV = 20, NR_SENDFILE = 40,
+       NR_SENDTO = 44, NR_RECVFROM = 45, NR_SENDMSG = 46, NR_RECVMSG = 47 };
+#elif defined(__TARGET_ARCH_arm64)
+enum { NR_READ = 63, NR_WRITE = 64, NR_READV = 65, NR_WRITEV = 66, NR_SENDFILE = 71,
+       NR_SENDTO = 206, NR_RECVFROM = 207, NR_SENDMSG = 211, NR_RECVMSG = 212 };
+#else
+#error "syscall numbers: add this architecture"
+#endif
 
 /* syscalls:sys_enter_* and sys_exit_* as in their tracefs format files
  * (/sys/kernel/tracing/events/syscalls/sys_enter_read/format): 8 bytes of
@@ -76,60 +89,75 @@ static __always_inline void process_conns_add(__u32 tgid, int delta)
 	}
 }
 
-static __always_inline __u64 conn_key(__u32 tgid, __u32 fd)
-{
-	return (__u64)tgid << 32 | fd;
-}
+/* ---- the call's arguments, at its exit ---------------------------------- */
 
-/* ---- enter: stash the arguments ---------------------------------------- */
+enum io_kind {
+	IO_BUF = 0,   /* read, write, recvfrom, sendto */
+	IO_IOV,       /* readv, writev, and recvmsg/sendmsg through their msghdr */
+	IO_SENDFILE,  /* sendfile: body bytes we cannot see */
+};
 
-static __always_inline int stash(__u32 fd, __u64 buf, __u32 iovcnt, __u8 kind, __u8 out)
-{
-	if (!traced_tgid(bpf_get_current_pid_tgid() >> 32))
-		return 0;
-	struct io_args *a = bpf_task_storage_get(&ht_args, bpf_get_current_task_btf(), 0,
-						 BPF_LOCAL_STORAGE_GET_F_CREATE);
-	if (!a) {
-		count(HT_LOST_ARGS_MAP_FULL);
-		return 0;
-	}
-	a->buf = buf;
-	a->fd = fd;
-	a->iovcnt = iovcnt;
-	a->kind = kind;
-	a->out = out;
-	a->pending = 1;
-	return 0;
-}
+struct io_call {
+	__u64 buf;            /* buffer or iovec array */
+	__u32 fd;
+	__u32 iovcnt;
+	__u8 kind;            /* enum io_kind */
+	__u8 out;             /* 1: data leaves the process (write side) */
+};
 
-static __always_inline int stash_msg(__u32 fd, __u64 msg, __u8 out)
+/*
+ * No enter program: at a syscall's exit the user registers saved on entry
+ * still hold its arguments (the _SYSCALL accessors know where, e.g. orig_x0
+ * on arm64). So a call already blocked when capture starts (a thread waiting
+ * in recv() on an idle keep-alive connection) is framed like any other, and
+ * each call costs one program run instead of two.
+ */
+static __always_inline int call_args(__s32 nr, struct io_call *a)
 {
+	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
 	struct user_msghdr m;
 
-	if (bpf_probe_read_user(&m, sizeof(m), (void *)msg) < 0)
+	switch (nr) {
+	case NR_READ:
+	case NR_RECVFROM:
+		a->kind = IO_BUF;
+		a->out = 0;
+		break;
+	case NR_WRITE:
+	case NR_SENDTO:
+		a->kind = IO_BUF;
+		a->out = 1;
+		break;
+	case NR_READV:
+	case NR_RECVMSG:
+		a->kind = IO_IOV;
+		a->out = 0;
+		break;
+	case NR_WRITEV:
+	case NR_SENDMSG:
+		a->kind = IO_IOV;
+		a->out = 1;
+		break;
+	case NR_SENDFILE: /* sendfile64(out_fd, in_fd, offset, count) */
+		a->kind = IO_SENDFILE;
+		a->out = 1;
+		a->fd = PT_REGS_PARM1_CORE_SYSCALL(regs);
 		return 0;
-	return stash(fd, (__u64)m.msg_iov, m.msg_iovlen, IO_IOV, out);
+	default:
+		return -1;
+	}
+	a->fd = PT_REGS_PARM1_CORE_SYSCALL(regs);
+	a->buf = PT_REGS_PARM2_CORE_SYSCALL(regs);
+	if (nr == NR_RECVMSG || nr == NR_SENDMSG) {
+		if (bpf_probe_read_user(&m, sizeof(m), (void *)a->buf) < 0)
+			return -1;
+		a->buf = (__u64)m.msg_iov;
+		a->iovcnt = m.msg_iovlen;
+	} else if (a->kind == IO_IOV) {
+		a->iovcnt = PT_REGS_PARM3_CORE_SYSCALL(regs);
+	}
+	return 0;
 }
-
-SEC("tracepoint/syscalls/sys_enter_read")
-int enter_read(struct sys_enter_ctx *ctx) { return stash(ctx->args[0], ctx->args[1], 0, IO_BUF, 0); }
-SEC("tracepoint/syscalls/sys_enter_recvfrom")
-int enter_recvfrom(struct sys_enter_ctx *ctx) { return stash(ctx->args[0], ctx->args[1], 0, IO_BUF, 0); }
-SEC("tracepoint/syscalls/sys_enter_readv")
-int enter_readv(struct sys_enter_ctx *ctx) { return stash(ctx->args[0], ctx->args[1], ctx->args[2], IO_IOV, 0); }
-SEC("tracepoint/syscalls/sys_enter_recvmsg")
-int enter_recvmsg(struct sys_enter_ctx *ctx) { return stash_msg(ctx->args[0], ctx->args[1], 0); }
-SEC("tracepoint/syscalls/sys_enter_write")
-int enter_write(struct sys_enter_ctx *ctx) { return stash(ctx->args[0], ctx->args[1], 0, IO_BUF, 1); }
-SEC("tracepoint/syscalls/sys_enter_sendto")
-int enter_sendto(struct sys_enter_ctx *ctx) { return stash(ctx->args[0], ctx->args[1], 0, IO_BUF, 1); }
-SEC("tracepoint/syscalls/sys_enter_writev")
-int enter_writev(struct sys_enter_ctx *ctx) { return stash(ctx->args[0], ctx->args[1], ctx->args[2], IO_IOV, 1); }
-SEC("tracepoint/syscalls/sys_enter_sendmsg")
-int enter_sendmsg(struct sys_enter_ctx *ctx) { return stash_msg(ctx->args[0], ctx->args[1], 1); }
-/* sendfile64(out_fd, in_fd, offset, count): body bytes from a file. */
-SEC("tracepoint/syscalls/sys_enter_sendfile64")
-int enter_sendfile(struct sys_enter_ctx *ctx) { return stash(ctx->args[0], 0, 0, IO_SENDFILE, 1); }
 
 /* ---- exit: frame the bytes that moved ---------------------------------- */
 
@@ -213,7 +241,7 @@ static int iov_step(__u32 i, struct iov_walk *w)
 	return 0;
 }
 
-static __always_inline int feed_io(struct conn *c, struct io_args *a, __u64 ret, __u64 ts)
+static __always_inline int feed_io(struct conn *c, struct io_call *a, __u64 ret, __u64 ts)
 {
 	__u8 is_request = carries_requests(c, a->out);
 
@@ -230,15 +258,11 @@ static __always_inline int feed_io(struct conn *c, struct io_args *a, __u64 ret,
 static __always_inline int io_exit(struct sys_exit_ctx *ctx)
 {
 	__u64 id = bpf_get_current_pid_tgid();
-	struct io_args *stashed = bpf_task_storage_get(&ht_args, bpf_get_current_task_btf(), 0, 0);
-	struct io_args a;
+	struct io_call a = {};
 	__s64 ret = ctx->ret;
 
-	if (!stashed || !stashed->pending)
+	if (!traced_tgid(id >> 32) || call_args(ctx->nr, &a) < 0)
 		return 0;
-	a = *stashed;
-	stashed->pending = 0;
-
 	__u64 key = conn_key(id >> 32, a.fd);
 	__u64 ts = bpf_ktime_get_ns();
 	struct conn *c = bpf_map_lookup_elem(&ht_conns, &key);

@@ -68,18 +68,21 @@ Napi::Object Layout(Napi::Env env) {
                               {"noResponseHead", HT_FLAG_NO_RESPONSE_HEAD},
                               {"timeout", HT_FLAG_TIMEOUT},
                               {"newConnection", HT_FLAG_NEW_CONNECTION},
+                              {"headMissing", HT_FLAG_HEAD_MISSING},
+                              {"interim", HT_FLAG_INTERIM},
                           }));
   layout.Set("counters", Table(env, {
                                  {"lostRingbufFull", HT_LOST_RINGBUF_FULL},
                                  {"lostConnMapFull", HT_LOST_CONN_MAP_FULL},
-                                 {"lostArgsMapFull", HT_LOST_ARGS_MAP_FULL},
                                  {"lostResponseNoRequest", HT_LOST_RESPONSE_NO_REQUEST},
                                  {"lostPipelineOverflow", HT_LOST_PIPELINE_OVERFLOW},
                                  {"lostUnparsed", HT_LOST_UNPARSED},
                                  {"lostScanLimit", HT_LOST_SCAN_LIMIT},
                                  {"exchanges", HT_COUNT_EXCHANGES},
                                  {"aborted", HT_COUNT_ABORTED},
+                                 {"headless", HT_COUNT_HEADLESS},
                                  {"wakeups", HT_COUNT_WAKEUPS},
+                                 {"notHttp", HT_COUNT_NOT_HTTP},
                                  {"count", HT_COUNTER_MAX},
                              }));
   return layout;

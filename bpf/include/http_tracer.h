@@ -18,7 +18,7 @@
 #define HT_STATIC_ASSERT _Static_assert
 #endif
 
-#define HT_ABI_VERSION 1
+#define HT_ABI_VERSION 2
 
 /* Bytes of the request head kept per exchange: configurable up to this bound. */
 #define HT_HEAD_MAX 512
@@ -54,21 +54,24 @@ enum ht_exchange_flags {
 	HT_FLAG_NO_RESPONSE_HEAD = 1 << 7, /* aborted before any response byte */
 	HT_FLAG_TIMEOUT = 1 << 8,        /* outstanding longer than the exchange timeout */
 	HT_FLAG_NEW_CONNECTION = 1 << 9, /* first exchange the tracer saw on this connection */
+	HT_FLAG_HEAD_MISSING = 1 << 10,  /* request seen, its head not kept (pipelined past the head store) */
+	HT_FLAG_INTERIM = 1 << 11,       /* 1xx interim response(s) came first; their bytes are in response_bytes */
 };
 
 /* Indexes of the per-CPU counter array `ht_counters`. Losses first. */
 enum ht_counter {
 	HT_LOST_RINGBUF_FULL = 0,     /* exchange complete but ring buffer had no room */
 	HT_LOST_CONN_MAP_FULL = 1,    /* connection could not be tracked: map full */
-	HT_LOST_ARGS_MAP_FULL = 2,    /* no task storage for a syscall's arguments (out of memory) */
-	HT_LOST_RESPONSE_NO_REQUEST = 3, /* response seen with no outstanding request */
-	HT_LOST_PIPELINE_OVERFLOW = 4,/* more outstanding requests than the FIFO holds */
-	HT_LOST_UNPARSED = 5,         /* bytes that did not frame as HTTP/1.x (garbage) */
-	HT_LOST_SCAN_LIMIT = 6,       /* header section beyond the per-call scan budget */
-	HT_COUNT_EXCHANGES = 7,       /* exchange records submitted */
-	HT_COUNT_ABORTED = 8,         /* of which aborted */
+	HT_LOST_RESPONSE_NO_REQUEST = 2, /* response seen with no outstanding request */
+	HT_LOST_PIPELINE_OVERFLOW = 3,/* requests past the FIFO beyond OVERFLOW_MAX (state.h) */
+	HT_LOST_UNPARSED = 4,         /* bytes that did not frame as HTTP/1.x (garbage) */
+	HT_LOST_SCAN_LIMIT = 5,       /* header section beyond the per-call scan budget */
+	HT_COUNT_EXCHANGES = 6,       /* exchange records submitted */
+	HT_COUNT_ABORTED = 7,         /* of which aborted */
+	HT_COUNT_HEADLESS = 8,        /* of which without their head (HT_FLAG_HEAD_MISSING) */
 	HT_COUNT_WAKEUPS = 9,         /* forced ring-buffer wake-ups */
-	HT_COUNTER_MAX = 10,
+	HT_COUNT_NOT_HTTP = 10,       /* request lines refused: a method but no HTTP/1.x version (look-alike protocols) */
+	HT_COUNTER_MAX = 11,
 };
 
 /* Ring-buffer record: one completed (or aborted) HTTP exchange. Followed by

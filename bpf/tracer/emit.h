@@ -1,31 +1,94 @@
 #pragma once
 
-/* One record per exchange: reserve, fill, submit. Wake-ups are batched: the
- * consumer drains on a timer and is only woken when cfg_wakeup_bytes are queued. */
-static __noinline int emit_exchange(struct conn *c, struct pending_request *r, __u64 end_ns,
-				    __u64 response_bytes, __u16 flags)
+/* Where the head of the request with FIFO sequence number seq is kept; NULL
+ * when it is not (HT_FLAG_HEAD_MISSING). */
+static __always_inline struct head_key deep_head_key(struct conn *c, __u8 seq)
+{
+	struct head_key k = { .conn = conn_key(c->tgid, c->fd), .seq = seq };
+	return k;
+}
+
+static __always_inline __u8 *request_head(struct conn *c, __u8 seq)
+{
+	struct pending_request *r = &c->fifo[seq & (PIPELINE_DEPTH - 1)];
+
+	if (r->flags & HT_FLAG_HEAD_MISSING)
+		return NULL;
+	if (!r->head_in_map)
+		return c->heads[seq & (HEAD_SLOTS - 1)];
+	struct head_key k = deep_head_key(c, seq);
+	return bpf_map_lookup_elem(&ht_heads, &k);
+}
+
+static __always_inline void free_deep_head(struct conn *c, __u8 seq)
+{
+	if (c->fifo[seq & (PIPELINE_DEPTH - 1)].head_in_map) {
+		struct head_key k = deep_head_key(c, seq);
+		bpf_map_delete_elem(&ht_heads, &k);
+	}
+}
+
+/* A slot freed in the FIFO goes to the oldest request waiting past it. Its
+ * head was never kept; its start is that of the first request past the FIFO
+ * (they arrive together), and the request bytes counted past the FIFO so far
+ * go with it, so totals stay exact. */
+static __always_inline void admit_overflow(struct conn *c)
+{
+	struct pending_request *r = &c->fifo[c->fifo_tail & (PIPELINE_DEPTH - 1)];
+
+	r->start_ns = c->overflow_ns;
+	r->request_bytes = c->overflow_bytes;
+	r->head_len = 0;
+	r->flags = HT_FLAG_PIPELINED | HT_FLAG_HEAD_MISSING;
+	r->is_head = 0;
+	r->head_in_map = 0;
+	c->overflow_bytes = 0;
+	c->fifo_tail++;
+	c->overflow--;
+	/* The last of them may still be arriving: it is now the FIFO's newest. */
+	if (c->overflow == 0 && c->req.tracked == TRACK_OVERFLOW)
+		c->req.tracked = TRACK_FIFO;
+}
+
+/*
+ * One record per exchange: the oldest outstanding request with the response
+ * so far; reserve, fill, submit, then pop it. Wake-ups are batched: the
+ * consumer drains on a timer and is only woken when cfg_wakeup_bytes are queued.
+ */
+static __noinline int emit_oldest(struct conn *c, __u64 end_ns, __u64 response_bytes, __u16 flags)
 {
 	__u64 id = bpf_get_current_pid_tgid();
+	__u8 seq = c->fifo_head;
+	struct pending_request *r = &c->fifo[seq & (PIPELINE_DEPTH - 1)];
+	__u8 *head = request_head(c, seq);
 	struct ht_exchange *e;
 	/* From the process-exit and timeout sweeps the current task may be another. */
 	__u32 pid = (id >> 32) == c->tgid ? (__u32)id : 0;
 
+	flags |= r->flags | (c->emitted ? 0 : HT_FLAG_NEW_CONNECTION);
+	if (!head)
+		flags |= HT_FLAG_HEAD_MISSING;
+	if (c->interim_bytes) {
+		flags |= HT_FLAG_INTERIM;
+		response_bytes += c->interim_bytes;
+		c->interim_bytes = 0;
+	}
+	c->emitted = 1;
 	e = bpf_ringbuf_reserve(&ht_events, sizeof(*e) + cfg_head_bytes, 0);
 	if (!e) {
 		count(HT_LOST_RINGBUF_FULL);
-		return 0;
+		goto pop;
 	}
 	e->type = HT_RECORD_EXCHANGE;
 	e->size = sizeof(*e) + cfg_head_bytes;
 	e->direction = c->role;
 	e->family = c->ep.family;
-	e->flags = r->flags | flags | (c->emitted ? 0 : HT_FLAG_NEW_CONNECTION);
-	c->emitted = 1;
+	e->flags = flags;
 	e->pid = pid;
 	e->tgid = c->tgid;
 	e->fd = c->fd;
 	e->status = c->status;
-	e->head_len = r->head_len;
+	e->head_len = head ? r->head_len : 0;
 	e->cgroup_id = c->cgroup_id;
 	e->start_monotime_ns = r->start_ns;
 	e->end_monotime_ns = end_ns;
@@ -38,44 +101,85 @@ static __noinline int emit_exchange(struct conn *c, struct pending_request *r, _
 	e->abi_version = HT_ABI_VERSION;
 	__builtin_memset(e->_pad, 0, sizeof(e->_pad));
 	__builtin_memcpy(e->comm, c->comm, sizeof(e->comm));
-	bpf_probe_read_kernel(e->head, cfg_head_bytes, r->head);
+	if (head)
+		bpf_probe_read_kernel(e->head, cfg_head_bytes, head);
 
 	count(HT_COUNT_EXCHANGES);
-	if (e->flags & HT_FLAG_ABORTED)
+	if (flags & HT_FLAG_ABORTED)
 		count(HT_COUNT_ABORTED);
+	if (flags & HT_FLAG_HEAD_MISSING)
+		count(HT_COUNT_HEADLESS);
 	if (bpf_ringbuf_query(&ht_events, BPF_RB_AVAIL_DATA) >= cfg_wakeup_bytes) {
 		count(HT_COUNT_WAKEUPS);
 		bpf_ringbuf_submit(e, BPF_RB_FORCE_WAKEUP);
 	} else {
 		bpf_ringbuf_submit(e, BPF_RB_NO_WAKEUP);
 	}
+pop:
+	free_deep_head(c, seq);
+	c->fifo_head++;
+	if (c->overflow)
+		admit_overflow(c);
 	return 0;
 }
 
-/* Emit every outstanding request of a connection as aborted, oldest first. */
+/* The request being read has not shown its " HTTP/1.x" yet: take it back
+ * (a request line that is not HTTP, or one cut off by the end of the
+ * connection). Counted as not HTTP; nothing is emitted for it. */
+static __always_inline void drop_unconfirmed(struct conn *c)
+{
+	if (!c->req.unconfirmed)
+		return;
+	if (c->req.tracked == TRACK_FIFO) {
+		c->fifo_tail--;
+		free_deep_head(c, c->fifo_tail);
+	} else if (c->req.tracked == TRACK_OVERFLOW) {
+		c->overflow--;
+	}
+	c->req.tracked = TRACK_NONE;
+	c->req.unconfirmed = 0;
+	count(HT_COUNT_NOT_HTTP);
+}
+
+struct abort_walk {
+	struct conn *c;
+	__u64 now_ns;
+	__u16 reason;
+};
+
+/* bpf_loop callback: emit the oldest outstanding request as aborted. */
+static int abort_one(__u32 i, struct abort_walk *w)
+{
+	struct conn *c = w->c;
+	__u16 flags = HT_FLAG_ABORTED | w->reason;
+	__u64 response_bytes = 0;
+
+	if (c->fifo_head == c->fifo_tail)
+		return 1;
+	if (i == 0 && c->resp.tracked && c->resp.state != P_IDLE) {
+		response_bytes = c->resp.msg_bytes;
+		flags |= c->resp_flags;
+	} else {
+		flags |= HT_FLAG_NO_RESPONSE_HEAD;
+		c->status = 0;
+	}
+	emit_oldest(c, w->now_ns, response_bytes, flags);
+	c->status = 0;
+	return 0;
+}
+
+/* Emit every outstanding request of a connection as aborted, oldest first:
+ * the FIFO, and the requests waiting past it as they are admitted. */
 static __noinline int abort_pending(struct conn *c, __u64 now_ns, __u16 reason)
 {
-	for (int i = 0; i < PIPELINE_DEPTH; i++) {
-		if (c->fifo_head == c->fifo_tail)
-			break;
-		struct pending_request *r = &c->fifo[c->fifo_head & (PIPELINE_DEPTH - 1)];
-		__u16 flags = HT_FLAG_ABORTED | reason;
-		__u64 response_bytes = 0;
+	struct abort_walk w = { .c = c, .now_ns = now_ns, .reason = reason };
 
-		if (i == 0 && c->resp.tracked && c->resp.state != P_IDLE) {
-			response_bytes = c->resp.msg_bytes;
-			flags |= c->resp_flags;
-		} else {
-			flags |= HT_FLAG_NO_RESPONSE_HEAD;
-			c->status = 0;
-		}
-		emit_exchange(c, r, now_ns, response_bytes, flags);
-		c->status = 0;
-		c->fifo_head++;
-	}
+	drop_unconfirmed(c);
+	bpf_loop(PIPELINE_DEPTH + OVERFLOW_MAX, abort_one, &w, 0);
 	__builtin_memset(&c->req, 0, sizeof(c->req));
 	__builtin_memset(&c->resp, 0, sizeof(c->resp));
 	c->resp_flags = 0;
+	c->interim_bytes = 0;
 	return 0;
 }
 
@@ -83,9 +187,7 @@ static __noinline int abort_pending(struct conn *c, __u64 now_ns, __u16 reason)
 static __noinline int conn_end(struct conn *c, __u64 now_ns, __u16 reason)
 {
 	if (c->resp.state == P_UNTIL_CLOSE && c->resp.tracked && c->fifo_head != c->fifo_tail) {
-		emit_exchange(c, &c->fifo[c->fifo_head & (PIPELINE_DEPTH - 1)], c->resp.last_ns,
-			      c->resp.msg_bytes, c->resp_flags);
-		c->fifo_head++;
+		emit_oldest(c, c->resp.last_ns, c->resp.msg_bytes, c->resp_flags);
 		c->resp.state = P_IDLE;
 	}
 	return abort_pending(c, now_ns, reason);

@@ -10,19 +10,20 @@ struct {
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 65536);
-	__uint(map_flags, BPF_F_NO_PREALLOC); /* entries are ~2.3 KiB: pay only for live ones */
+	__uint(map_flags, BPF_F_NO_PREALLOC); /* entries are ~3.8 KiB: pay only for live ones */
 	__type(key, __u64);                   /* tgid << 32 | fd */
 	__type(value, struct conn);
 } ht_conns SEC(".maps");
 
-/* Task storage, not a hash keyed by pid_tgid: no hashing, no bucket lock,
- * no delete on every exit; it goes away with the thread. */
+/* Heads of requests HEAD_SLOTS and more deep in a connection's FIFO: only
+ * deeply pipelined connections use it, so the connection stays small. */
 struct {
-	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, int);
-	__type(value, struct io_args);
-} ht_args SEC(".maps");
+	__type(key, struct head_key);
+	__type(value, struct deep_head);
+} ht_heads SEC(".maps");
 
 /* Tracked connections per process: a process that exits without any skips
  * the sweep of ht_conns (a walk of every bucket, about a millisecond). */
@@ -73,9 +74,11 @@ struct {
 	__type(value, __u8);
 } ht_pid_filter SEC(".maps");
 
+/* Atomic even though per-CPU: syscall tracepoints can be preempted here, and
+ * a plain increment then loses counts to the program that ran in between. */
 static __always_inline void count(__u32 counter)
 {
 	__u64 *v = bpf_map_lookup_elem(&ht_counters, &counter);
 	if (v)
-		*v += 1;
+		__sync_fetch_and_add(v, 1);
 }

@@ -5,7 +5,8 @@
  * window (in the connection) copied from user memory, a word at a time where the bytes do not
  * matter; bodies are skipped arithmetically (content-length, chunk sizes), so
  * cost follows header bytes, not payload bytes. Request starts push onto the connection's FIFO, response
- * ends pop it: pipelined requests stay in order.
+ * ends pop it: pipelined requests stay in order. A request counts once its
+ * line ends in " HTTP/1.x": "GET foo" of a Redis inline command is taken back.
  *
  *   read/write chunk --> feed() --bpf_loop--> feed_step() per header byte / body skip
  *                                   |-- message start: push request / match response
@@ -159,6 +160,56 @@ static __always_inline int decide_start(__u8 is_request, __u64 v0, __u64 v1, __u
 	return START_YES;
 }
 
+/* A request starts: a FIFO slot with its head, or past a full FIFO a count. */
+static __always_inline void request_start(struct feed_ctx *x, __u8 is_head, __u32 held, __u8 *prefix)
+{
+	struct conn *c = x->c;
+	struct msg_parser *p = x->p;
+	__u8 depth = c->fifo_tail - c->fifo_head;
+
+	p->unconfirmed = 1;
+	if (depth >= PIPELINE_DEPTH) {
+		if (c->overflow >= OVERFLOW_MAX) {
+			count(HT_LOST_PIPELINE_OVERFLOW);
+			return;
+		}
+		if (c->overflow++ == 0)
+			c->overflow_ns = x->ts;
+		p->tracked = TRACK_OVERFLOW;
+		return;
+	}
+	__u8 seq = c->fifo_tail;
+	struct pending_request *r = &c->fifo[seq & (PIPELINE_DEPTH - 1)];
+	r->start_ns = x->ts;
+	r->request_bytes = 0;
+	r->is_head = is_head;
+	r->flags = depth ? HT_FLAG_PIPELINED : 0;
+	r->head_len = 0;
+	r->head_in_map = depth >= HEAD_SLOTS;
+	c->fifo_tail++;
+	p->tracked = TRACK_FIFO;
+
+	__u8 *head;
+	if (r->head_in_map) {
+		struct head_key k = deep_head_key(c, seq);
+		/* Any 1 KiB will do as the value to start from: only head_len bytes are read. */
+		head = bpf_map_update_elem(&ht_heads, &k, c, BPF_ANY) ? NULL : bpf_map_lookup_elem(&ht_heads, &k);
+	} else {
+		head = c->heads[seq & (HEAD_SLOTS - 1)];
+	}
+	if (!head) {
+		r->head_in_map = 0;
+		r->flags |= HT_FLAG_HEAD_MISSING;
+		return;
+	}
+	__builtin_memcpy(head, prefix, 16);
+	held &= 15;
+	__u64 n = clamp_len(x->len - x->pos, cfg_head_bytes - held);
+	if (bpf_probe_read_user(&head[held], n, (void *)(x->ubuf + x->pos)) < 0)
+		n = 0;
+	r->head_len = held + n;
+}
+
 /* A message starts at pos; `held` bytes of its start line came in earlier
  * syscalls and sit in p->prefix. */
 static __always_inline void message_start(struct feed_ctx *x, __u8 is_head, __u16 status, __u32 held)
@@ -174,32 +225,19 @@ static __always_inline void message_start(struct feed_ctx *x, __u8 is_head, __u1
 	p->line_len = held;
 	p->hname = held ? HN_SKIP : HN_NONE; /* the start line */
 	if (x->is_request) {
-		if ((__u8)(c->fifo_tail - c->fifo_head) >= PIPELINE_DEPTH) {
-			count(HT_LOST_PIPELINE_OVERFLOW);
-			return;
-		}
-		struct pending_request *r = &c->fifo[c->fifo_tail & (PIPELINE_DEPTH - 1)];
-		r->start_ns = x->ts;
-		r->request_bytes = 0;
-		r->is_head = is_head;
-		r->flags = c->fifo_tail != c->fifo_head ? HT_FLAG_PIPELINED : 0;
-		__builtin_memcpy(r->head, prefix, sizeof(prefix));
-		held &= 15;
-		__u64 n = clamp_len(x->len - x->pos, cfg_head_bytes - held);
-		if (bpf_probe_read_user(&r->head[held], n, (void *)(x->ubuf + x->pos)) < 0)
-			n = 0;
-		r->head_len = held + n;
-		c->fifo_tail++;
-		p->tracked = 1;
-	} else {
-		if (c->fifo_head == c->fifo_tail) {
-			count(HT_LOST_RESPONSE_NO_REQUEST);
-			return;
-		}
-		c->status = status;
-		c->resp_flags = 0;
-		p->tracked = 1;
+		request_start(x, is_head, held, prefix);
+		return;
 	}
+	if (c->fifo_head == c->fifo_tail) {
+		count(HT_LOST_RESPONSE_NO_REQUEST);
+		return;
+	}
+	/* An answer to a request whose line has not ended (a 414 to a long URL) proves it HTTP. */
+	if ((__u8)(c->fifo_tail - c->fifo_head) == 1)
+		c->req.unconfirmed = 0;
+	c->status = status;
+	c->resp_flags = 0;
+	p->tracked = TRACK_FIFO;
 }
 
 static __always_inline struct pending_request *newest_request(struct conn *c)
@@ -218,17 +256,22 @@ static __always_inline void message_end(struct feed_ctx *x)
 	struct msg_parser *p = x->p;
 
 	p->state = P_IDLE;
-	if (!p->tracked)
-		return;
 	if (x->is_request) {
-		newest_request(c)->request_bytes = p->msg_bytes;
+		if (p->tracked == TRACK_FIFO)
+			newest_request(c)->request_bytes = p->msg_bytes;
+		else if (p->tracked == TRACK_OVERFLOW)
+			c->overflow_bytes += p->msg_bytes;
 		return;
 	}
-	/* 1xx other than 101 is interim: the final response follows. */
-	if (c->status >= 100 && c->status < 200 && c->status != 101)
+	if (!p->tracked)
 		return;
-	emit_exchange(c, oldest_request(c), x->ts, p->msg_bytes, c->resp_flags);
-	c->fifo_head++;
+	/* 1xx other than 101 is interim: the final response follows; its bytes
+	 * go with the exchange. */
+	if (c->status >= 100 && c->status < 200 && c->status != 101) {
+		c->interim_bytes += p->msg_bytes;
+		return;
+	}
+	emit_oldest(c, x->ts, p->msg_bytes, c->resp_flags);
 	c->status = 0;
 }
 
@@ -238,7 +281,7 @@ static __always_inline void headers_end(struct feed_ctx *x)
 	struct conn *c = x->c;
 	struct msg_parser *p = x->p;
 
-	if (p->tracked && x->is_request) {
+	if (p->tracked == TRACK_FIFO && x->is_request) {
 		struct pending_request *r = newest_request(c);
 		if (p->msg_bytes > r->head_len)
 			r->flags |= HT_FLAG_HEAD_TRUNCATED;
@@ -248,7 +291,7 @@ static __always_inline void headers_end(struct feed_ctx *x)
 		int head = p->tracked && oldest_request(c)->is_head;
 		if ((s >= 100 && s < 200) || s == 204 || s == 304 || head) {
 			if (s == 101)
-				c->upgraded = 1;
+				c->opaque = 1;
 			message_end(x);
 			return;
 		}
@@ -268,6 +311,92 @@ static __always_inline void headers_end(struct feed_ctx *x)
 	}
 }
 
+/* (w0, w1): 16 bytes; appends the first n (1..15) bytes of (c0, c1), keeping the last 16. */
+static __always_inline void shift_in(__u64 *w0, __u64 *w1, __u64 c0, __u64 c1, __u32 n)
+{
+	if (n < 8) {
+		__u32 s = n * 8;
+		*w0 = (*w0 >> s) | (*w1 << (64 - s));
+		*w1 = (*w1 >> s) | (c0 << (64 - s));
+	} else if (n == 8) {
+		*w0 = *w1;
+		*w1 = c0;
+	} else {
+		__u32 s = (n - 8) * 8;
+		*w0 = (*w1 >> s) | (c0 << (64 - s));
+		*w1 = (c0 >> s) | (c1 << (64 - s));
+	}
+}
+
+/* The 16 bytes of the request line before chunk offset `end`: from this
+ * chunk, and from p->prefix for the part that came in earlier syscalls. */
+static __always_inline int line_bytes_before(struct feed_ctx *x, __u32 end, __u64 *w0, __u64 *w1)
+{
+	__u64 chunk[2] = {};
+
+	if (end >= 16) {
+		if (bpf_probe_read_user(chunk, 16, (void *)(x->ubuf + end - 16)) < 0)
+			return -1;
+		*w0 = chunk[0];
+		*w1 = chunk[1];
+		return 0;
+	}
+	__builtin_memcpy(w0, x->p->prefix, 8);
+	__builtin_memcpy(w1, x->p->prefix + 8, 8);
+	__u64 n = clamp_len(end, 15);
+	if (n == 0)
+		return 0;
+	if (bpf_probe_read_user(chunk, n, (void *)x->ubuf) < 0)
+		return -1;
+	shift_in(w0, w1, chunk[0], chunk[1], n);
+	return 0;
+}
+
+/* The request line ends at chunk offset lf (its LF): it is HTTP/1.x only if
+ * it ends in " HTTP/1.0" or " HTTP/1.1" (then CR, optional). */
+static __always_inline int request_line_is_http(struct feed_ctx *x, __u32 lf)
+{
+	__u64 w0, w1;
+
+	if (line_bytes_before(x, lf, &w0, &w1) < 0)
+		return 0;
+	if ((w1 >> 56) == '\r') { /* drop the CR: everything one byte up */
+		w1 = (w1 << 8) | (w0 >> 56);
+		w0 <<= 8;
+	}
+	__u8 minor = w1 >> 56;
+	return (w0 >> 56) == ' ' && (w1 & MASK(7)) == U64_LE('H', 'T', 'T', 'P', '/', '1', '.', 0) &&
+	       (minor == '0' || minor == '1');
+}
+
+/* A request line that is not HTTP (Redis inline commands, SIP, a binary
+ * protocol that starts like a method): take the request back. A connection
+ * that never carried HTTP is then left alone. */
+static __always_inline void refuse_request_line(struct feed_ctx *x)
+{
+	struct conn *c = x->c;
+
+	drop_unconfirmed(c);
+	if (!c->emitted && c->fifo_head == c->fifo_tail)
+		c->opaque = 1;
+	x->p->state = P_IDLE;
+	x->pos = x->len;
+}
+
+/* The LF at chunk offset lf ends a header line: the request line is checked.
+ * Returns 0 when the request was refused. */
+static __always_inline int line_end(struct feed_ctx *x, __u32 lf)
+{
+	if (!x->p->unconfirmed)
+		return 1;
+	if (!request_line_is_http(x, lf)) {
+		refuse_request_line(x);
+		return 0;
+	}
+	x->p->unconfirmed = 0;
+	return 1;
+}
+
 /* One byte of a header (or trailer) line. */
 static __always_inline void header_byte(struct feed_ctx *x, __u8 b)
 {
@@ -281,6 +410,8 @@ static __always_inline void header_byte(struct feed_ctx *x, __u8 b)
 				headers_end(x);
 			return;
 		}
+		if (!line_end(x, x->pos - 1))
+			return;
 		p->line_len = 0;
 		p->hname = HN_NONE;
 		p->hpos = 0;
@@ -413,6 +544,8 @@ static __always_inline int header_words(struct feed_ctx *x)
 		__u32 n = k * 8 + first_flagged_byte(lf); /* bytes before the LF */
 		if (n == 0 && p->line_len == 0)
 			return 0; /* an empty line: the byte path ends the header section */
+		if (!line_end(x, x->pos + n))
+			return 1;
 		x->pos += n + 1;
 		p->msg_bytes += n + 1;
 		p->line_len = 0;
@@ -587,15 +720,18 @@ static __always_inline void append_head(struct feed_ctx *x)
 {
 	struct msg_parser *p = x->p;
 
-	if (!x->is_request || !p->tracked || p->state != P_HEADERS)
+	if (!x->is_request || p->tracked != TRACK_FIFO || p->state != P_HEADERS)
 		return;
 	struct pending_request *r = newest_request(x->c);
 	__u32 have = r->head_len;
 	if (have >= cfg_head_bytes)
 		return;
+	__u8 *head = request_head(x->c, x->c->fifo_tail - 1);
+	if (!head)
+		return;
 	__u64 n = clamp_len(x->len, cfg_head_bytes - have);
 	have &= HT_HEAD_MAX - 1;
-	if (n && bpf_probe_read_user(&r->head[have], n, (void *)x->ubuf) == 0)
+	if (n && bpf_probe_read_user(&head[have], n, (void *)x->ubuf) == 0)
 		r->head_len += n;
 }
 
@@ -604,7 +740,7 @@ static __noinline int feed(struct conn *c, __u8 is_request, __u64 ubuf, __u32 le
 {
 	struct feed_ctx x = {};
 
-	if (c->upgraded)
+	if (c->opaque)
 		return 0;
 	x.win = &c->windows[is_request & 1];
 	x.c = c;
@@ -620,8 +756,22 @@ static __noinline int feed(struct conn *c, __u8 is_request, __u64 ubuf, __u32 le
 		count(HT_LOST_SCAN_LIMIT);
 		x.p->state = P_IDLE;
 	}
-	if (is_request && x.p->tracked && x.p->state != P_IDLE)
+	if (!is_request || x.p->state == P_IDLE)
+		return 0;
+	if (x.p->tracked == TRACK_FIFO)
 		newest_request(c)->request_bytes = x.p->msg_bytes;
+	if (x.p->unconfirmed) {
+		if (x.p->line_len > START_LINE_MAX) {
+			refuse_request_line(&x);
+			return 0;
+		}
+		/* The line goes on in the next syscall: keep its last 16 bytes. */
+		__u64 w0, w1;
+		if (line_bytes_before(&x, x.len, &w0, &w1) == 0) {
+			__builtin_memcpy(x.p->prefix, &w0, 8);
+			__builtin_memcpy(x.p->prefix + 8, &w1, 8);
+		}
+	}
 	return 0;
 }
 

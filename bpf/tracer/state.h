@@ -3,8 +3,11 @@
  * arguments. Plain types only, so test/parser/harness.c can build the parser
  * in userspace against the same definitions. */
 
-#define PIPELINE_DEPTH 4 /* outstanding requests kept per connection, power of 2 */
-#define SCAN_WINDOW 256  /* bytes copied from user memory per parse window, power of 2 */
+#define PIPELINE_DEPTH 32 /* outstanding requests kept exact per connection, in order; power of 2 */
+#define HEAD_SLOTS 4      /* of which heads kept in the connection; deeper ones in ht_heads */
+#define OVERFLOW_MAX 4096 /* requests past the FIFO, emitted without heads; more are lost (counted) */
+#define SCAN_WINDOW 256   /* bytes copied from user memory per parse window, power of 2 */
+#define START_LINE_MAX 65536 /* a longer request line without its HTTP version is not HTTP */
 
 enum parse_state {
 	P_IDLE = 0,        /* between messages: the next byte must start one */
@@ -26,10 +29,11 @@ enum header_name {
 	HN_TRANSFER_ENCODING,
 };
 
-enum io_kind {
-	IO_BUF = 0,   /* read, write, recvfrom, sendto */
-	IO_IOV,       /* readv, writev, and recvmsg/sendmsg through their msghdr */
-	IO_SENDFILE,  /* sendfile: body bytes we cannot see */
+/* Which outstanding-request record a message parser fills. */
+enum tracking {
+	TRACK_NONE = 0,     /* not matched to a request (counted as a loss) */
+	TRACK_FIFO = 1,     /* the FIFO's newest request (requests) or oldest (responses) */
+	TRACK_OVERFLOW = 2, /* a request past the FIFO: counted in conn.overflow */
 };
 
 /* Incremental HTTP/1.x message framing, one per direction of a connection. */
@@ -45,12 +49,14 @@ struct msg_parser {
 	__u8 hval;            /* progress matching "chunked" in a Transfer-Encoding value */
 	__u8 chunked;
 	__u8 has_length;
-	__u8 tracked;         /* this message has a pending-request slot */
+	__u8 tracked;         /* enum tracking */
 	__u8 prefix_len;      /* bytes of an undecided message start held in prefix */
 	__u8 start_is_head;   /* P_STARTING: the request is a HEAD */
-	__u8 _pad[1];
+	__u8 unconfirmed;     /* in a request line whose " HTTP/1.x" has not been seen yet */
 	__u16 start_status;   /* P_STARTING: the response's status */
-	__u8 prefix[16];      /* a message start split over syscalls ("GE" + "T /") */
+	/* P_IDLE: a message start split over syscalls ("GE" + "T /");
+	 * unconfirmed: the last 16 bytes of the request line so far. */
+	__u8 prefix[16];
 };
 
 struct pending_request {
@@ -59,8 +65,22 @@ struct pending_request {
 	__u16 head_len;
 	__u16 flags;          /* enum ht_exchange_flags gathered so far */
 	__u8 is_head;         /* HEAD: the response has no body */
-	__u8 _pad[3];
-	__u8 head[HT_HEAD_MAX];
+	__u8 head_in_map;     /* the head is in ht_heads, not in conn.heads */
+	__u8 _pad[2];
+};
+
+/* A request head kept in ht_heads (FIFO depth HEAD_SLOTS and beyond). */
+struct head_key {
+	__u64 conn;           /* tgid << 32 | fd */
+	__u32 seq;            /* the request's FIFO sequence number */
+	__u32 _pad;
+};
+
+struct deep_head {
+	__u8 bytes[HT_HEAD_MAX];
+	/* Room the verifier needs for a variable-offset, variable-size append
+	 * (it bounds offset and size separately); never written. */
+	__u8 slack[HT_HEAD_MAX];
 };
 
 struct scan_window {
@@ -83,34 +103,33 @@ struct conn {
 	char comm[HT_COMM_LEN];
 	struct endpoints ep;
 	__u8 role;            /* enum ht_direction */
-	__u8 upgraded;        /* 101 Switching Protocols: no more HTTP/1.x here */
+	__u8 opaque;          /* 101 Switching Protocols, or not HTTP at all: bytes no longer framed */
 	__u8 fifo_head;       /* oldest outstanding request */
 	__u8 fifo_tail;       /* next free slot */
 	__u16 status;         /* status of the response in progress */
 	__u16 resp_flags;
 	__u8 emitted;         /* an exchange of this connection was emitted */
-	__u8 _pad[7];
+	__u8 _pad[3];
+	__u32 interim_bytes;  /* 1xx interim responses to the oldest request so far */
+	__u32 overflow;       /* requests past the FIFO not yet admitted to it */
+	__u64 overflow_ns;    /* when the first of them started */
+	__u64 overflow_bytes; /* their request bytes */
 	struct msg_parser req;
 	struct msg_parser resp;
 	struct pending_request fifo[PIPELINE_DEPTH];
+	__u8 heads[HEAD_SLOTS][HT_HEAD_MAX];
 	/* Parse windows, one per direction (index: carries requests), in the
 	 * connection rather than per-CPU scratch, so a preempted program never
-	 * shares one. After the FIFO on purpose: they give the verifier room for
-	 * the variable-offset, variable-size append into the last slot's head (it
+	 * shares one. After the heads on purpose: they give the verifier room for
+	 * the variable-offset, variable-size append into the last head (it
 	 * bounds offset and size separately); no head append writes past its head. */
 	struct scan_window windows[2];
 };
 
-/* What a syscall's enter stashes for its exit, in the thread's task storage. */
-struct io_args {
-	__u64 buf;            /* buffer, iovec array or msghdr */
-	__u32 fd;
-	__u32 iovcnt;
-	__u8 kind;            /* enum io_kind */
-	__u8 out;             /* 1: data leaves the process (write side) */
-	__u8 pending;         /* set by enter, cleared by exit */
-	__u8 _pad[5];
-};
+static __always_inline __u64 conn_key(__u32 tgid, __u32 fd)
+{
+	return (__u64)tgid << 32 | fd;
+}
 
 /* server: reads carry requests; client: writes do. */
 static __always_inline __u8 carries_requests(struct conn *c, __u8 out)

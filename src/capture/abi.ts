@@ -6,7 +6,7 @@
  */
 import { TracerError } from '../errors';
 
-export const ABI_VERSION = 1;
+export const ABI_VERSION = 2;
 export const HEAD_MAX = 512;
 export const HEAD_DEFAULT = 256;
 export const COMM_LENGTH = 16;
@@ -50,6 +50,8 @@ export const ExchangeFlags = {
   noResponseHead: 1 << 7,
   timeout: 1 << 8,
   newConnection: 1 << 9,
+  headMissing: 1 << 10,
+  interim: 1 << 11,
 } as const;
 
 export type ExchangeFlagName = keyof typeof ExchangeFlags;
@@ -58,16 +60,17 @@ export type ExchangeFlagName = keyof typeof ExchangeFlags;
 export const KernelCounters = {
   lostRingbufFull: 0,
   lostConnMapFull: 1,
-  lostArgsMapFull: 2,
-  lostResponseNoRequest: 3,
-  lostPipelineOverflow: 4,
-  lostUnparsed: 5,
-  lostScanLimit: 6,
-  exchanges: 7,
-  aborted: 8,
+  lostResponseNoRequest: 2,
+  lostPipelineOverflow: 3,
+  lostUnparsed: 4,
+  lostScanLimit: 5,
+  exchanges: 6,
+  aborted: 7,
+  headless: 8,
   wakeups: 9,
+  notHttp: 10,
 } as const;
-export const KERNEL_COUNTER_COUNT = 10;
+export const KERNEL_COUNTER_COUNT = 11;
 
 export type KernelCounterName = keyof typeof KernelCounters;
 

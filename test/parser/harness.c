@@ -41,6 +41,48 @@ static __u32 invariant_failures;
 #define BPF_RB_FORCE_WAKEUP 2
 
 static void count(__u32 counter) { counters[counter]++; }
+
+/* ht_heads: request heads deep in the FIFO, a few slots searched by key. */
+#define BPF_ANY 0
+#define HEADS_MAX 64
+static int ht_heads; /* a stand-in: only its address is used */
+static struct { int used; struct head_key key; struct deep_head value; } heads[HEADS_MAX];
+static __u32 heads_live;
+
+static int head_slot(const struct head_key *k)
+{
+	for (int i = 0; i < HEADS_MAX; i++)
+		if (heads[i].used && heads[i].key.conn == k->conn && heads[i].key.seq == k->seq) return i;
+	return -1;
+}
+static void *bpf_map_lookup_elem(void *map, const void *key)
+{
+	(void)map;
+	int i = head_slot(key);
+	return i < 0 ? NULL : &heads[i].value;
+}
+static long bpf_map_update_elem(void *map, const void *key, const void *value, __u64 flags)
+{
+	(void)map; (void)flags;
+	int i = head_slot(key);
+	for (int j = 0; i < 0 && j < HEADS_MAX; j++)
+		if (!heads[j].used) i = j;
+	if (i < 0) return -1;
+	if (!heads[i].used) heads_live++;
+	heads[i].used = 1;
+	memcpy(&heads[i].key, key, sizeof(struct head_key));
+	memcpy(&heads[i].value, value, sizeof(struct deep_head));
+	return 0;
+}
+static long bpf_map_delete_elem(void *map, const void *key)
+{
+	(void)map;
+	int i = head_slot(key);
+	if (i < 0) return -1;
+	heads[i].used = 0;
+	heads_live--;
+	return 0;
+}
 static long bpf_probe_read_user(void *dst, __u32 size, const void *src) { memcpy(dst, src, size); return 0; }
 static long bpf_probe_read_kernel(void *dst, __u32 size, const void *src) { memcpy(dst, src, size); return 0; }
 static __u64 bpf_get_current_pid_tgid(void) { return (__u64)4242 << 32 | 4243; }
@@ -100,6 +142,8 @@ static struct conn *conn;
 static void new_conn(__u8 role)
 {
 	free(conn);
+	memset(heads, 0, sizeof(heads));
+	heads_live = 0;
 	conn = calloc(1, sizeof(*conn));
 	conn->role = role;
 	conn->ep.family = 2;
@@ -108,15 +152,23 @@ static void new_conn(__u8 role)
 
 static void check_invariants(void)
 {
-	if ((__u8)(conn->fifo_tail - conn->fifo_head) > PIPELINE_DEPTH) {
-		fprintf(stderr, "harness: invariant: %u outstanding requests\n", (__u8)(conn->fifo_tail - conn->fifo_head));
+	__u8 depth = conn->fifo_tail - conn->fifo_head;
+	if (depth > PIPELINE_DEPTH || (conn->overflow && depth != PIPELINE_DEPTH)) {
+		fprintf(stderr, "harness: invariant: %u outstanding requests, %u past the FIFO\n", depth, conn->overflow);
+		invariant_failures++;
+	}
+	__u32 deep = 0; /* every head kept in ht_heads belongs to an outstanding request */
+	for (__u8 i = 0; i < depth; i++)
+		deep += conn->fifo[(__u8)(conn->fifo_head + i) & (PIPELINE_DEPTH - 1)].head_in_map;
+	if (deep != heads_live) {
+		fprintf(stderr, "harness: invariant: %u heads in ht_heads, %u outstanding requests keep one\n", heads_live, deep);
 		invariant_failures++;
 	}
 }
 
 static void io(__u8 out, const __u8 *bytes, __u32 len)
 {
-	if (!conn->upgraded)
+	if (!conn->opaque)
 		feed(conn, carries_requests(conn, out), (__u64)(uintptr_t)bytes, len, now_ns);
 	check_invariants();
 }
@@ -149,6 +201,7 @@ static void fuzz(unsigned seed, unsigned rounds)
 		"HTTP/1.0 200 OK\r\n\r\nuntil close",
 		"HTTP/1.1 100 Continue\r\n\r\n",
 		"\r\n\r\n", "GE", "HTTP/1.1 2", "Content-Length: 99999999999999999999\r\n",
+		"GET foo\r\n", "GET /a HTTP/1.1\r\n\r\nGET /b HTTP/1.1\r\n\r\nGET /c HTTP/1.1\r\n\r\nGET /d HTTP/1.1\r\n\r\n",
 	};
 	__u8 buf[4096];
 	srand(seed);

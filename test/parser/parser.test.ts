@@ -83,6 +83,8 @@ function randomCuts(seed: number) {
 /** Everything but the times: what must not depend on how bytes were split. */
 const framing = (r: Result) => r.exchanges.map((e) => ({ status: e.status, flags: e.flags, request_bytes: e.request_bytes, response_bytes: e.response_bytes, method: e.head.split(' ')[0] }));
 const lost = (r: Result, name: keyof typeof KernelCounters): number => r.counters[KernelCounters[name]];
+const lossNames = (Object.keys(KernelCounters) as (keyof typeof KernelCounters)[]).filter((n) => n.startsWith('lost'));
+const losses = (r: Result): number => lossNames.reduce((a, n) => a + lost(r, n), 0);
 
 const req = (method: string, target: string, headers = '', body = ''): string => `${method} ${target} HTTP/1.1\r\nHost: h\r\n${headers}\r\n${body}`;
 const res = (status: string, headers = '', body = ''): string => `HTTP/1.1 ${status}\r\n${headers}\r\n${body}`;
@@ -131,7 +133,7 @@ const streams: Record<string, ['in' | 'out', string][]> = {
 for (const [name, stream] of Object.entries(streams)) {
   t.test(`${name}: the same exchanges however the bytes are split`, async (t) => {
     const reference = run([['role', 'server'], ...chunked(stream, whole)]);
-    t.equal(reference.counters.slice(0, 7).reduce((a, b) => a + b, 0), 0, 'no loss of any kind');
+    t.equal(losses(reference), 0, 'no loss of any kind');
     t.ok(reference.exchanges.length > 0);
     t.same(framing(run([['role', 'server'], ...chunked(stream, everyByte)])), framing(reference), 'one byte per syscall');
     for (let seed = 1; seed <= 40; seed++) {
@@ -176,11 +178,72 @@ t.test('sendfile bodies advance the framing without being read', async (t) => {
   t.same(r.exchanges.map((e) => [e.status, e.response_bytes]), [[200, res('200 OK', 'Content-Length: 5000\r\n').length + 5000], [200, res('200 OK', 'Content-Length: 1\r\n', 'x').length]]);
 });
 
-t.test('more pipelined requests than the FIFO holds are counted, never mismatched', async (t) => {
-  const r = run([['in', Array.from({ length: 6 }, (_, i) => req('GET', `/${i}`)).join('')], ...Array.from({ length: 6 }, (): Step => ['out', res('200 OK', 'Content-Length: 0\r\n')])]);
-  t.same(r.exchanges.map((e) => e.head.split(' ')[1]), ['/0', '/1', '/2', '/3']);
-  t.equal(lost(r, 'lostPipelineOverflow'), 2);
-  t.equal(lost(r, 'lostResponseNoRequest'), 2);
+const okEmpty = res('200 OK', 'Content-Length: 0\r\n');
+const paths = (r: Result): string[] => r.exchanges.map((e) => e.head.split(' ')[1] ?? '-');
+
+t.test('32 pipelined requests are kept exact, in order, with their heads', async (t) => {
+  const requests = Array.from({ length: 32 }, (_, i) => req('GET', `/${i}`));
+  const r = run([['time', 5], ['in', requests.join('')], ...requests.map((_, i): Step[] => [['time', 10 + i], ['out', okEmpty]]).flat()]);
+  t.same(paths(r), requests.map((_, i) => `/${i}`));
+  t.same(r.exchanges.map((e) => e.request_bytes), requests.map((q) => q.length));
+  t.same(r.exchanges.map((e) => e.flags), [0, ...Array(31).fill(ExchangeFlags.pipelined)]);
+  t.same(r.exchanges.map((e) => e.end), requests.map((_, i) => 10 + i));
+  t.equal(losses(r), 0);
+  t.equal(r.invariantFailures, 0, 'every deep head freed');
+});
+
+t.test('past 32 outstanding, exchanges are still emitted in order, without their heads', async (t) => {
+  const requests = Array.from({ length: 40 }, (_, i) => req('GET', `/${i}`));
+  const responses = requests.map((_, i) => res('200 OK', `Content-Length: ${String(i).length}\r\n`, String(i)));
+  const r = run([['time', 5], ['in', requests.join('')], ...responses.map((b): Step => ['out', b])]);
+  t.equal(r.exchanges.length, 40, 'none dropped');
+  t.same(paths(r).slice(0, 32), requests.slice(0, 32).map((_, i) => `/${i}`));
+  t.same(r.exchanges.slice(32).map((e) => [e.head, e.flags]), Array(8).fill(['', ExchangeFlags.pipelined | ExchangeFlags.headMissing]));
+  t.same(r.exchanges.map((e) => e.response_bytes), responses.map((b) => b.length), 'each response its own bytes');
+  t.equal(r.exchanges.reduce((a, e) => a + e.request_bytes, 0), requests.join('').length, 'request bytes add up');
+  t.same([lost(r, 'headless'), losses(r)], [8, 0]);
+  t.equal(r.invariantFailures, 0);
+});
+
+t.test('requests past the FIFO that never get an answer are aborted, not dropped', async (t) => {
+  const r = run([['in', Array.from({ length: 36 }, (_, i) => req('GET', `/${i}`)).join('')], ['out', okEmpty], ['close']]);
+  t.equal(r.exchanges.length, 36);
+  t.same(r.exchanges.map((e) => e.flags & ExchangeFlags.aborted).filter(Boolean).length, 35);
+  t.equal(lost(r, 'headless'), 4);
+  t.equal(r.invariantFailures, 0);
+});
+
+t.test('interim responses count in the exchange, flagged', async (t) => {
+  const interim = res('100 Continue');
+  const final = res('200 OK', 'Content-Length: 2\r\n', 'ok');
+  const body = 'x'.repeat(10);
+  const request = req('POST', '/up', 'Content-Length: 10\r\nExpect: 100-continue\r\n');
+  const r = run([['in', request], ['out', interim], ['in', body], ['out', final]]);
+  t.same(r.exchanges.map((e) => [e.status, e.flags, e.request_bytes, e.response_bytes]), [[200, ExchangeFlags.interim, request.length + 10, interim.length + final.length]]);
+  const cut = run([['in', request], ['out', interim], ['close']]);
+  t.same(cut.exchanges.map((e) => [e.status, e.response_bytes, e.flags]), [[0, interim.length, ExchangeFlags.aborted | ExchangeFlags.closed | ExchangeFlags.noResponseHead | ExchangeFlags.interim]]);
+});
+
+t.test('a request line counts only with its HTTP version: look-alike protocols produce nothing', async (t) => {
+  for (const [name, bytes] of [
+    ['Redis inline commands', 'GET foo\r\nSET foo bar\r\n'],
+    ['SIP', 'OPTIONS sip:bob@example.com SIP/2.0\r\nVia: x\r\n\r\n'],
+    ['an FTP-like verb', 'DELETE file.txt\r\n'],
+    ['binary after a method', 'POST \x00\x01\x02\xff\n\x00more'],
+  ]) {
+    for (const cut of [whole, everyByte]) {
+      const r = run([...chunked([['in', bytes], ['out', '+OK\r\n$3\r\nbar\r\n']], cut), ['close']]);
+      t.same([r.exchanges.length, lost(r, 'notHttp'), losses(r)], [0, 1, 0], `${name}, ${cut === whole ? 'whole' : 'a byte per call'}: refused once, then left alone`);
+    }
+  }
+  const cutOff = run([['in', 'GET /never-ends'], ['close']]);
+  t.same([cutOff.exchanges.length, lost(cutOff, 'notHttp')], [0, 1], 'a request line cut off by the close is not an exchange');
+  const bareLf = run([['in', 'GET /lf HTTP/1.0\n\n'], ['out', 'HTTP/1.0 200 OK\r\nContent-Length: 0\r\n\r\n']]);
+  t.same(paths(bareLf), ['/lf'], 'a bare LF ends a request line too');
+  const split = run([...chunked([['in', req('GET', '/split/version')]], () => [14, 20, 24, 25]), ['out', okEmpty]]);
+  t.same(paths(split), ['/split/version'], 'the version split over calls still confirms it');
+  const tooLong = run([['in', 'GET /' + 'a'.repeat(17000)], ['out', res('414 URI Too Long', 'Content-Length: 0\r\n')]]);
+  t.same(tooLong.exchanges.map((e) => e.status), [414], 'a 414 answers a request line too long to end: it counts');
 });
 
 t.test('bytes that are not HTTP are counted and produce nothing', async (t) => {
