@@ -163,7 +163,6 @@ export class Capture {
     const byReason: Record<string, number> = {
       ringbuf_full: kernel.lostRingbufFull,
       conn_map_full: kernel.lostConnMapFull,
-      args_map_full: kernel.lostArgsMapFull,
       response_without_request: kernel.lostResponseNoRequest,
       pipeline_overflow: kernel.lostPipelineOverflow,
       unparsed: kernel.lostUnparsed,
