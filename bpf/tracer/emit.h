@@ -1,13 +1,16 @@
 #pragma once
 
-/* Where the head of the request with FIFO sequence number seq is kept; NULL
- * when it is not (HT_FLAG_HEAD_MISSING). */
+/* Ring-buffer bytes one exchange takes: its 8-byte header and the record, 8-aligned. */
+#define RECORD_SLOT_BYTES (8 + sizeof(struct ht_exchange) + cfg_head_bytes)
+
 static __always_inline struct head_key deep_head_key(struct conn *c, __u8 seq)
 {
 	struct head_key k = { .conn = conn_key(c->tgid, c->fd), .seq = seq };
 	return k;
 }
 
+/* Where the head of the request with FIFO sequence number seq is kept; NULL
+ * when it is not (HT_FLAG_HEAD_MISSING). */
 static __always_inline __u8 *request_head(struct conn *c, __u8 seq)
 {
 	struct pending_request *r = &c->fifo[seq & (PIPELINE_DEPTH - 1)];
@@ -109,7 +112,12 @@ static __noinline int emit_oldest(struct conn *c, __u64 end_ns, __u64 response_b
 		count(HT_COUNT_ABORTED);
 	if (flags & HT_FLAG_HEAD_MISSING)
 		count(HT_COUNT_HEADLESS);
-	if (bpf_ringbuf_query(&ht_events, BPF_RB_AVAIL_DATA) >= cfg_wakeup_bytes) {
+	/* Wake the consumer when this record takes the queue past cfg_wakeup_bytes,
+	 * not on every record after: a consumer that is holding back (no credit
+	 * from JavaScript) would otherwise be woken for nothing, record by record.
+	 * A crossing missed between CPUs is drained by the consumer's timer. */
+	__u64 queued = bpf_ringbuf_query(&ht_events, BPF_RB_AVAIL_DATA);
+	if (queued >= cfg_wakeup_bytes && queued < cfg_wakeup_bytes + RECORD_SLOT_BYTES) {
 		count(HT_COUNT_WAKEUPS);
 		bpf_ringbuf_submit(e, BPF_RB_FORCE_WAKEUP);
 	} else {

@@ -159,10 +159,27 @@ export function createExporter(sources: ExporterSources, percentileWindowMs = 30
   // One snapshot of the engine's counters per scrape, shared by the metrics that read it.
   let engineStats: ReturnType<Engine['stats']> | undefined;
   const stats = (): ReturnType<Engine['stats']> => (engineStats ??= engine.stats());
+  // The same for the capture's counters (each read sums the kernel's per-CPU counters).
+  let captureStats: CaptureStats | undefined;
+  const capture = (): CaptureStats | undefined => (captureStats ??= sources.capture?.());
   const own = (name: string, help: string, type: Type, values: () => Value[]): void => registry.registerMetric(new ScrapeTimeMetric(name, help, type, values) as never);
   own('http_tracer_events_lost_total', 'Exchanges the agent could not count, by reason (kernel, addon and engine queues).', 'counter', () => {
-    const lost: Record<string, number> = { ...(sources.capture?.().lost.byReason ?? {}), engine_queue_full: stats().droppedEvents };
+    const lost: Record<string, number> = { ...(capture()?.lost.byReason ?? {}), engine_queue_full: stats().droppedEvents };
     return Object.entries(lost).map(([reason, value]) => ({ labels: { reason }, value }));
+  });
+  own('http_tracer_kernel_events_total', 'What the kernel side did, by kind: exchanges emitted, of which aborted and headless (pipelined past the 32 kept with heads), request lines refused as not HTTP, forced wake-ups.', 'counter', () => {
+    const k = capture()?.kernel;
+    if (!k) return [];
+    const kinds = { exchanges: k.exchanges, aborted: k.aborted, headless: k.headless, not_http: k.notHttp, wakeups: k.wakeups };
+    return Object.entries(kinds).map(([kind, value]) => ({ labels: { kind }, value }));
+  });
+  own('http_tracer_capture_stalls_total', 'Times the poll thread left records in the ring buffer because JavaScript had not consumed earlier batches (back-pressure, not loss).', 'counter', () => {
+    const c = capture();
+    return c ? [{ labels: {}, value: c.stalls }] : [];
+  });
+  own('http_tracer_capture_stalled_seconds_total', 'Time the poll thread spent so.', 'counter', () => {
+    const c = capture();
+    return c ? [{ labels: {}, value: c.stalledMs / 1000 }] : [];
   });
   own('http_tracer_events_processed_total', 'Exchanges the engine processed.', 'counter', () => [{ value: stats().eventsProcessed, labels: {} }]);
   own('http_tracer_queue_records', 'Records waiting in the engine queues.', 'gauge', () => [{ value: stats().bufferSize, labels: {} }]);
@@ -191,6 +208,7 @@ export function createExporter(sources: ExporterSources, percentileWindowMs = 30
     async scrape(): Promise<string> {
       const start = process.hrtime.bigint();
       engineStats = undefined;
+      captureStats = undefined;
       const text = await registry.metrics();
       lastScrapeSeconds = Number(process.hrtime.bigint() - start) / 1e9;
       return text;

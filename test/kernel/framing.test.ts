@@ -70,6 +70,7 @@ t.test('chunked bodies: a chunked response, and a chunked request followed by an
 
   const chunkedRequest = [request('POST', '/echo', { 'Transfer-Encoding': 'chunked' }), '5\r\nhello\r\n', '6;ext=1\r\n world\r\n', '0\r\n', 'Trailer: x\r\n\r\n'];
   const sent = await client.send(chunkedRequest, 2);
+  await client.waitForResponses(2); // else, on a loaded machine, GET /hello is rightly pipelined
   await client.send([request('GET', '/hello')]);
   await client.waitForResponses(3);
   const all = await recorder.waitForCount(3);
