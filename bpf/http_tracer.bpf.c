@@ -319,8 +319,11 @@ EXIT_PROGRAM(sys_exit_sendfile64, exit_sendfile)
 static __always_inline int forget_fd(__u32 fd)
 {
 	__u64 key = conn_key(bpf_get_current_pid_tgid() >> 32, fd);
-	struct conn *c = bpf_map_lookup_elem(&ht_conns, &key);
+	struct conn *c;
 
+	if (!capture_enabled) /* stopping: what is outstanding was not lost */
+		return 0;
+	c = bpf_map_lookup_elem(&ht_conns, &key);
 	if (!c)
 		return 0;
 	conn_end(c, bpf_ktime_get_ns(), HT_FLAG_CLOSED);
@@ -372,7 +375,7 @@ int process_exit(void *ctx)
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 	struct sweep_ctx s = { .tgid = bpf_get_current_pid_tgid() >> 32 };
 
-	if (BPF_CORE_READ(task, signal, live.counter) != 0)
+	if (!capture_enabled || BPF_CORE_READ(task, signal, live.counter) != 0)
 		return 0;
 	__u32 *n = bpf_map_lookup_elem(&ht_process_conns, &s.tgid);
 	if (!n)
@@ -392,7 +395,7 @@ int sweep_timeouts(void *ctx)
 {
 	struct sweep_ctx s = { .timeouts = 1, .now_ns = bpf_ktime_get_ns() };
 
-	if (cfg_exchange_timeout_ns)
+	if (cfg_exchange_timeout_ns && capture_enabled)
 		bpf_for_each_map_elem(&ht_conns, sweep_conn, &s, 0);
 	return 0;
 }

@@ -191,6 +191,10 @@ Napi::Value Tracer::Stop(const Napi::CallbackInfo& info) {
     return deferred.Promise();
   }
   started_ = false;
+  // Capture off first, in every program at once: links destroyed one by one
+  // while capturing would let reads be framed after the writes' probes are
+  // gone, and report false losses (responses without requests, aborts).
+  skel_->bss->capture_enabled = 0;
   for (bpf_link* link : links_) bpf_link__destroy(link);
   links_.clear();
   JoinPoller();

@@ -286,6 +286,8 @@ static __always_inline void headers_end(struct feed_ctx *x)
 		if (p->msg_bytes > r->head_len)
 			r->flags |= HT_FLAG_HEAD_TRUNCATED;
 	}
+	if (x->is_request && p->chunked && p->has_length)
+		c->requests_end = 1;
 	if (!x->is_request) {
 		__u16 s = c->status;
 		int head = p->tracked && oldest_request(c)->is_head;
@@ -599,6 +601,10 @@ static __always_inline int start_step(struct feed_ctx *x)
 	__u16 status = 0;
 	__u64 v0, v1;
 
+	if (x->is_request && x->c->requests_end) {
+		x->pos = x->len;
+		return 1;
+	}
 	if (window_at(x, take) < 0) {
 		lose_sync(x, HT_LOST_UNPARSED);
 		return 1;

@@ -109,7 +109,11 @@ struct conn {
 	__u16 status;         /* status of the response in progress */
 	__u16 resp_flags;
 	__u8 emitted;         /* an exchange of this connection was emitted */
-	__u8 _pad[3];
+	/* A request with both Content-Length and Transfer-Encoding: the server
+	 * closes after answering it (RFC 9112, 6.1), so bytes after it are no
+	 * requests (a smuggling attempt), and are not framed. */
+	__u8 requests_end;
+	__u8 _pad[2];
 	__u32 interim_bytes;  /* 1xx interim responses to the oldest request so far */
 	__u32 overflow;       /* requests past the FIFO not yet admitted to it */
 	__u64 overflow_ns;    /* when the first of them started */

@@ -224,6 +224,13 @@ t.test('interim responses count in the exchange, flagged', async (t) => {
   t.same(cut.exchanges.map((e) => [e.status, e.response_bytes, e.flags]), [[0, interim.length, ExchangeFlags.aborted | ExchangeFlags.closed | ExchangeFlags.noResponseHead | ExchangeFlags.interim]]);
 });
 
+t.test('a request with Content-Length and Transfer-Encoding ends the requests of its connection: a smuggled one is no exchange', async (t) => {
+  const smuggler = req('POST', '/', 'Content-Length: 44\r\nTransfer-Encoding: chunked\r\n', '0\r\n\r\n') + req('GET', '/admin');
+  const r = run([['in', smuggler], ['out', res('400 Bad Request', 'Connection: close\r\nContent-Length: 0\r\n')], ['close']]);
+  t.same(r.exchanges.map((e) => [paths(r)[0], e.status, e.flags]), [['/', 400, 0]]);
+  t.equal(losses(r), 0);
+});
+
 t.test('a request line counts only with its HTTP version: look-alike protocols produce nothing', async (t) => {
   for (const [name, bytes] of [
     ['Redis inline commands', 'GET foo\r\nSET foo bar\r\n'],
