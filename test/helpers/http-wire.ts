@@ -40,3 +40,22 @@ export function splitResponses(received: Buffer): WireResponse[] {
   }
   return out;
 }
+
+/**
+ * Waits until `received()` holds exactly `count` whole responses (a status
+ * line can arrive before its body), then returns them.
+ */
+export async function wholeResponses(received: () => Buffer, count: number, timeoutMs = 5000): Promise<WireResponse[]> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    let error: unknown;
+    try {
+      const responses = splitResponses(received());
+      if (responses.length >= count) return responses;
+    } catch (e) {
+      error = e;
+    }
+    if (Date.now() > deadline) throw new Error(`no ${count} whole responses after ${timeoutMs} ms: ${error ?? 'too few'}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}

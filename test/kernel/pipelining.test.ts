@@ -15,7 +15,7 @@ import type { Exchange } from '../../src/capture/decoder';
 import { describe as describeExchange, freePort, kernelSkipReason, Recorder, run, sleep, tally, tracedServer } from '../helpers/kernel';
 import { startNginx } from '../helpers/nginx';
 import { startLoggedNginx } from '../helpers/nginx-logged';
-import { splitResponses, type WireResponse } from '../helpers/http-wire';
+import { wholeResponses, type WireResponse } from '../helpers/http-wire';
 import { pipelineClient } from '../helpers/peers';
 import { RawClient, request } from '../helpers/raw-client';
 
@@ -80,10 +80,8 @@ t.test('10 pipelined GETs in one write to the Node server: 10 exchanges in order
   // Server side, from a raw client in the test process (not traced itself).
   const client = await RawClient.connect(port);
   await client.send([reqs.join('')]);
-  await client.waitForResponses(10);
-  await sleep(50);
+  const received = await wholeResponses(() => client.received, 10);
   client.close();
-  const received = splitResponses(client.received);
   await settle(recorder, 10);
   checkConnection(t, 'server (raw client)', recorder.exchanges.slice(), reqs, received);
 
@@ -112,10 +110,8 @@ t.test('10 pipelined GETs in one write to nginx: 10 exchanges in order, both sid
 
   const client = await RawClient.connect(port);
   await client.send([reqs.join('')]);
-  await client.waitForResponses(10);
-  await sleep(50);
+  const received = await wholeResponses(() => client.received, 10);
   client.close();
-  const received = splitResponses(client.received);
   t.same(tally(received, (r) => String(r.status)), { 200: 7, 404: 3 }, 'nginx answered 7 × 200, 3 × 404');
   await settle(recorder, 10);
   checkConnection(t, 'server (raw client)', recorder.exchanges.slice(), reqs, received);
