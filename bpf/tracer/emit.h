@@ -31,25 +31,31 @@ static __always_inline void free_deep_head(struct conn *c, __u8 seq)
 	}
 }
 
-/* A slot freed in the FIFO goes to the oldest request waiting past it. Its
- * head was never kept; its start is that of the first request past the FIFO
- * (they arrive together), and the request bytes counted past the FIFO so far
- * go with it, so totals stay exact. */
+static __always_inline struct head_key overflow_key(struct conn *c, __u32 seq)
+{
+	struct head_key k = { .conn = conn_key(c->tgid, c->fd), .seq = seq };
+	return k;
+}
+
+/* A slot freed in the FIFO goes to the oldest request waiting past it, with
+ * its own start and bytes; its head was never kept. */
 static __always_inline void admit_overflow(struct conn *c)
 {
 	struct pending_request *r = &c->fifo[c->fifo_tail & (PIPELINE_DEPTH - 1)];
+	struct head_key k = overflow_key(c, c->overflow_head);
+	struct overflow_request *o = bpf_map_lookup_elem(&ht_overflow, &k);
 
-	r->start_ns = c->overflow_ns;
-	r->request_bytes = c->overflow_bytes;
+	r->start_ns = o ? o->start_ns : 0;
+	r->request_bytes = o ? o->request_bytes : 0;
 	r->head_len = 0;
 	r->flags = HT_FLAG_PIPELINED | HT_FLAG_HEAD_MISSING;
 	r->is_head = 0;
 	r->head_in_map = 0;
-	c->overflow_bytes = 0;
+	bpf_map_delete_elem(&ht_overflow, &k);
 	c->fifo_tail++;
-	c->overflow--;
+	c->overflow_head++;
 	/* The last of them may still be arriving: it is now the FIFO's newest. */
-	if (c->overflow == 0 && c->req.tracked == TRACK_OVERFLOW)
+	if (c->overflow_head == c->overflow_tail && c->req.tracked == TRACK_OVERFLOW)
 		c->req.tracked = TRACK_FIFO;
 }
 
@@ -126,7 +132,7 @@ static __noinline int emit_oldest(struct conn *c, __u64 end_ns, __u64 response_b
 pop:
 	free_deep_head(c, seq);
 	c->fifo_head++;
-	if (c->overflow)
+	if (c->overflow_head != c->overflow_tail)
 		admit_overflow(c);
 	return 0;
 }
@@ -142,7 +148,8 @@ static __always_inline void drop_unconfirmed(struct conn *c)
 		c->fifo_tail--;
 		free_deep_head(c, c->fifo_tail);
 	} else if (c->req.tracked == TRACK_OVERFLOW) {
-		c->overflow--;
+		struct head_key k = overflow_key(c, --c->overflow_tail);
+		bpf_map_delete_elem(&ht_overflow, &k);
 	}
 	c->req.tracked = TRACK_NONE;
 	c->req.unconfirmed = 0;

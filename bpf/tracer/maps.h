@@ -25,6 +25,16 @@ struct {
 	__type(value, struct deep_head);
 } ht_heads SEC(".maps");
 
+/* Requests past a connection's FIFO (at most OVERFLOW_MAX per connection):
+ * their start and bytes, exact; only their heads are not kept. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct head_key);
+	__type(value, struct overflow_request);
+} ht_overflow SEC(".maps");
+
 /* Tracked connections per process: a process that exits without any skips
  * the sweep of ht_conns (a walk of every bucket, about a millisecond). */
 struct {

@@ -169,12 +169,14 @@ static __always_inline void request_start(struct feed_ctx *x, __u8 is_head, __u3
 
 	p->unconfirmed = 1;
 	if (depth >= PIPELINE_DEPTH) {
-		if (c->overflow >= OVERFLOW_MAX) {
+		struct head_key k = overflow_key(c, c->overflow_tail);
+		struct overflow_request o = { .start_ns = x->ts };
+		if (c->overflow_tail - c->overflow_head >= OVERFLOW_MAX ||
+		    bpf_map_update_elem(&ht_overflow, &k, &o, BPF_ANY)) {
 			count(HT_LOST_PIPELINE_OVERFLOW);
 			return;
 		}
-		if (c->overflow++ == 0)
-			c->overflow_ns = x->ts;
+		c->overflow_tail++;
 		p->tracked = TRACK_OVERFLOW;
 		return;
 	}
@@ -245,6 +247,21 @@ static __always_inline struct pending_request *newest_request(struct conn *c)
 	return &c->fifo[(__u8)(c->fifo_tail - 1) & (PIPELINE_DEPTH - 1)];
 }
 
+/* The bytes of the request being read so far, wherever it is kept. */
+static __always_inline void set_request_bytes(struct feed_ctx *x)
+{
+	struct conn *c = x->c;
+
+	if (x->p->tracked == TRACK_FIFO) {
+		newest_request(c)->request_bytes = x->p->msg_bytes;
+	} else if (x->p->tracked == TRACK_OVERFLOW) {
+		struct head_key k = overflow_key(c, c->overflow_tail - 1);
+		struct overflow_request *o = bpf_map_lookup_elem(&ht_overflow, &k);
+		if (o)
+			o->request_bytes = x->p->msg_bytes;
+	}
+}
+
 static __always_inline struct pending_request *oldest_request(struct conn *c)
 {
 	return &c->fifo[c->fifo_head & (PIPELINE_DEPTH - 1)];
@@ -257,10 +274,7 @@ static __always_inline void message_end(struct feed_ctx *x)
 
 	p->state = P_IDLE;
 	if (x->is_request) {
-		if (p->tracked == TRACK_FIFO)
-			newest_request(c)->request_bytes = p->msg_bytes;
-		else if (p->tracked == TRACK_OVERFLOW)
-			c->overflow_bytes += p->msg_bytes;
+		set_request_bytes(x);
 		return;
 	}
 	if (!p->tracked)
@@ -764,8 +778,7 @@ static __noinline int feed(struct conn *c, __u8 is_request, __u64 ubuf, __u32 le
 	}
 	if (!is_request || x.p->state == P_IDLE)
 		return 0;
-	if (x.p->tracked == TRACK_FIFO)
-		newest_request(c)->request_bytes = x.p->msg_bytes;
+	set_request_bytes(&x);
 	if (x.p->unconfirmed) {
 		if (x.p->line_len > START_LINE_MAX) {
 			refuse_request_line(&x);

@@ -5,7 +5,7 @@
 
 #define PIPELINE_DEPTH 32 /* outstanding requests kept exact per connection, in order; power of 2 */
 #define HEAD_SLOTS 4      /* of which heads kept in the connection; deeper ones in ht_heads */
-#define OVERFLOW_MAX 4096 /* requests past the FIFO, emitted without heads; more are lost (counted) */
+#define OVERFLOW_MAX 4096 /* requests past the FIFO (kept in ht_overflow, emitted without heads); more are lost (counted) */
 #define SCAN_WINDOW 256   /* bytes copied from user memory per parse window, power of 2 */
 #define START_LINE_MAX 65536 /* a longer request line without its HTTP version is not HTTP */
 
@@ -33,7 +33,7 @@ enum header_name {
 enum tracking {
 	TRACK_NONE = 0,     /* not matched to a request (counted as a loss) */
 	TRACK_FIFO = 1,     /* the FIFO's newest request (requests) or oldest (responses) */
-	TRACK_OVERFLOW = 2, /* a request past the FIFO: counted in conn.overflow */
+	TRACK_OVERFLOW = 2, /* a request past the FIFO: the newest in ht_overflow */
 };
 
 /* Incremental HTTP/1.x message framing, one per direction of a connection. */
@@ -76,6 +76,12 @@ struct head_key {
 	__u32 _pad;
 };
 
+/* A request past the FIFO, until a FIFO slot frees up for it (key: head_key). */
+struct overflow_request {
+	__u64 start_ns;
+	__u64 request_bytes;
+};
+
 struct deep_head {
 	__u8 bytes[HT_HEAD_MAX];
 	/* Room the verifier needs for a variable-offset, variable-size append
@@ -115,9 +121,9 @@ struct conn {
 	__u8 requests_end;
 	__u8 _pad[2];
 	__u32 interim_bytes;  /* 1xx interim responses to the oldest request so far */
-	__u32 overflow;       /* requests past the FIFO not yet admitted to it */
-	__u64 overflow_ns;    /* when the first of them started */
-	__u64 overflow_bytes; /* their request bytes */
+	__u32 overflow_head;  /* requests past the FIFO, in ht_overflow: the oldest's sequence number */
+	__u32 overflow_tail;  /* and the next one's */
+	__u32 _pad2;
 	struct msg_parser req;
 	struct msg_parser resp;
 	struct pending_request fifo[PIPELINE_DEPTH];

@@ -42,45 +42,47 @@ static __u32 invariant_failures;
 
 static void count(__u32 counter) { counters[counter]++; }
 
-/* ht_heads: request heads deep in the FIFO, a few slots searched by key. */
+/* ht_heads and ht_overflow: a few slots each, searched by key. */
 #define BPF_ANY 0
-#define HEADS_MAX 64
-static int ht_heads; /* a stand-in: only its address is used */
-static struct { int used; struct head_key key; struct deep_head value; } heads[HEADS_MAX];
-static __u32 heads_live;
+#define MAP_SLOTS 64
+static int ht_heads, ht_overflow; /* stand-ins: only their addresses are used */
+static struct { void *map; struct head_key key; struct deep_head value; } slots[MAP_SLOTS];
 
-static int head_slot(const struct head_key *k)
+static __u32 map_live(void *map)
 {
-	for (int i = 0; i < HEADS_MAX; i++)
-		if (heads[i].used && heads[i].key.conn == k->conn && heads[i].key.seq == k->seq) return i;
+	__u32 n = 0;
+	for (int i = 0; i < MAP_SLOTS; i++) n += slots[i].map == map;
+	return n;
+}
+static int map_slot(void *map, const struct head_key *k)
+{
+	for (int i = 0; i < MAP_SLOTS; i++)
+		if (slots[i].map == map && slots[i].key.conn == k->conn && slots[i].key.seq == k->seq) return i;
 	return -1;
 }
+static __u32 value_size(void *map) { return map == &ht_heads ? sizeof(struct deep_head) : sizeof(struct overflow_request); }
 static void *bpf_map_lookup_elem(void *map, const void *key)
 {
-	(void)map;
-	int i = head_slot(key);
-	return i < 0 ? NULL : &heads[i].value;
+	int i = map_slot(map, key);
+	return i < 0 ? NULL : &slots[i].value;
 }
 static long bpf_map_update_elem(void *map, const void *key, const void *value, __u64 flags)
 {
-	(void)map; (void)flags;
-	int i = head_slot(key);
-	for (int j = 0; i < 0 && j < HEADS_MAX; j++)
-		if (!heads[j].used) i = j;
+	(void)flags;
+	int i = map_slot(map, key);
+	for (int j = 0; i < 0 && j < MAP_SLOTS; j++)
+		if (!slots[j].map) i = j;
 	if (i < 0) return -1;
-	if (!heads[i].used) heads_live++;
-	heads[i].used = 1;
-	memcpy(&heads[i].key, key, sizeof(struct head_key));
-	memcpy(&heads[i].value, value, sizeof(struct deep_head));
+	slots[i].map = map;
+	memcpy(&slots[i].key, key, sizeof(struct head_key));
+	memcpy(&slots[i].value, value, value_size(map));
 	return 0;
 }
 static long bpf_map_delete_elem(void *map, const void *key)
 {
-	(void)map;
-	int i = head_slot(key);
+	int i = map_slot(map, key);
 	if (i < 0) return -1;
-	heads[i].used = 0;
-	heads_live--;
+	slots[i].map = NULL;
 	return 0;
 }
 static long bpf_probe_read_user(void *dst, __u32 size, const void *src) { memcpy(dst, src, size); return 0; }
@@ -142,8 +144,7 @@ static struct conn *conn;
 static void new_conn(__u8 role)
 {
 	free(conn);
-	memset(heads, 0, sizeof(heads));
-	heads_live = 0;
+	memset(slots, 0, sizeof(slots));
 	conn = calloc(1, sizeof(*conn));
 	conn->role = role;
 	conn->ep.family = 2;
@@ -153,15 +154,17 @@ static void new_conn(__u8 role)
 static void check_invariants(void)
 {
 	__u8 depth = conn->fifo_tail - conn->fifo_head;
-	if (depth > PIPELINE_DEPTH || (conn->overflow && depth != PIPELINE_DEPTH)) {
-		fprintf(stderr, "harness: invariant: %u outstanding requests, %u past the FIFO\n", depth, conn->overflow);
+	__u32 past = conn->overflow_tail - conn->overflow_head;
+	if (depth > PIPELINE_DEPTH || (past && depth != PIPELINE_DEPTH) || past != map_live(&ht_overflow)) {
+		fprintf(stderr, "harness: invariant: %u outstanding requests, %u past the FIFO, %u in ht_overflow\n", depth, past,
+			map_live(&ht_overflow));
 		invariant_failures++;
 	}
 	__u32 deep = 0; /* every head kept in ht_heads belongs to an outstanding request */
 	for (__u8 i = 0; i < depth; i++)
 		deep += conn->fifo[(__u8)(conn->fifo_head + i) & (PIPELINE_DEPTH - 1)].head_in_map;
-	if (deep != heads_live) {
-		fprintf(stderr, "harness: invariant: %u heads in ht_heads, %u outstanding requests keep one\n", heads_live, deep);
+	if (deep != map_live(&ht_heads)) {
+		fprintf(stderr, "harness: invariant: %u heads in ht_heads, %u outstanding requests keep one\n", map_live(&ht_heads), deep);
 		invariant_failures++;
 	}
 }
