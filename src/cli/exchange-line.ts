@@ -1,11 +1,13 @@
 /**
  * How `trace` and `replay` show an exchange: one line for people, or one JSON
- * object per line. Captured strings are escaped so that bytes from the
- * network can never drive the terminal (no raw control characters).
+ * object per line. Captured strings are escaped (src/server/safe-text.ts) so
+ * that bytes from the network can never drive the terminal or a JSON
+ * consumer's (no raw control characters).
  */
 import { RouteTemplater } from '../analytics/route';
 import { formatEndpoint } from '../capture/address';
 import type { Exchange } from '../capture/decoder';
+import { controlEscapingReplacer, escapeForTerminal } from '../server/safe-text';
 
 const routes = new RouteTemplater();
 
@@ -26,16 +28,6 @@ export function matches(e: Exchange, filter: ExchangeFilter): boolean {
   if (filter.comms?.length && !filter.comms.includes(e.comm)) return false;
   if (filter.statusClasses?.length && !filter.statusClasses.includes(statusClass(e))) return false;
   return true;
-}
-
-const NEEDS_ESCAPE = /[\\\x00-\x1f\x7f-\uffff]/;
-
-/** Control characters, DEL and non-ASCII bytes as \xNN; backslash doubled. */
-export function escapeText(s: string): string {
-  if (!NEEDS_ESCAPE.test(s)) return s;
-  return s.replace(/[\\\x00-\x1f\x7f-\uffff]/g, (c) =>
-    c === '\\' ? '\\\\' : `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`,
-  );
 }
 
 export function formatDuration(ns: number): string {
@@ -69,25 +61,28 @@ export function formatLine(e: Exchange, unixMs: number): string {
   const status = e.aborted ? abortReason(e) + (e.status ? ` ${e.status}` : '') : String(e.status);
   return [
     clockTime(unixMs),
-    `${e.tgid}/${escapeText(e.comm)}`,
+    `${e.tgid}/${escapeForTerminal(e.comm)}`,
     e.direction,
     formatEndpoint(e.peerAddress, e.peerPort),
-    escapeText(e.method || '-'),
-    escapeText(e.target || '-'),
+    escapeForTerminal(e.method || '-'),
+    escapeForTerminal(e.target || '-'),
     status,
     formatDuration(e.durationNs),
     `${e.requestBytes}B/${e.responseBytes}B`,
   ].join(' ');
 }
 
-/** One JSON object: bigints as decimal strings, times in Unix ms, and the templated route. */
+/** One JSON object: bigints as decimal strings, times in Unix ms, the templated route, control characters escaped. */
 export function formatJson(e: Exchange, unixMs: number): string {
-  return JSON.stringify({
-    time: new Date(unixMs).toISOString(),
-    ...e,
-    route: routes.route(e.target),
-    cgroupId: e.cgroupId.toString(),
-    startMonotimeNs: e.startMonotimeNs.toString(),
-    endMonotimeNs: e.endMonotimeNs.toString(),
-  });
+  return JSON.stringify(
+    {
+      time: new Date(unixMs).toISOString(),
+      ...e,
+      route: routes.route(e.target),
+      cgroupId: e.cgroupId.toString(),
+      startMonotimeNs: e.startMonotimeNs.toString(),
+      endMonotimeNs: e.endMonotimeNs.toString(),
+    },
+    controlEscapingReplacer,
+  );
 }

@@ -14,7 +14,8 @@ import { TracerError } from '../errors';
 import { parseDuration } from '../analytics/duration';
 import { Engine } from '../pipeline/engine';
 import { DEFAULT_WINDOWS_MS } from '../pipeline/engine-options';
-import { escapeText, formatDuration } from './exchange-line';
+import { escapeForTerminal } from '../server/safe-text';
+import { formatDuration } from './exchange-line';
 import type { Io } from './trace';
 
 export interface SummaryValues {
@@ -69,9 +70,9 @@ function table(rows: SummaryRow[]): string {
   const cells = [
     ['SERVICE', 'SIDE', 'ROUTE', 'REQUESTS', 'RATE/S', 'ERRORS', 'P50', 'P95', 'P99'],
     ...rows.map((r) => [
-      escapeText(r.service),
+      escapeForTerminal(r.service),
       r.side,
-      escapeText(r.route),
+      escapeForTerminal(r.route),
       String(r.requests),
       r.ratePerSecond.toFixed(2),
       `${((100 * r.errors) / r.requests).toFixed(1)}%`,

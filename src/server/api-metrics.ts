@@ -48,7 +48,7 @@ function red(all: HistogramSummary | undefined, failed: HistogramSummary | undef
   };
 }
 
-export function apiMetrics(store: MetricStore, q: MetricsQuery, windowMs: number) {
+export function apiMetrics(store: MetricStore, q: MetricsQuery, windowMs: number, nowMs: number = Date.now()) {
   const match: Record<string, LabelMatcher> = {};
   if (q.service !== undefined) match.service = q.service;
   if (q.route !== undefined) match.route = q.route;
@@ -78,7 +78,7 @@ export function apiMetrics(store: MetricStore, q: MetricsQuery, windowMs: number
   return {
     window: q.window,
     window_seconds: windowMs / 1000,
-    generated_at: new Date().toISOString(),
+    generated_at: new Date(nowMs).toISOString(),
     filters: match,
     totals: total,
     status_classes: statusClasses,
@@ -98,10 +98,23 @@ export interface SeriesQuery {
 /** About this many points per chart; the step is the smallest kept resolution that gives at most that. */
 const TARGET_POINTS = 90;
 const STEPS_MS = [10_000, 60_000, 300_000, 900_000, 3_600_000];
+/**
+ * The store reads its clock again for each query: the window starts this much
+ * later than "now" would put it (never more than one step), so the span the
+ * store sees stays inside the tier the step was chosen for while the handler runs.
+ */
+const CLOCK_SLACK_MS = 1000;
+
+/** The step for a window: a multiple of the resolution the store keeps for a span that long, with at most TARGET_POINTS points. */
+export function seriesStepMs(store: MetricStore, windowMs: number): number {
+  const floorMs = store.resolutionFor('histogram', windowMs);
+  return STEPS_MS.find((s) => s >= floorMs && s % floorMs === 0 && windowMs / s <= TARGET_POINTS) ?? Math.max(floorMs, STEPS_MS[STEPS_MS.length - 1]);
+}
 
 /**
  * GET /api/series: RED over time for charts. Points at step starts (Unix
- * seconds, as uPlot takes them), only where there was traffic.
+ * seconds, as uPlot takes them), only where there was traffic. `nowMs` is read
+ * once per request by the caller.
  */
 export function apiSeries(store: MetricStore, q: SeriesQuery, windowMs: number, nowMs: number) {
   const match: Record<string, LabelMatcher> = {};
@@ -109,14 +122,17 @@ export function apiSeries(store: MetricStore, q: SeriesQuery, windowMs: number, 
   if (q.route !== undefined) match.route = q.route;
   if (q.side !== undefined) match.side = q.side;
   const metric = 'http_request_duration_seconds';
-  const startMs = nowMs - windowMs;
-  const floorMs = store.resolutionFor('histogram', windowMs);
-  const stepMs = STEPS_MS.find((s) => s >= floorMs && s % floorMs === 0 && windowMs / s <= TARGET_POINTS) ?? Math.max(floorMs, STEPS_MS[STEPS_MS.length - 1]);
-  const range = (m: Record<string, LabelMatcher>) => store.range({ metric, match: m, by: [] }, startMs, nowMs, stepMs)[0]?.points ?? [];
+  const stepMs = seriesStepMs(store, windowMs);
+  // windowMs / stepMs steps, the last one the step in progress; aligned to the step, so the
+  // store sees a span of at most windowMs (it picks its tier by that span) until the slack runs out.
+  const endStepMs = nowMs + CLOCK_SLACK_MS - ((nowMs + CLOCK_SLACK_MS) % stepMs);
+  const startMs = endStepMs + stepMs - windowMs;
+  const range = (m: Record<string, LabelMatcher>) => store.range({ metric, match: m, by: [] }, startMs, Math.max(startMs, nowMs), stepMs)[0]?.points ?? [];
   const all = range(match);
   const failed = new Map(range({ ...match, status_code: { op: '=~', value: FAILED } }).map((p) => [p.t, p.summary.value]));
   return {
     window: q.window,
+    generated_at: new Date(nowMs).toISOString(),
     step_seconds: stepMs / 1000,
     points: all.map((p) => {
       const s = p.summary as HistogramSummary;

@@ -1,18 +1,41 @@
 /**
  * The agent's HTTP surface on one port: REST under /api, Prometheus at
  * /metrics. An app factory apart from listen(), so tests use inject().
- * Every query is checked by JSON Schema; a bad one gets a 400 naming the
- * field and the reason, an unknown path a JSON 404.
+ * Every query is checked by JSON Schema; every refusal is a JSON error with a
+ * code (http-errors.ts); captured strings leave with their control characters
+ * escaped (safe-text.ts); the port bounds its connections and its slow or idle
+ * clients (connection-guard.ts) and, with a token, guards writes and
+ * optionally reads (api-auth.ts).
  */
-import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import { DURATION_PATTERN, formatDuration, parseDuration } from '../analytics/duration';
 import type { AttachResult } from '../capture/addon';
 import type { CaptureStats } from '../capture/capture';
 import type { Engine } from '../pipeline/engine';
+import { installApiAuth, type ApiSecurity } from './api-auth';
 import { apiMetrics, apiSeries, type MetricsQuery, type SeriesQuery } from './api-metrics';
+import { guardConnections } from './connection-guard';
 import { registerDashboard } from './dashboard';
-import type { LiveHub } from './live-hub';
-import { LossWatch } from './loss-watch';
+import { badRequest, installErrorHandling } from './http-errors';
+import type { LiveHub } from './live/hub';
+import { LossWatch, SAMPLE_EVERY_MS } from './loss-watch';
+import { controlEscapingReplacer } from './safe-text';
+
+/** Bounds on the port's clients; the defaults suit a Prometheus, a kubelet and a few dashboards. */
+export interface HttpLimits {
+  /** Sockets open at once; past it the oldest idle one is closed for the new one. */
+  maxConnections: number;
+  /** A request's headers must arrive within this (slow-header clients). */
+  headersTimeoutMs: number;
+  /** A whole request must arrive within this. */
+  requestTimeoutMs: number;
+  /** An idle keep-alive socket is closed after this. */
+  keepAliveTimeoutMs: number;
+  /** How often Node checks the headers and request timeouts. */
+  connectionsCheckingIntervalMs: number;
+}
+
+export const DEFAULT_HTTP_LIMITS: HttpLimits = { maxConnections: 1000, headersTimeoutMs: 10_000, requestTimeoutMs: 30_000, keepAliveTimeoutMs: 5_000, connectionsCheckingIntervalMs: 1_000 };
 
 export interface AppSources {
   engine: Engine;
@@ -20,11 +43,15 @@ export interface AppSources {
   scrape: () => Promise<string>;
   capture?: () => CaptureStats;
   attach?: AttachResult[];
+  /** When the agent started: loss counters were 0 then. */
   startedAtMs: number;
   metricsPath?: string;
   live?: LiveHub;
   /** Serve the dashboard page at "/" (enable_dashboard). */
   dashboard?: boolean;
+  /** The API token, if any; default none. */
+  security?: ApiSecurity;
+  http?: Partial<HttpLimits>;
 }
 
 /** A route's query parameters; any other parameter is refused. */
@@ -39,37 +66,27 @@ const FILTERS = {
 /** The store keeps three kinds of aggregates: counters, histograms, and all-time totals. */
 const AGGREGATORS = 3;
 
-interface ErrorBody {
-  error: string;
-  message: string;
-  field?: string;
-}
-
 export function buildApp(sources: AppSources): FastifyInstance {
   const { engine } = sources;
+  const limits = { ...DEFAULT_HTTP_LIMITS, ...sources.http };
+  const metricsPath = sources.metricsPath ?? '/metrics';
   const app = Fastify({
     logger: false,
     bodyLimit: 64 * 1024,
+    keepAliveTimeout: limits.keepAliveTimeoutMs,
+    requestTimeout: limits.requestTimeoutMs,
+    http: { headersTimeout: limits.headersTimeoutMs, connectionsCheckingInterval: limits.connectionsCheckingIntervalMs },
     // Unknown query parameters are errors, not silently dropped.
     ajv: { customOptions: { removeAdditional: false, coerceTypes: true, allErrors: false } },
   });
-  const losses = new LossWatch(() => lostTotal(sources));
-
-  app.setNotFoundHandler((req, reply) => {
-    reply.code(404).send({ error: 'not found', message: `no route ${req.method} ${req.url.split('?')[0]}` } satisfies ErrorBody);
-  });
-  app.setErrorHandler((err: FastifyError, _req, reply) => {
-    if (err.validation) {
-      const v = err.validation[0];
-      const params = v.params as Record<string, unknown>;
-      const field = (params.missingProperty ?? params.additionalProperty ?? v.instancePath.replace(/^\//, '')) as string;
-      const reason = params.additionalProperty ? 'is not a known parameter' : v.message ?? 'is invalid';
-      reply.code(400).send({ error: 'bad request', field, message: `${field}: ${reason}` } satisfies ErrorBody);
-      return;
-    }
-    const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
-    reply.code(status).send({ error: status === 500 ? 'internal error' : 'bad request', message: err.message } satisfies ErrorBody);
-  });
+  // Every JSON answer: captured strings with their control characters escaped.
+  app.setReplySerializer((payload) => JSON.stringify(payload, controlEscapingReplacer));
+  const connections = guardConnections(app.server, limits.maxConnections, sources.live !== undefined);
+  installErrorHandling(app);
+  installApiAuth(app, sources.security ?? { protectReads: false }, metricsPath);
+  const losses = new LossWatch(() => lostTotal(sources), Date.now, sources.startedAtMs);
+  const sampler = setInterval(() => losses.sample(), SAMPLE_EVERY_MS).unref();
+  app.addHook('onClose', async () => clearInterval(sampler));
 
   app.get('/api/health', NO_QUERY, async () => {
     const stats = engine.stats();
@@ -125,6 +142,7 @@ export function buildApp(sources: AppSources): FastifyInstance {
       capture: capture ? { records: capture.records, batches: capture.batches, lost: capture.lost } : null,
       store: engine.store.stats(),
       websocket: sources.live?.stats() ?? null,
+      http: { ...connections(), max_connections: limits.maxConnections },
       windows: engine.options.windowSizesMs.map(formatDuration),
     };
   });
@@ -138,7 +156,7 @@ export function buildApp(sources: AppSources): FastifyInstance {
     // Without the dashboard, "/" says what this port serves.
     app.get('/', async () => ({
       name: 'ebpf-http-tracer',
-      endpoints: ['/api/metrics?window=5m', '/api/series?window=15m', '/api/health', '/api/processors', '/api/stats', '/api/alerts', sources.metricsPath ?? '/metrics', '/ws/{client_id}', '/ws/analytics'],
+      endpoints: ['/api/metrics?window=5m', '/api/series?window=15m', '/api/health', '/api/processors', '/api/stats', '/api/alerts', metricsPath, '/ws/{client_id}', '/ws/analytics'],
     }));
   }
 
@@ -147,7 +165,7 @@ export function buildApp(sources: AppSources): FastifyInstance {
     const windowMs = parseDuration(window)!; // the schema has checked the syntax
     const problem = engine.store.windowProblem(windowMs);
     if (!problem) return windowMs;
-    reply.code(400).send({ error: 'bad request', field: 'window', message: `window: ${window} ${problem}` } satisfies ErrorBody);
+    badRequest(reply, 'window', `window: ${window} ${problem}`, 'HT_ERR_QUERY');
     return undefined;
   };
 
@@ -162,7 +180,7 @@ export function buildApp(sources: AppSources): FastifyInstance {
     }),
     async (req, reply) => {
       const windowMs = windowMsOrReject(req.query.window, reply);
-      return windowMs === undefined ? reply : apiMetrics(engine.store, req.query, windowMs);
+      return windowMs === undefined ? reply : apiMetrics(engine.store, req.query, windowMs, engine.options.now());
     },
   );
 
@@ -171,7 +189,7 @@ export function buildApp(sources: AppSources): FastifyInstance {
     return windowMs === undefined ? reply : apiSeries(engine.store, req.query, windowMs, engine.options.now());
   });
 
-  app.get(sources.metricsPath ?? '/metrics', NO_QUERY, async (_req, reply) => {
+  app.get(metricsPath, NO_QUERY, async (_req, reply) => {
     reply.type('text/plain; version=0.0.4; charset=utf-8');
     return sources.scrape();
   });

@@ -13,6 +13,7 @@ import type { MetricFamily } from '../analytics/families';
 import type { HistogramSummary, MetricStore, Series } from '../analytics/store';
 import type { CaptureStats } from '../capture/capture';
 import type { Engine } from '../pipeline/engine';
+import { escapeControl } from './safe-text';
 
 type Value = MetricValue<string> | MetricValueWithName<string>;
 type Type = 'counter' | 'gauge' | 'histogram';
@@ -61,7 +62,8 @@ function labelCache(family: MetricFamily, rename: Record<string, string>, skip: 
       labels = {};
       for (let i = 0; i < family.labels.length; i++) {
         const name = family.labels[i];
-        if (!skip.includes(name)) labels[rename[name] ?? name] = series.labels[i];
+        // prom-client escapes only \, " and newline: the other control characters are ours to escape.
+        if (!skip.includes(name)) labels[rename[name] ?? name] = escapeControl(series.labels[i]);
       }
       cache.set(series, labels);
     }
@@ -126,7 +128,7 @@ function percentileMetric(store: MetricStore, q: 'p50' | 'p95' | 'p99', windowMs
     'gauge',
     () =>
       store.window({ metric: 'http_request_duration_seconds', by: ['service', 'side'] }, windowMs).map((r) => ({
-        labels: r.labels,
+        labels: { service: escapeControl(r.labels.service), side: r.labels.side },
         value: (r.summary as HistogramSummary)[q],
       })),
   );
@@ -189,10 +191,10 @@ export function createExporter(sources: ExporterSources, percentileWindowMs = 30
     { value: store.budgetStats().foldedTotal, labels: {} },
   ]);
   own('http_tracer_processor_events_total', 'Exchanges each processor handled.', 'counter', () =>
-    Object.entries(stats().processors).map(([processor, p]) => ({ labels: { processor }, value: p.eventsIn })),
+    Object.entries(stats().processors).map(([processor, p]) => ({ labels: { processor: escapeControl(processor) }, value: p.eventsIn })),
   );
   own('http_tracer_processor_seconds_total', 'Time each processor spent.', 'counter', () =>
-    Object.entries(stats().processors).map(([processor, p]) => ({ labels: { processor }, value: p.timeNs / 1e9 })),
+    Object.entries(stats().processors).map(([processor, p]) => ({ labels: { processor: escapeControl(processor) }, value: p.timeNs / 1e9 })),
   );
   if (sources.probes) {
     const probes = sources.probes;

@@ -1,7 +1,7 @@
 import t from 'tap';
 import { ExchangeFlags } from '../../src/capture/abi';
 import { decodeExchanges } from '../../src/capture/decoder';
-import { escapeText, formatDuration, formatJson, formatLine, matches, statusClass } from '../../src/cli/exchange-line';
+import { formatDuration, formatJson, formatLine, matches, statusClass } from '../../src/cli/exchange-line';
 import { encodeExchange } from '../helpers/records';
 
 const at = new Date(2026, 10, 23, 14, 5, 9, 7).getTime();
@@ -23,8 +23,16 @@ t.test('captured bytes cannot reach the terminal raw', async (t) => {
   t.notMatch(line, /[\x00-\x1f\x7f]/);
   t.match(line, /\/\\x1b\[2J\\x07evil\\\\x /);
   t.match(line, /a\\x1bb/);
-  t.equal(escapeText('ok /path?q=1'), 'ok /path?q=1');
-  t.equal(escapeText('é'), '\\xe9');
+});
+
+t.test('trace --json: captured control characters (C0, DEL, C1) escaped, never raw', async (t) => {
+  const [e] = decodeExchanges(encodeExchange({ head: 'GET /a\x1b[31m\x07\x00\x9b2J\x7f HTTP/1.1\r\nHost: h\x9b\r\n\r\n', comm: 'c\x9bd\x1b' }));
+  const text = formatJson(e, at);
+  t.notMatch(text, /[\x00-\x1f\x7f-\x9f]/, 'no raw control byte in the line');
+  t.notMatch(text, /\\u00[0189][0-9a-f]/i, 'nor a JSON \\u escape that decodes to one');
+  const parsed = JSON.parse(text);
+  t.equal(parsed.target, '/a\\x1b[31m\\x07\\x00\\x9b2J\\x7f');
+  t.equal(parsed.comm, 'c\\x9bd\\x1b');
 });
 
 t.test('JSON lines carry bigints as strings', async (t) => {

@@ -7,6 +7,7 @@ import { Engine } from '../../src/pipeline/engine';
 import { buildApp } from '../../src/server/app';
 import { createExporter } from '../../src/server/prometheus-exporter';
 import { batchOf, encodeExchange } from '../helpers/records';
+import { rawExchange } from '../helpers/raw-http';
 
 const NOW = 1_800_000_000_000; // a multiple of 10 s
 const at = (msBefore: number, durationMs: number) => ({
@@ -118,7 +119,7 @@ t.test('bad queries: 400 naming the field; unknown paths: JSON 404', async (t) =
   for (const [query, field, message] of cases) {
     const r = await app.inject(`/api/metrics?${query}`);
     t.equal(r.statusCode, 400, query.slice(0, 40));
-    t.match(r.json(), { error: 'bad request', field, message: new RegExp('^' + message.replace(/[[\]().*+?{}|^$]/g, '\\$&')) }, query.slice(0, 40));
+    t.match(r.json(), { code: /^HT_ERR_(BAD_REQUEST|QUERY)$/, error: 'bad request', field, message: new RegExp('^' + message.replace(/[[\]().*+?{}|^$]/g, '\\$&')) }, query.slice(0, 40));
   }
   for (const path of ['/api/health', '/api/processors', '/api/stats', '/api/alerts', '/metrics']) {
     const r = await app.inject(`${path}?verbose=1`);
@@ -127,8 +128,27 @@ t.test('bad queries: 400 naming the field; unknown paths: JSON 404', async (t) =
   }
   const missing = await app.inject('/api/nothing?x=1');
   t.equal(missing.statusCode, 404);
-  t.same(missing.json(), { error: 'not found', message: 'no route GET /api/nothing' });
-  t.equal((await app.inject({ method: 'DELETE', url: '/api/health' })).statusCode, 404);
+  t.same(missing.json(), { code: 'HT_ERR_NOT_FOUND', error: 'not found', message: 'no route GET /api/nothing' });
+  t.equal((await app.inject('/api/metrics?window=2d')).json().code, 'HT_ERR_QUERY', 'a window the store cannot serve');
+  t.equal((await app.inject('/api/metrics?limit=0')).json().code, 'HT_ERR_BAD_REQUEST');
+});
+
+t.test('a known path with another method: 405 with Allow; CONNECT: 405, not silence', async (t) => {
+  const { app } = await setup();
+  for (const [method, url] of [['DELETE', '/api/health'], ['POST', '/api/metrics?window=1m'], ['PUT', '/metrics'], ['PATCH', '/'], ['OPTIONS', '/api/series']] as const) {
+    const r = await app.inject({ method, url });
+    t.equal(r.statusCode, 405, `${method} ${url}`);
+    t.equal(r.headers.allow, 'GET, HEAD', `${method} ${url}: Allow`);
+    t.same(r.json(), { code: 'HT_ERR_METHOD_NOT_ALLOWED', error: 'method not allowed', message: `${method} ${url.split('?')[0]}: allowed GET, HEAD` });
+  }
+  t.equal((await app.inject({ method: 'DELETE', url: '/api/nothing' })).statusCode, 404, 'an unknown path stays a 404 whatever the method');
+  t.equal((await app.inject({ method: 'HEAD', url: '/api/health' })).statusCode, 200);
+
+  const address = new URL(await app.listen({ host: '127.0.0.1', port: 0 }));
+  const answer = await rawExchange(Number(address.port), 'CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n');
+  t.match(answer, /^HTTP\/1\.1 405 Method Not Allowed\r\n/);
+  t.match(answer, /\r\nallow: GET, HEAD\r\n/);
+  t.match(answer, /"code":"HT_ERR_METHOD_NOT_ALLOWED"/);
 });
 
 t.test('GET /metrics: seed names, OpenTelemetry names, percentiles and the agent itself', async (t) => {
@@ -197,4 +217,102 @@ t.test('over real HTTP on a loopback port', async (t) => {
   t.equal(((await bad.json()) as { field: string }).field, 'window');
   const metrics = await fetch(`${address}/metrics`);
   t.match(await metrics.text(), /http_requests_total\{service="api:8080"/);
+});
+
+t.test('GET /api/series: every window the dashboard offers, on a clock that moves between reads, across tier boundaries', async (t) => {
+  const HOUR = 3_600_000;
+  const steps: Record<string, number> = { '1m': 10, '5m': 10, '15m': 10, '1h': 60, '1d': 3600 };
+  // NOW is a whole hour: 1 ms and 1 s before the next one, just after it, and mid-step.
+  for (const base of [NOW + HOUR - 1, NOW + HOUR - 1000, NOW + HOUR + 1, NOW + 4_321]) {
+    let clock = base;
+    // Every read of the clock moves it 3 ms on: the request reads it many times.
+    const engine = await Engine.start({ workerThreads: 1, clockOffsetMs: 0, now: () => (clock += 3), publishIntervalMs: 60_000 });
+    t.teardown(() => engine.stop());
+    const records = Array.from({ length: 12 }, (_, i) =>
+      encodeExchange({ head: `GET /items/${i} HTTP/1.1\r\n\r\n`, status: i < 3 ? 503 : 200, startNs: BigInt(base - 500 * i - 20) * 1_000_000n, endNs: BigInt(base - 500 * i) * 1_000_000n }),
+    );
+    engine.ingest(batchOf(...records), records.length);
+    await engine.sync();
+    const app = buildApp({ engine, scrape: async () => '', startedAtMs: Date.now() });
+    t.teardown(() => app.close());
+    for (const window of Object.keys(steps)) {
+      const r = await app.inject(`/api/series?window=${window}`);
+      t.equal(r.statusCode, 200, `${window} at ${new Date(base).toISOString()}: ${r.body.slice(0, 120)}`);
+      const s = r.json() as { step_seconds: number; points: { requests_per_second: number; error_rate: number }[] };
+      t.equal(s.step_seconds, steps[window], `${window}: the step matches the tier`);
+      const requests = s.points.reduce((n, p) => n + p.requests_per_second * s.step_seconds, 0);
+      const errors = s.points.reduce((n, p) => n + p.error_rate * p.requests_per_second * s.step_seconds, 0);
+      t.same([Math.round(requests), Math.round(errors)], [12, 3], `${window}: every request and error in some step`);
+      t.ok(s.points.length <= 90, `${window}: ${s.points.length} points`);
+    }
+  }
+});
+
+t.test('health counts losses from the start, not from the first query', async (t) => {
+  const lossy = await Engine.start({ workerThreads: 1, clockOffsetMs: 0, now: () => NOW, bufferSize: 1 });
+  t.teardown(() => lossy.stop());
+  const startedAtMs = Date.now();
+  const batch = batchOf(encodeExchange(), encodeExchange());
+  lossy.ingest(batch, 2);
+  lossy.ingest(batch, 2); // dropped before anyone asked for health
+  const app = buildApp({ engine: lossy, scrape: async () => '', startedAtMs });
+  t.teardown(() => app.close());
+  const first = (await app.inject('/api/health')).json();
+  t.match(first, { status: 'degraded', lost: { total: 2, last_minute: 2 }, problems: ['2 exchanges lost in the last minute'] });
+});
+
+t.test('captured control characters leave neither REST JSON nor /metrics raw', async (t) => {
+  const engine = await Engine.start({ workerThreads: 1, clockOffsetMs: 0, now: () => NOW, publishIntervalMs: 60_000 });
+  t.teardown(() => engine.stop());
+  const records = [
+    encodeExchange({ comm: 'ev\x1bil\x07', head: 'GET /p\x1b[2J\x9b31m\x00x HTTP/1.1\r\n\r\n', ...at(1000, 5) }),
+    encodeExchange({ comm: 'c1\x9b', direction: 'client', peerPort: 9000, head: 'GET /q\x7f HTTP/1.1\r\n\r\n', ...at(1000, 5) }),
+  ];
+  engine.ingest(batchOf(...records), records.length);
+  await engine.sync();
+  const exporter = createExporter({ engine });
+  const app = buildApp({ engine, scrape: exporter.scrape, startedAtMs: Date.now() });
+  t.teardown(() => app.close());
+  const RAW = /[\x00-\x08\x0b-\x1f\x7f-\x9f]|\\u00[01][0-9a-f]|\\u007f|\\u00[89][0-9a-f]/i;
+  const rest = await app.inject('/api/metrics?window=1m');
+  t.notMatch(rest.body, RAW, 'REST: no raw control character, nor a \\u escape of one');
+  const m = rest.json();
+  t.same(m.services.map((s: { service: string }) => s.service).sort(), ['c1\\x9b', 'ev\\x1bil\\x07:8080']);
+  t.ok(m.routes.some((r: { route: string }) => r.route === '/p\\x1b[2J\\x9b31m\\x00x'), JSON.stringify(m.routes.map((r: { route: string }) => r.route)));
+  const filtered = (await app.inject(`/api/metrics?window=1m&service=${encodeURIComponent('c1\x9b')}`)).json();
+  t.equal(filtered.totals.requests, 1, 'a filter takes the raw value');
+  t.same(filtered.filters, { service: 'c1\\x9b' }, 'and echoes it escaped');
+  const metrics = await app.inject('/metrics');
+  t.notMatch(metrics.body.replace(/\n/g, ' '), /[\x00-\x1f\x7f-\x9f]/, '/metrics: no raw control character in any label');
+  t.match(metrics.body, /http_requests_total\{service="ev\\\\x1bil\\\\x07:8080",side="server",server_port="8080",method="GET",path="\/p\\\\x1b\[2J\\\\x9b31m\\\\x00x"\} 1/);
+  t.match(metrics.body, /http_request_duration_seconds_p50\{service="c1\\\\x9b",side="client"\}/);
+  const series = await app.inject('/api/series?window=5m');
+  t.notMatch(series.body, RAW);
+});
+
+t.test('the API token: writes always, reads with protect_reads, never /api/health; 401 with WWW-Authenticate', async (t) => {
+  const { engine } = await setup();
+  const token = 'a-token-of-32-characters-or-so!!';
+  const open = buildApp({ engine, scrape: async () => 'm 1\n', startedAtMs: Date.now(), security: { token, protectReads: false } });
+  const guarded = buildApp({ engine, scrape: async () => 'm 1\n', startedAtMs: Date.now(), security: { token, protectReads: true } });
+  t.teardown(() => Promise.all([open.close(), guarded.close()]));
+  const bearer = (v: string) => ({ authorization: `Bearer ${v}` });
+
+  t.equal((await open.inject('/api/metrics')).statusCode, 200, 'reads open without protect_reads');
+  const write = await open.inject({ method: 'POST', url: '/api/alerts' });
+  t.equal(write.statusCode, 401, 'a write without the token');
+  t.equal(write.headers['www-authenticate'], 'Bearer realm="http-tracer"');
+  t.same(write.json(), { code: 'HT_ERR_UNAUTHORIZED', error: 'unauthorized', message: 'this path needs the API token: Authorization: Bearer <token>' });
+  t.equal((await open.inject({ method: 'POST', url: '/api/alerts', headers: bearer(token) })).statusCode, 405, 'with the token, the write reaches routing');
+
+  for (const url of ['/api/metrics?window=1m', '/api/series', '/api/stats', '/api/processors', '/api/alerts', '/metrics', '/api/nothing']) {
+    t.equal((await guarded.inject(url)).statusCode, 401, `${url} without a token`);
+    const wrong = await guarded.inject({ url, headers: bearer(token.slice(0, -1) + '?') });
+    t.equal(wrong.statusCode, 401, `${url} with a wrong token`);
+    t.equal(wrong.headers['www-authenticate'], 'Bearer realm="http-tracer", error="invalid_token"');
+    t.not((await guarded.inject({ url, headers: bearer(token) })).statusCode, 401, `${url} with the token`);
+  }
+  t.equal((await guarded.inject({ url: '/metrics', headers: { authorization: `bearer  ${token}` } })).statusCode, 200, 'the scheme is case-insensitive (RFC 7235)');
+  t.equal((await guarded.inject({ url: '/metrics', headers: { authorization: `Basic ${token}` } })).statusCode, 401);
+  t.equal((await guarded.inject('/api/health')).statusCode, 200, 'liveness stays open');
 });
