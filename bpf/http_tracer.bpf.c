@@ -141,20 +141,20 @@ static __always_inline int call_args(__s32 nr, struct io_call *a)
 	case NR_SENDFILE: /* sendfile64(out_fd, in_fd, offset, count) */
 		a->kind = IO_SENDFILE;
 		a->out = 1;
-		a->fd = PT_REGS_PARM1_CORE_SYSCALL(regs);
+		a->fd = PT_REGS_PARM1_SYSCALL(regs);
 		return 0;
 	default:
 		return -1;
 	}
-	a->fd = PT_REGS_PARM1_CORE_SYSCALL(regs);
-	a->buf = PT_REGS_PARM2_CORE_SYSCALL(regs);
+	a->fd = PT_REGS_PARM1_SYSCALL(regs);
+	a->buf = PT_REGS_PARM2_SYSCALL(regs);
 	if (nr == NR_RECVMSG || nr == NR_SENDMSG) {
 		if (bpf_probe_read_user(&m, sizeof(m), (void *)a->buf) < 0)
 			return -1;
 		a->buf = (__u64)m.msg_iov;
 		a->iovcnt = m.msg_iovlen;
 	} else if (a->kind == IO_IOV) {
-		a->iovcnt = PT_REGS_PARM3_CORE_SYSCALL(regs);
+		a->iovcnt = PT_REGS_PARM3_SYSCALL(regs);
 	}
 	return 0;
 }
