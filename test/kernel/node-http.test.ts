@@ -31,8 +31,9 @@ const expected = {
   'GET /chunked 200': 1,
 };
 
-// Latency of the 50 ms endpoint: at least 50 ms, and at most this much more.
-const LATENCY_SLACK_MS = 25;
+// Latency of the 50 ms endpoint: at least 50 ms, and at most this much more
+// (generous: the whole suite runs in parallel on two cores).
+const LATENCY_SLACK_MS = 100;
 
 for (const keepAlive of [true, false]) {
   t.test(`node http ${keepAlive ? 'with' : 'without'} keep-alive`, { skip: kernelSkipReason() }, async (t) => {
