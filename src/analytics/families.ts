@@ -1,10 +1,9 @@
 /**
  * The metric families the engine keeps: name, kind, labels, and how a series
- * folds into an overflow series when the cardinality budget is spent. The
- * processors write them; the store, the REST API and the Prometheus exporter
- * read them. Names are the seed's (002); labels are snake_case.
+ * folds when the cardinality budget is tight (fold-plan.ts). The processors
+ * write them; the store, the REST API and the Prometheus exporter read them.
+ * Names are the seed's (002); labels are snake_case.
  */
-import { OVERFLOW } from './series-budget';
 
 export type MetricKind = 'counter' | 'histogram';
 
@@ -15,8 +14,13 @@ export interface MetricFamily {
   labels: readonly string[];
   /** The label that names the service a series is budgeted to. */
   serviceLabel: string;
-  /** Labels kept when a series folds into its service's overflow series. */
+  /**
+   * Labels a series keeps however far it folds (its floor), each from a small
+   * closed set; every other label folds. The service label is always kept.
+   */
   keptOnOverflow: readonly string[];
+  /** Labels that fold one at a time, in this order, before the floor: the one without bound (route) first. Default: none. */
+  foldOrder?: readonly string[];
   /** Histograms: upper bounds of the fixed buckets exported to Prometheus. */
   boundaries?: readonly number[];
   /** Which processor writes the family. */
@@ -28,7 +32,8 @@ export const DURATION_BOUNDARIES_SECONDS = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1
 /** Body sizes: powers of 4 from 64 B to 16 MiB. */
 export const SIZE_BOUNDARIES_BYTES = [64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216] as const;
 
-const HTTP_KEPT = ['service', 'side', 'server_port'] as const;
+/** The route folds first; a client's server_port (any peer port) next. status_code folds to its class at the floor. */
+const HTTP_FOLD = ['route', 'server_port'] as const;
 
 export const FAMILIES: readonly MetricFamily[] = [
   {
@@ -37,7 +42,8 @@ export const FAMILIES: readonly MetricFamily[] = [
     kind: 'counter',
     labels: ['service', 'side', 'server_port', 'method', 'route'],
     serviceLabel: 'service',
-    keptOnOverflow: HTTP_KEPT,
+    keptOnOverflow: ['side', 'method'],
+    foldOrder: HTTP_FOLD,
     processor: 'http',
   },
   {
@@ -46,7 +52,8 @@ export const FAMILIES: readonly MetricFamily[] = [
     kind: 'counter',
     labels: ['service', 'side', 'server_port', 'status_code', 'status_class'],
     serviceLabel: 'service',
-    keptOnOverflow: HTTP_KEPT,
+    keptOnOverflow: ['side', 'status_class'],
+    foldOrder: ['server_port'],
     processor: 'http',
   },
   {
@@ -55,7 +62,8 @@ export const FAMILIES: readonly MetricFamily[] = [
     kind: 'histogram',
     labels: ['service', 'side', 'server_port', 'route'],
     serviceLabel: 'service',
-    keptOnOverflow: HTTP_KEPT,
+    keptOnOverflow: ['side'],
+    foldOrder: HTTP_FOLD,
     boundaries: SIZE_BOUNDARIES_BYTES,
     processor: 'http',
   },
@@ -101,7 +109,8 @@ export const FAMILIES: readonly MetricFamily[] = [
     kind: 'histogram',
     labels: ['service', 'side', 'server_port', 'method', 'route', 'status_code'],
     serviceLabel: 'service',
-    keptOnOverflow: HTTP_KEPT,
+    keptOnOverflow: ['side'],
+    foldOrder: [...HTTP_FOLD, 'method'],
     boundaries: DURATION_BOUNDARIES_SECONDS,
     processor: 'performance',
   },
@@ -111,7 +120,8 @@ export const FAMILIES: readonly MetricFamily[] = [
     kind: 'counter',
     labels: ['pid', 'process_name', 'cgroup_id'],
     serviceLabel: 'process_name',
-    keptOnOverflow: ['process_name'],
+    keptOnOverflow: [],
+    foldOrder: ['pid'],
     processor: 'performance',
   },
   {
@@ -120,7 +130,8 @@ export const FAMILIES: readonly MetricFamily[] = [
     kind: 'counter',
     labels: ['service', 'side', 'server_port', 'route', 'status_code', 'error_type'],
     serviceLabel: 'service',
-    keptOnOverflow: HTTP_KEPT,
+    keptOnOverflow: ['side', 'error_type'],
+    foldOrder: HTTP_FOLD,
     processor: 'error',
   },
 ];
@@ -141,11 +152,6 @@ export function familiesFor(enabled: readonly string[] | undefined, families: re
     for (const f of matched) out.add(f.name);
   }
   return out;
-}
-
-/** The labels a series folds to: kept labels stay, the rest become the overflow marker. */
-export function overflowLabels(family: MetricFamily, labels: readonly string[], scope: 'service' | 'global'): string[] {
-  return family.labels.map((name, i) => (scope === 'service' && family.keptOnOverflow.includes(name) ? labels[i] : OVERFLOW));
 }
 
 export const seriesKey = (labels: readonly string[]): string => labels.join('\u0001');

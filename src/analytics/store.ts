@@ -15,14 +15,19 @@
  * the traffic; a histogram slot holds a sketch only while its bucket has
  * data. Each tier knows which bucket each ring slot holds; a slot is cleared
  * in every series when a newer bucket takes it or when it ages out, which
- * frees its sketches. A series is forgotten, and its budget released, once it
- * has had no data for the retention period. Owned by one thread (the engine's).
+ * frees its sketches.
+ *
+ * Every new series is placed by the cardinality budget (series-budget.ts),
+ * which may fold it. A series with no data for the idle time gives its budget
+ * back but stays queryable (retired) until the retention, or until more than
+ * `global` series are retired (the longest idle go first); written again, it
+ * is placed again. Owned by one thread (the engine's).
  */
 import type { DeltaCell, HistogramTotal } from './cells';
 import { formatDuration } from './duration';
-import { budgetKey, overflowLabels, seriesKey, type MetricFamily, type MetricKind } from './families';
+import { budgetKey, type MetricFamily, type MetricKind } from './families';
 import { Distribution } from './distribution';
-import { OVERFLOW, SeriesBudget, type SeriesBudgetLimits, type SeriesBudgetStats } from './series-budget';
+import { DEFAULT_SERIES_LIMITS, SeriesBudget, type SeriesBudgetLimits, type SeriesBudgetStats } from './series-budget';
 
 export const RESOLUTION_MS = 10_000;
 const DAY_MS = 86_400_000;
@@ -67,6 +72,8 @@ export interface Series {
   /** Counters: the sum since the series appeared. Histograms: count, sum, fixed buckets. */
   readonly total: { value: number; histogram?: HistogramTotal };
   lastBucketMs: number;
+  /** Whether it holds budget (false once idle: retired, still queryable). */
+  holdsBudget: boolean;
   /** One ring per tier, made on the first write to that tier. */
   readonly rings: (Ring | undefined)[];
 }
@@ -159,6 +166,9 @@ export class MetricStore {
   private readonly series = new Map<string, Series>();
   private readonly byFamily = new Map<MetricFamily, Set<Series>>();
   private readonly budget: SeriesBudget;
+  private readonly idleMs: number;
+  /** Retired series kept queryable at most. */
+  private readonly maxRetired: number;
   private lateCells = 0;
   private readonly seriesListeners: ((series: Series) => void)[] = [];
   /** Start of the earliest bucket ever ingested: rates are not diluted by time before the first data. */
@@ -170,6 +180,8 @@ export class MetricStore {
     this.retentionMs = options.retentionMs;
     this.now = options.now;
     this.budget = new SeriesBudget(options.limits);
+    this.idleMs = options.limits.idleMs ?? DEFAULT_SERIES_LIMITS.idleMs;
+    this.maxRetired = options.limits.global;
     this.tiers = { counter: tierPlan(options.retentionMs, 'counter'), histogram: tierPlan(options.retentionMs, 'histogram') };
   }
 
@@ -218,7 +230,7 @@ export class MetricStore {
     this.seriesListeners.push(listener);
   }
 
-  /** Frees buckets older than their tier's span, and forgets series idle for the retention. */
+  /** Frees buckets older than their tier's span, releases the budget of idle series, and forgets series idle for the retention. */
   expire(): void {
     const now = this.now();
     for (const kind of ['counter', 'histogram'] as const) {
@@ -231,13 +243,28 @@ export class MetricStore {
         }
       });
     }
-    for (const [id, s] of this.series) {
-      if (s.lastBucketMs + RESOLUTION_MS <= now - this.retentionMs) {
-        this.series.delete(id);
-        this.byFamily.get(s.family)?.delete(s);
-        if (!s.labels.includes(OVERFLOW)) this.budget.release(serviceOf(s.family, s.labels), budgetKey(s.family, s.key));
+    const retired: Series[] = [];
+    for (const s of this.series.values()) {
+      const endMs = s.lastBucketMs + RESOLUTION_MS;
+      if (endMs <= now - this.retentionMs) this.forget(s);
+      else {
+        if (s.holdsBudget && endMs <= now - this.idleMs) {
+          this.budget.release(s.family, s.key);
+          s.holdsBudget = false;
+        }
+        if (!s.holdsBudget) retired.push(s);
       }
     }
+    if (retired.length > this.maxRetired) {
+      retired.sort((a, b) => a.lastBucketMs - b.lastBucketMs);
+      for (const s of retired.slice(0, retired.length - this.maxRetired)) this.forget(s);
+    }
+  }
+
+  private forget(s: Series): void {
+    this.series.delete(budgetKey(s.family, s.key));
+    this.byFamily.get(s.family)?.delete(s);
+    if (s.holdsBudget) this.budget.release(s.family, s.key);
   }
 
   /** Every live series of a family, with its totals (for exporters). */
@@ -359,24 +386,24 @@ export class MetricStore {
     }
   }
 
-  /** The series to merge into: its own when known or admitted, else the overflow series it folds into (never budgeted). */
-  private seriesFor(family: MetricFamily, labels: string[], key: string, budgeted = true): Series {
-    const id = budgetKey(family, key);
-    const known = this.series.get(id);
-    if (known) return known;
-    if (budgeted && !labels.includes(OVERFLOW)) {
-      const admission = this.budget.admit(serviceOf(family, labels), budgetKey(family, key));
-      if (admission !== 'admitted') {
-        const folded = overflowLabels(family, labels, admission);
-        return this.seriesFor(family, folded, seriesKey(folded), false);
-      }
+  /** The series to merge into: its own while it holds budget, else where the budget places it (its own again, or a folded one). */
+  private seriesFor(family: MetricFamily, labels: string[], key: string): Series {
+    const known = this.series.get(budgetKey(family, key));
+    if (known?.holdsBudget) return known;
+    const placed = this.budget.place(family, labels);
+    const id = budgetKey(family, placed.key);
+    const existing = this.series.get(id);
+    if (existing) {
+      existing.holdsBudget = true;
+      return existing;
     }
     const created: Series = {
       family,
-      key,
-      labels,
+      key: placed.key,
+      labels: placed.labels,
       total: family.kind === 'histogram' ? { value: 0, histogram: { count: 0, sum: 0, bounds: new Array((family.boundaries?.length ?? 0) + 1).fill(0) } } : { value: 0 },
       lastBucketMs: -Infinity,
+      holdsBudget: true,
       rings: [],
     };
     this.series.set(id, created);
@@ -497,4 +524,3 @@ function compileMatchers(family: MetricFamily, match: Record<string, LabelMatche
   return (labels) => tests.every((t) => t(labels));
 }
 
-const serviceOf = (family: MetricFamily, labels: readonly string[]): string => labels[family.labels.indexOf(family.serviceLabel)];

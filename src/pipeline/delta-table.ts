@@ -9,11 +9,15 @@
  *   drain() --> DeltaCell[] (plain data); cells of the current bucket are
  *               zeroed in place (so cached handles stay valid), older buckets dropped
  *
- * The shard's own cardinality budget bounds the series its tables hold; the
- * store applies the authoritative one.
+ * The shard's own cardinality budget (the same ladder as the store's) bounds
+ * the series its tables hold. A series holds it while the bucket being
+ * written or one not yet published has it: a published bucket is dropped as
+ * soon as another is selected, so the shard folds only what the traffic
+ * since the last publication cannot hold; the store applies the
+ * authoritative budget, over the idle time.
  */
 import { CounterCell, HistogramCell, type DeltaCell } from '../analytics/cells';
-import { budgetKey, overflowLabels, seriesKey, type MetricFamily } from '../analytics/families';
+import { seriesKey, type MetricFamily } from '../analytics/families';
 import { SeriesBudget, type SeriesBudgetLimits } from '../analytics/series-budget';
 import type { ExchangeGroup, Identity } from './exchange-event';
 
@@ -22,6 +26,7 @@ export type Cell = CounterCell | HistogramCell;
 export interface SeriesCell {
   labels: string[];
   cell: Cell;
+  /** Whether the labels are folded (the cardinality budget was tight). */
   overflow: boolean;
 }
 
@@ -43,6 +48,8 @@ export class DeltaTable {
   currentBucketMs = NaN;
   private current: Map<string, SeriesCell>[] = [];
   private readonly buckets = new Map<number, Map<string, SeriesCell>[]>();
+  /** Buckets selected since the last drain: they may hold unpublished values. */
+  private readonly unpublished = new Set<number>();
   private readonly budget: SeriesBudget;
   readonly families: readonly MetricFamily[];
 
@@ -52,6 +59,8 @@ export class DeltaTable {
   }
 
   select(bucketMs: number): void {
+    for (const other of this.buckets.keys()) if (other !== bucketMs && !this.unpublished.has(other)) this.drop(other);
+    this.unpublished.add(bucketMs);
     let tables = this.buckets.get(bucketMs);
     if (!tables) this.buckets.set(bucketMs, (tables = this.families.map(() => new Map())));
     this.current = tables;
@@ -66,24 +75,16 @@ export class DeltaTable {
     const found = table.get(key);
     if (found) return found;
     const family = this.families[f];
-    const service = labels[family.labels.indexOf(family.serviceLabel)];
-    const admission = this.budget.admit(service, budgetKey(family, key));
-    if (admission !== 'admitted') {
-      const folded = overflowLabels(family, labels, admission);
-      const foldedKey = seriesKey(folded);
-      let overflow = table.get(foldedKey);
-      if (!overflow) table.set(foldedKey, (overflow = { labels: folded, cell: newCell(family), overflow: true }));
-      return overflow;
-    }
-    const created = { labels, cell: newCell(family), overflow: false };
-    table.set(key, created);
-    return created;
+    const placed = this.budget.place(family, labels);
+    let s = table.get(placed.key);
+    if (!s) table.set(placed.key, (s = { labels: placed.labels, cell: newCell(family), overflow: placed.folded !== undefined }));
+    return s;
   }
 
   /**
    * Everything written since the last drain, as plain data. The current
-   * bucket's cells are zeroed in place; other buckets are dropped, and their
-   * series leave the budget.
+   * bucket's cells are zeroed in place (cached handles stay valid); other
+   * buckets are dropped.
    */
   drain(): DeltaCell[] {
     const out: DeltaCell[] = [];
@@ -100,12 +101,27 @@ export class DeltaTable {
             if (cell.values.count > 0) out.push({ family: family.name, labels: s.labels, key, bucketMs, value: cell.values.count, dist: cell.values.toData(), bounds: Array.from(cell.bounds) });
             cell.reset();
           }
-          if (!keep && !s.overflow) this.budget.release(s.labels[family.labels.indexOf(family.serviceLabel)], budgetKey(family, key));
         }
       });
-      if (!keep) this.buckets.delete(bucketMs);
+      if (!keep) this.drop(bucketMs);
     }
+    this.unpublished.clear();
     return out;
+  }
+
+  /** Forgets a bucket; its series leave the budget unless another bucket has them too. */
+  private drop(bucketMs: number): void {
+    const tables = this.buckets.get(bucketMs)!;
+    this.buckets.delete(bucketMs);
+    if (bucketMs === this.currentBucketMs) {
+      this.currentBucketMs = NaN;
+      this.current = [];
+      this.epoch++;
+    }
+    const others = [...this.buckets.values()];
+    tables.forEach((table, f) => {
+      for (const key of table.keys()) if (!others.some((other) => other[f].has(key))) this.budget.release(this.families[f], key);
+    });
   }
 }
 

@@ -4,8 +4,9 @@
  * (analytics.buffer_size → bufferSize, …) with units in the names.
  */
 import { familiesFor, type MetricFamily } from '../analytics/families';
+import { FoldPlan } from '../analytics/fold-plan';
 import { RoutePattern } from '../analytics/route';
-import type { SeriesBudgetLimits } from '../analytics/series-budget';
+import { DEFAULT_SERIES_LIMITS, type SeriesBudgetLimits } from '../analytics/series-budget';
 import { TracerError } from '../errors';
 
 export interface EngineOptions {
@@ -25,6 +26,7 @@ export interface EngineOptions {
   enabledMetrics?: string[];
   /** User route patterns ("/orders/:id"), tried before the automatic templating. */
   routePatterns?: string[];
+  /** The cardinality budget (series-budget.ts): per service, services, in all, and the idle time that gives budget back. */
   seriesLimits?: Partial<SeriesBudgetLimits>;
   /** Modules exporting a ProcessorPlugin. */
   processorModules?: string[];
@@ -36,11 +38,11 @@ export interface EngineOptions {
 
 export type ResolvedEngineOptions = Required<Omit<EngineOptions, 'enabledMetrics' | 'seriesLimits'>> & {
   enabledFamilies: string[];
-  seriesLimits: SeriesBudgetLimits;
+  seriesLimits: Required<SeriesBudgetLimits>;
 };
 
 export const DEFAULT_WINDOWS_MS = [60_000, 300_000, 900_000, 3_600_000, 86_400_000];
-export const DEFAULT_SERIES_LIMITS: SeriesBudgetLimits = { perService: 1000, global: 10_000 };
+export { DEFAULT_SERIES_LIMITS };
 
 /**
  * Validates and completes the options. `sources` names where an option came
@@ -77,6 +79,13 @@ export function resolveEngineOptions(options: EngineOptions, families: readonly 
   });
   const enabled = familiesFor(options.enabledMetrics === undefined ? undefined : strings('enabledMetrics', options.enabledMetrics), families);
   if (typeof enabled === 'string') fail('enabledMetrics', options.enabledMetrics, `names ${enabled}`);
+  for (const family of families) {
+    try {
+      new FoldPlan(family);
+    } catch (e) {
+      fail('processorModules', family.name, `cannot fold: ${(e as Error).message}`);
+    }
+  }
   const limits = { ...DEFAULT_SERIES_LIMITS, ...options.seriesLimits };
   if (typeof options.clockOffsetMs !== 'number' || !Number.isFinite(options.clockOffsetMs)) fail('clockOffsetMs', options.clockOffsetMs, 'must be a finite number');
   return {
@@ -90,7 +99,9 @@ export function resolveEngineOptions(options: EngineOptions, families: readonly 
     routePatterns: patterns,
     seriesLimits: {
       perService: integer('seriesLimits.perService', limits.perService, 1, 10_000_000),
+      services: integer('seriesLimits.services', limits.services, 1, 10_000_000),
       global: integer('seriesLimits.global', limits.global, 1, 10_000_000),
+      idleMs: integer('seriesLimits.idleMs', limits.idleMs, 60_000, retentionMs),
     },
     processorModules: strings('processorModules', options.processorModules ?? []),
     clockOffsetMs: options.clockOffsetMs,

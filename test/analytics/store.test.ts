@@ -8,12 +8,13 @@ import type { DeltaCell } from '../../src/analytics/cells';
 import { FAMILIES, seriesKey } from '../../src/analytics/families';
 import { Distribution } from '../../src/analytics/distribution';
 import { errorRates } from '../../src/analytics/queries';
+import type { SeriesBudgetLimits } from '../../src/analytics/series-budget';
 import { MetricStore, type HistogramSummary } from '../../src/analytics/store';
 
 const T0 = 1_800_000_000_000; // a multiple of 5 minutes
 let now = T0;
 
-function store(retentionMs = 86_400_000, limits = { perService: 100, global: 1000 }): MetricStore {
+function store(retentionMs = 86_400_000, limits: SeriesBudgetLimits = { perService: 100, global: 1000 }): MetricStore {
   return new MetricStore({ families: FAMILIES, retentionMs, limits, now: () => now });
 }
 
@@ -102,22 +103,59 @@ t.test('query errors name the field and the reason', async (t) => {
   t.throws(() => s.range({ metric: 'http_requests_total' }, 0, 1e15, 60_000), { message: /^start: .* is beyond the retention of 1h$/ });
 });
 
-t.test('the store enforces the budget: folded series keep their service, totals stay exact', async (t) => {
+t.test('the store enforces the budget: routes fold first, then the floor; past the global cap the OVERFLOW floor; totals stay exact', async (t) => {
   now = T0 + 5_000;
-  const s = store(86_400_000, { perService: 2, global: 3 });
-  s.ingest([requests(T0, 1, '/a'), requests(T0, 1, '/b'), requests(T0, 1, '/c'), requests(T0, 1, '/d'), requests(T0, 7, '/a', 'web:80'), requests(T0, 2, '/b', 'web:80')]);
-  const rows = s.window({ metric: 'http_requests_total' }, 60_000).map((r) => [r.labels.service, r.labels.route, r.labels.method, r.summary.value]);
+  const s = store(86_400_000, { perService: 2, global: 4 });
+  s.ingest([requests(T0, 1, '/a'), requests(T0, 1, '/b'), requests(T0, 1, '/c'), requests(T0, 1, '/d', 'api:80', 'POST'), requests(T0, 7, '/a', 'web:80'), requests(T0, 2, '/b', 'web:80')]);
+  const rows = s.window({ metric: 'http_requests_total' }, 60_000).map((r) => [r.labels.service, r.labels.server_port, r.labels.route, r.labels.method, r.summary.value]);
   t.same(
     rows.sort(),
     [
-      ['__overflow__', '__overflow__', '__overflow__', 2],
-      ['api:80', '/a', 'GET', 1],
-      ['api:80', '/b', 'GET', 1],
-      ['api:80', '__overflow__', '__overflow__', 2],
-      ['web:80', '/a', 'GET', 7],
+      ['__overflow__', '__overflow__', '__overflow__', 'GET', 9],
+      ['api:80', '80', '/a', 'GET', 1],
+      ['api:80', '80', '/b', 'GET', 1],
+      ['api:80', '__overflow__', '__overflow__', 'GET', 1],
+      ['api:80', '__overflow__', '__overflow__', 'POST', 1],
     ].sort(),
   );
-  t.same(s.stats().budget, { series: 3, folded: { 'api:80': 2, 'web:80': 1 }, foldedTotal: 3 });
+  t.same(s.stats().budget, { series: 4, services: 1, folded: { route: 2, service: 0, global: 2 }, foldedTotal: 4 });
+});
+
+t.test('an idle series gives its budget back: new series get their own names, the old data stays queryable', async (t) => {
+  now = T0 + 5_000;
+  const idleMs = 15 * 60_000;
+  const s = store(86_400_000, { perService: 10, global: 1000, idleMs });
+  s.ingest(Array.from({ length: 10 }, (_, i) => requests(T0, 1, `/old${i}`)));
+  const routes = (windowMs: number) => s.window({ metric: 'http_requests_total', by: ['route'] }, windowMs).map((r) => `${r.labels.route} ${r.summary.value}`).sort();
+  t.same(routes(60_000), [...Array.from({ length: 9 }, (_, i) => `/old${i} 1`), '__overflow__ 1'], 'nine own series, the tenth folded');
+  now = T0 + 10_000 + idleMs - 1;
+  s.expire();
+  t.equal(s.stats().budget.series, 10, 'not idle yet: every series holds its budget');
+  now = T0 + 10_000 + idleMs;
+  s.expire();
+  t.equal(s.stats().budget.series, 0, 'idle: none does');
+  const bucket = now - (now % 10_000);
+  s.ingest(Array.from({ length: 9 }, (_, i) => requests(bucket, 1, `/new${i + 1}`)));
+  t.same(routes(60_000), Array.from({ length: 9 }, (_, i) => `/new${i + 1} 1`), 'after the idle time, new routes have their own series');
+  t.same(routes(3_600_000), [...Array.from({ length: 9 }, (_, i) => `/new${i + 1} 1`), ...Array.from({ length: 9 }, (_, i) => `/old${i} 1`), '__overflow__ 1'].sort(), 'the idle series still answer the hour');
+  s.ingest([requests(bucket, 5, '/old0')]);
+  t.same(routes(60_000).filter((r) => r.startsWith('__')), ['__overflow__ 5'], 'an idle series written again is placed again: no room, it folds');
+});
+
+t.test('retired series beyond the global cap are forgotten, the longest idle first', async (t) => {
+  now = T0 + 5_000;
+  const s = store(86_400_000, { perService: 100, global: 5, idleMs: 60_000 });
+  s.ingest([requests(T0, 1, '/a'), requests(T0 + 10_000, 1, '/b'), requests(T0 + 20_000, 1, '/c')]);
+  now = T0 + 200_000;
+  s.expire();
+  s.ingest(['/d', '/e', '/f'].map((route) => requests(T0 + 190_000, 1, route)));
+  now = T0 + 400_000;
+  s.expire();
+  t.same(
+    s.window({ metric: 'http_requests_total', by: ['route'] }, 900_000).map((r) => r.labels.route).sort(),
+    ['/b', '/c', '/d', '/e', '/f'],
+    'six retired, five kept: /a, the longest idle, is gone',
+  );
 });
 
 t.test('error rate per service: errors over requests in the window', async (t) => {

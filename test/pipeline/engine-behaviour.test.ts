@@ -93,6 +93,8 @@ t.test('bad options stop start-up with the option, the value and the reason', as
     [{ retentionMs: 3_600_000, windowSizesMs: [7_200_000] }, 'windowSizesMs[0]: 7200000 must be an integer in [10000, 3600000]'],
     [{ routePatterns: ['/a/*/b'] }, 'routePatterns[0]: "/a/*/b" "*" only as the last segment'],
     [{ seriesLimits: { perService: -1 } }, 'seriesLimits.perService: -1 must be an integer'],
+    [{ seriesLimits: { services: 0 } }, 'seriesLimits.services: 0 must be an integer in [1, 10000000]'],
+    [{ seriesLimits: { idleMs: 1000 } }, 'seriesLimits.idleMs: 1000 must be an integer in [60000, 86400000]'],
     [{ processorModules: ['/nonexistent/plugin.js'] }, 'processors[0] (/nonexistent/plugin.js): cannot be loaded'],
     [{ processorModules: [path.join(__dirname, '..', 'fixtures', 'not-a-processor.js')] }, 'must export { name: string, families: MetricFamily[], create(context) }'],
   ];

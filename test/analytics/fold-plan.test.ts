@@ -1,0 +1,52 @@
+import t from 'tap';
+import { FAMILIES, type MetricFamily } from '../../src/analytics/families';
+import { FoldPlan, OVERFLOW, statusCodeClass } from '../../src/analytics/fold-plan';
+
+const family = (name: string): MetricFamily => FAMILIES.find((f) => f.name === name)!;
+const O = OVERFLOW;
+
+function ladder(name: string, labels: string[]): string[][] {
+  const plan = new FoldPlan(family(name));
+  return Array.from({ length: plan.floor + 1 }, (_, step) => plan.labelsAt(labels, step, labels[plan.serviceIndex]));
+}
+
+t.test('the duration histogram folds route, then port, then method; status_code folds to its class only at the floor', async (t) => {
+  t.same(ladder('http_request_duration_seconds', ['api:80', 'server', '80', 'GET', '/users/{id}', '503']), [
+    ['api:80', 'server', '80', 'GET', '/users/{id}', '503'],
+    ['api:80', 'server', '80', 'GET', O, '503'],
+    ['api:80', 'server', O, 'GET', O, '503'],
+    ['api:80', 'server', O, O, O, '503'],
+    ['api:80', 'server', O, O, O, '5xx'],
+  ]);
+});
+
+t.test('every family keeps its service, side, status class and error type at the floor', async (t) => {
+  const floor = (name: string, labels: string[]): string[] => ladder(name, labels).at(-1)!;
+  t.same(floor('http_requests_total', ['api:80', 'server', '80', 'POST', '/a']), ['api:80', 'server', O, 'POST', O]);
+  t.same(floor('http_responses_total', ['api:80', 'server', '80', '404', '4xx']), ['api:80', 'server', O, '4xx', '4xx']);
+  t.same(floor('http_response_size_bytes', ['api:80', 'client', '443', '/a']), ['api:80', 'client', O, O]);
+  t.same(floor('http_errors_total', ['api:80', 'server', '80', '/a', '0', 'aborted']), ['api:80', 'server', O, O, '0', 'aborted'], 'no status stays "0"');
+  t.same(floor('process_events_total', ['4242', 'nginx', '77']), [O, 'nginx', O]);
+  t.same(ladder('network_bytes_total', ['api:80', 'server', 'tcp', 'rx']), [['api:80', 'server', 'tcp', 'rx']], 'nothing unbounded: its own series is its floor');
+});
+
+t.test('folding is idempotent and recognised, whoever folded first', async (t) => {
+  const plan = new FoldPlan(family('http_request_duration_seconds'));
+  const floor = plan.labelsAt(['api:80', 'server', '80', 'GET', '/a', '500'], plan.floor, 'api:80');
+  t.same(plan.labelsAt(floor, plan.floor, 'api:80'), floor);
+  t.equal(plan.isFolded(floor), true);
+  t.equal(plan.isFolded(['api:80', 'server', '80', 'GET', '/a', '500']), false);
+  t.equal(plan.isFolded([O, 'server', '80', 'GET', '/a', '500']), true, 'the OVERFLOW service');
+  t.equal(plan.isFolded(['api:80', 'server', '80', 'GET', '/a', '0']), false, 'no status is a value, not a fold');
+});
+
+t.test('status classes of codes', async (t) => {
+  t.same(['200', '503', '0', '5xx', '999', ''].map(statusCodeClass), ['2xx', '5xx', '0', '5xx', '9xx', O]);
+});
+
+t.test('a plan that cannot be made names the family and the label', async (t) => {
+  const bad = { ...family('http_requests_total'), name: 'x_total', foldOrder: ['colour'] };
+  t.throws(() => new FoldPlan(bad), { message: 'family x_total: "colour" is not one of its labels' });
+  const both = { ...family('http_requests_total'), name: 'y_total', foldOrder: ['method'] };
+  t.throws(() => new FoldPlan(both), { message: 'family y_total: method is both in foldOrder and keptOnOverflow' });
+});
