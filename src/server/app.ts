@@ -25,7 +25,7 @@ import { controlEscapingReplacer } from './safe-text';
 export interface HttpLimits {
   /** Sockets open at once; past it the oldest idle one is closed for the new one. */
   maxConnections: number;
-  /** A request's headers must arrive within this (slow-header clients). */
+  /** A request's headers must arrive within this (slow-header clients), and a socket silent this long is closed (half-open ones). */
   headersTimeoutMs: number;
   /** A whole request must arrive within this. */
   requestTimeoutMs: number;
@@ -74,6 +74,9 @@ export function buildApp(sources: AppSources): FastifyInstance {
     logger: false,
     bodyLimit: 64 * 1024,
     keepAliveTimeout: limits.keepAliveTimeoutMs,
+    // Node's headers timeout starts at a request's first byte: a socket that never sends one needs an idle timeout.
+    // (WebSocket sockets are exempt: ws clears the timeout when it takes a socket.)
+    connectionTimeout: limits.headersTimeoutMs,
     requestTimeout: limits.requestTimeoutMs,
     http: { headersTimeout: limits.headersTimeoutMs, connectionsCheckingInterval: limits.connectionsCheckingIntervalMs },
     // Unknown query parameters are errors, not silently dropped.

@@ -4,8 +4,11 @@
  */
 import net from 'node:net';
 
-/** Sends `text`, then collects the answer until the server closes or `timeoutMs` passes (then rejects). */
-export function rawExchange(port: number, text: string | Buffer, timeoutMs = 5000): Promise<string> {
+/**
+ * Sends `text` (then half-closes, unless `end` is false), and collects the
+ * answer until the server closes or `timeoutMs` passes (then rejects).
+ */
+export function rawExchange(port: number, text: string | Buffer, timeoutMs = 5000, end = true): Promise<string> {
   return new Promise((resolve, reject) => {
     const socket = net.connect({ port, host: '127.0.0.1' });
     let received = '';
@@ -13,7 +16,7 @@ export function rawExchange(port: number, text: string | Buffer, timeoutMs = 500
       socket.destroy();
       reject(new Error(`no close within ${timeoutMs} ms; received ${JSON.stringify(received.slice(0, 200))}`));
     }, timeoutMs);
-    socket.on('connect', () => socket.end(text));
+    socket.on('connect', () => (end ? socket.end(text) : socket.write(text)));
     socket.on('data', (d) => (received += d.toString('latin1')));
     socket.on('error', () => {}); // a reset after the answer is an answer too
     socket.on('close', () => {
@@ -34,6 +37,7 @@ export async function silentSockets(port: number, count: number, partialHead = '
             if (partialHead) socket.write(partialHead);
             resolve(socket);
           });
+          socket.resume(); // read what the server sends, so its close is seen
           socket.on('error', () => {});
           socket.once('error', reject);
         }),
