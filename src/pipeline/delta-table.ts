@@ -46,6 +46,8 @@ export class DeltaTable {
   /** Bumped whenever cached cells become invalid: a new current bucket, or its table dropped. */
   epoch = 0;
   currentBucketMs = NaN;
+  /** Whether the current bucket was selected since the last drain; writers select it again first when not. */
+  currentUnpublished = false;
   private current: Map<string, SeriesCell>[] = [];
   private readonly buckets = new Map<number, Map<string, SeriesCell>[]>();
   /** Buckets selected since the last drain: they may hold unpublished values. */
@@ -58,9 +60,12 @@ export class DeltaTable {
     this.budget = new SeriesBudget(limits);
   }
 
+  /** Makes `bucketMs` the bucket written; buckets already published are dropped (their series give back the budget). */
   select(bucketMs: number): void {
-    for (const other of this.buckets.keys()) if (other !== bucketMs && !this.unpublished.has(other)) this.drop(other);
     this.unpublished.add(bucketMs);
+    this.currentUnpublished = true;
+    if (bucketMs === this.currentBucketMs) return;
+    for (const other of this.buckets.keys()) if (!this.unpublished.has(other)) this.drop(other);
     let tables = this.buckets.get(bucketMs);
     if (!tables) this.buckets.set(bucketMs, (tables = this.families.map(() => new Map())));
     this.current = tables;
@@ -106,6 +111,7 @@ export class DeltaTable {
       if (!keep) this.drop(bucketMs);
     }
     this.unpublished.clear();
+    this.currentUnpublished = false;
     return out;
   }
 
@@ -167,7 +173,7 @@ export class IdentitySeries {
 
   private cell(group: ExchangeGroup): SeriesCell | null {
     const table = this.table;
-    if (group.bucketMs !== table.currentBucketMs) table.select(group.bucketMs);
+    if (group.bucketMs !== table.currentBucketMs || !table.currentUnpublished) table.select(group.bucketMs);
     const id = group.identity;
     if (id.epoch !== table.epoch) {
       id.epoch = table.epoch;
