@@ -12,12 +12,14 @@
  * engine; it is idempotent.
  */
 import type { FastifyInstance } from 'fastify';
+import type { AddressInfo } from 'node:net';
 import type { Capture, OnBatch } from '../capture/capture';
 import type { AgentConfig } from '../config/analytics-config';
+import { probeListen } from '../config/port-probe';
 import { TracerError } from '../errors';
 import { Engine } from '../pipeline/engine';
-import { buildApp } from '../server/app';
-import { LiveHub } from '../server/live-hub';
+import { buildApp, metricsPathConflict } from '../server/app';
+import { LiveHub } from '../server/live/hub';
 import { createExporter } from '../server/prometheus-exporter';
 
 export interface AgentParts {
@@ -31,12 +33,28 @@ export interface AgentParts {
 }
 
 export interface Agent {
-  /** Where the HTTP port listens, as a URL. */
+  /** Where the HTTP port really listens, as a URL (0.0.0.0 or :: when on every interface). */
   url: string;
   engine: Engine;
   capture: Capture;
   app: FastifyInstance;
   stop(): Promise<void>;
+}
+
+/**
+ * What the configuration asks of the port that only the server can judge,
+ * checked before anything is loaded (no engine, no eBPF): the metrics path
+ * beside the port's own paths, and whether address:port can be bound.
+ * Throws HT_ERR_OPTION naming the key.
+ */
+export async function checkServerConfig(config: AgentConfig): Promise<void> {
+  const conflict = metricsPathConflict(config.server.metricsPath);
+  if (conflict) throw new TracerError('HT_ERR_OPTION', `${config.sources['server.metricsPath']}: ${JSON.stringify(config.server.metricsPath)} ${conflict}`);
+  await probeListen(config.server.address, config.server.port, { address: config.sources['server.address'], port: config.sources['server.port'] });
+}
+
+function urlOf(a: AddressInfo): string {
+  return `http://${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}`;
 }
 
 export async function startAgent(parts: AgentParts): Promise<Agent> {
@@ -61,13 +79,25 @@ export async function startAgent(parts: AgentParts): Promise<Agent> {
   }
   const attached = capture.attach.filter((a) => a.attached).length;
   const exporter = createExporter({ engine, capture: () => capture.stats(), probes: { attached, total: capture.attach.length } });
-  const live = new LiveHub(engine.store, config.live);
+  const live = new LiveHub(engine.store, config.live, config.security);
   liveHub = live;
-  const app = buildApp({ engine, scrape: exporter.scrape, capture: () => capture.stats(), attach: capture.attach, startedAtMs, metricsPath: config.server.metricsPath, live, dashboard: config.server.enableDashboard });
+  const app = buildApp({
+    engine,
+    scrape: exporter.scrape,
+    capture: () => capture.stats(),
+    attach: capture.attach,
+    startedAtMs,
+    metricsPath: config.server.metricsPath,
+    live,
+    dashboard: config.server.enableDashboard,
+    security: config.security,
+    http: { maxConnections: config.server.maxConnections },
+  });
   live.attach(app.server);
   let url: string;
   try {
-    url = await app.listen({ host: config.server.address, port: config.server.port });
+    await app.listen({ host: config.server.address, port: config.server.port });
+    url = urlOf(app.server.address() as AddressInfo);
   } catch (e) {
     live.close();
     await capture.stop();

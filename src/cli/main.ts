@@ -33,10 +33,11 @@ options (trace, record, replay, demo):
   --exchange-timeout-ms N  outstanding exchanges older than this are reported aborted (default 120000, 0 = never)
   --duration-seconds N  stop by itself after N seconds
 
-run, demo: the agent on one port (default 0.0.0.0:8080): REST under /api, Prometheus /metrics
+run, demo: the agent on one port (default 127.0.0.1:8080; dashboard_address 0.0.0.0 for
+every interface): REST under /api, Prometheus /metrics
   --config FILE         the seed's configuration file (output.analytics: dashboard_port,
                         dashboard_address, metrics_endpoint, worker_threads, ...);
-                        HTTP_TRACER_ANALYTICS_* variables override it
+                        HTTP_TRACER_* variables override it; unknown keys are refused
 
 replay --summary: the file through the analytics engine, then requests, rate, errors
 and p50/p95/p99 per service and route:

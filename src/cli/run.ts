@@ -2,13 +2,18 @@
  * `run`: the agent on its HTTP port (REST under /api, /metrics), until
  * Ctrl-C. `demo`: the same plus the bundled demo service and load, with a
  * live line per exchange so a newcomer sees traffic at once.
+ *
+ * Order matters: the whole configuration is checked first (keys, values, the
+ * port), then the agent starts (its capture checks privileges before loading
+ * anything), and only then do the demo's service and load start.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
-import { startAgent } from '../agent/agent';
+import { checkServerConfig, startAgent } from '../agent/agent';
 import { loadAddon } from '../capture/addon';
 import { wallMinusMonotonicNs } from '../capture/clock';
 import { loadAnalyticsOptions } from '../config/analytics-config';
+import { TracerError } from '../errors';
 import { exchangeFilter, type ParsedCaptureValues } from './options';
 import { batchPrinter, lossSummary, startCapture, traceCommand, type Io } from './trace';
 
@@ -19,7 +24,18 @@ export interface RunValues extends ParsedCaptureValues {
 }
 
 function child(script: string, args: string[]): ChildProcess {
-  return spawn(process.execPath, [path.join(__dirname, '..', 'demo', script), ...args], { stdio: ['ignore', 'ignore', 'inherit'] });
+  return spawn(process.execPath, [path.join(__dirname, '..', 'demo', script), ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+}
+
+/** The demo service, once it says it listens (so the load's first requests find it). */
+async function demoService(): Promise<ChildProcess> {
+  const service = child('service.js', [String(DEMO_PORT)]);
+  await new Promise<void>((resolve, reject) => {
+    service.stdout!.once('data', () => resolve());
+    service.once('exit', (code) => reject(new TracerError('HT_ERR_PRECONDITION', `demo: the service on 127.0.0.1:${DEMO_PORT} exited (${code}) before listening`)));
+  });
+  service.stdout!.resume();
+  return service;
 }
 
 export async function runCommand(values: RunValues, io: Io, demo: boolean): Promise<number> {
@@ -28,13 +44,10 @@ export async function runCommand(values: RunValues, io: Io, demo: boolean): Prom
     io.stderr.write('analytics disabled (enable_analytics: false): tracing only, no HTTP port\n');
     return traceCommand(values, io);
   }
+  await checkServerConfig(config);
   const offsetNs = wallMinusMonotonicNs(loadAddon());
   const children: ChildProcess[] = [];
   try {
-    if (demo) {
-      children.push(child('service.js', [String(DEMO_PORT)]));
-      io.stderr.write(`demo: service on 127.0.0.1:${DEMO_PORT}, load about 20 requests/s\n`);
-    }
     const printer = demo ? batchPrinter(exchangeFilter(values), values.json ?? false, () => offsetNs, io.stdout, true) : undefined;
     // The agent's own port is left out, so its clients (browsers, Prometheus) are not
     // counted as traffic (its own side of those exchanges is excluded with its pid).
@@ -45,8 +58,13 @@ export async function runCommand(values: RunValues, io: Io, demo: boolean): Prom
       startCapture: (onBatch) => startCapture(captureValues, io, onBatch),
       alsoOnBatch: printer ? (batch) => void printer.print(batch) : undefined,
     });
-    // The load starts once every probe is attached, so its first requests are seen.
-    if (demo) children.push(child('load.js', [String(DEMO_PORT), '20']));
+    // The service and its load start once every probe is attached (so their first requests
+    // are seen), and never when capture cannot run here.
+    if (demo) {
+      children.push(await demoService());
+      children.push(child('load.js', [String(DEMO_PORT), '20']));
+      io.stderr.write(`demo: service on 127.0.0.1:${DEMO_PORT}, load about 20 requests/s\n`);
+    }
     io.stderr.write(`agent: REST API ${agent.url}/api/metrics, Prometheus ${agent.url}${config.server.metricsPath}\n`);
     await io.stopRequested;
     await agent.stop();

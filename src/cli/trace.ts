@@ -91,9 +91,19 @@ export async function traceCommand(values: ParsedCaptureValues, io: Io): Promise
 }
 
 export async function recordCommand(file: string, values: ParsedCaptureValues, io: Io): Promise<number> {
-  const writer = new CaptureFileWriter(file, wallMinusMonotonicNs(loadAddon()));
+  const offsetNs = wallMinusMonotonicNs(loadAddon());
+  // The capture first: it checks privileges and loads before the file exists, so a user who
+  // cannot capture is told so and left without an empty file. Batches arrive on later turns
+  // of the event loop, after the writer below exists.
+  let writer: CaptureFileWriter | undefined;
+  const capture = startCapture(values, io, (batch, records) => writer!.write(batch, records));
   try {
-    const capture = startCapture(values, io, (batch, records) => writer.write(batch, records));
+    writer = new CaptureFileWriter(file, offsetNs);
+  } catch (e) {
+    await capture.stop();
+    throw e;
+  }
+  try {
     await io.stopRequested;
     await capture.stop();
     io.stderr.write(`stopped: ${writer.recordsWritten} records in ${writer.framesWritten} frames written to ${file}; ${lossSummary(capture.stats())}\n`);

@@ -1,8 +1,10 @@
 /**
- * The analytics section of the seed's configuration file and its
- * environment variables, turned into engine options. The environment wins
- * over the file. Every problem names the key (or variable), the value and
- * the reason, and stops start-up (exit code 2).
+ * The seed's configuration file and its environment variables, turned into
+ * the options of the engine, the port, its security and the live hub. The
+ * environment wins over the file. Everything is checked here, before
+ * anything is loaded: every problem names the key (or variable) as the user
+ * wrote it, the value in the user's own units and the reason, and stops
+ * start-up (exit code 2). Unknown keys at any depth are refused.
  *
  *   {"output": {"enable_analytics": true, "analytics": {
  *     "buffer_size": 10000, "worker_threads": 4, "flush_interval_seconds": 10,
@@ -10,76 +12,74 @@
  *     "enabled_metrics": ["http_requests_total", ...],
  *     "route_patterns": ["/orders/:id/items"], "max_series_per_service": 1000, "max_series": 10000,
  *     "processors": ["./my-processor.js"],
- *     "enable_dashboard": true, "dashboard_port": 8080, "dashboard_address": "0.0.0.0", "metrics_endpoint": "/metrics",
+ *     "enable_dashboard": true, "dashboard_port": 8080, "dashboard_address": "127.0.0.1", "metrics_endpoint": "/metrics",
+ *     "http_max_connections": 1000,
+ *     "api_token_file": "/var/run/secrets/http-tracer/token", "protect_reads": false,
+ *     "allowed_origins": ["https://grafana.example"], "redact_patterns": ["/invite/[^/]+"],
  *     ...alerting keys (read by the alerting engine) }}}
  */
-import fs from 'node:fs';
 import { isIP } from 'node:net';
-import { parseDuration } from '../analytics/duration';
+import { formatDuration, parseDuration } from '../analytics/duration';
+import { compileRedactPatterns } from '../capture/redact';
 import { TracerError } from '../errors';
 import type { EngineOptions } from '../pipeline/engine-options';
-import { DEFAULT_LIVE, type LiveOptions } from '../server/live-hub';
+import { DEFAULT_LIVE, type LiveOptions } from '../server/live/options';
+import { readApiToken, readRegularFile } from './api-token';
+import { refuseUnknownKeys } from './config-keys';
 
 export type AnalyticsOptions = Omit<EngineOptions, 'clockOffsetMs' | 'now'>;
 
-/** Where each option came from, for messages: engine option key → "config FILE: output.analytics.worker_threads" or a variable name. */
+/** Where each option came from, for messages: option key → "config FILE: output.analytics.worker_threads" or a variable name. */
 export type OptionSources = Record<string, string>;
 
 /** Configuration files are small; anything larger is a mistake. */
 const MAX_CONFIG_BYTES = 1 << 20;
 const SECTION = 'output.analytics';
 
-/** Keys the seed lists that other parts of the agent read (dashboard, alerting). */
-const OTHER_SEED_KEYS = ['enable_alerting', 'alert_rules'];
-const SERVER_KEYS = ['enable_dashboard', 'dashboard_port', 'dashboard_address', 'metrics_endpoint'];
-const ENGINE_KEYS = ['buffer_size', 'worker_threads', 'flush_interval_seconds', 'window_sizes', 'retention_hours', 'enabled_metrics', 'route_patterns', 'max_series_per_service', 'max_series', 'processors'];
-
 /** The agent's one port: where it listens, what it serves. */
 export interface ServerOptions {
   port: number;
-  /** Default all interfaces, as a DaemonSet needs; 127.0.0.1 to keep it local. */
+  /** Default 127.0.0.1 (this machine only); a DaemonSet sets 0.0.0.0 to be scraped. */
   address: string;
   enableDashboard: boolean;
   metricsPath: string;
+  /** Sockets open at once on the port. */
+  maxConnections: number;
 }
 
-export const DEFAULT_SERVER: ServerOptions = { port: 8080, address: '0.0.0.0', enableDashboard: true, metricsPath: '/metrics' };
+export const DEFAULT_SERVER: ServerOptions = { port: 8080, address: '127.0.0.1', enableDashboard: true, metricsPath: '/metrics', maxConnections: 1000 };
 
-const SERVER_ENV = {
-  HTTP_TRACER_ANALYTICS_DASHBOARD_PORT: 'port',
-  HTTP_TRACER_ANALYTICS_DASHBOARD_ADDRESS: 'address',
-  HTTP_TRACER_ANALYTICS_ENABLE_DASHBOARD: 'enableDashboard',
-} as const;
-
-function serverOption(where: string, key: keyof ServerOptions, v: unknown): ServerOptions[keyof ServerOptions] {
-  switch (key) {
-    case 'port':
-      if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > 65535) fail(where, v, 'must be a port number, 1 to 65535');
-      return v as number;
-    case 'address':
-      if (typeof v !== 'string' || !isIP(v)) fail(where, v, 'must be an IPv4 or IPv6 address (0.0.0.0 for all interfaces)');
-      return v as string;
-    case 'enableDashboard':
-      return flag(where, v);
-    case 'metricsPath':
-      if (typeof v !== 'string' || !/^\/[A-Za-z0-9._~/-]*$/.test(v) || v.startsWith('/api/') || v === '/') fail(where, v, 'must be a path such as /metrics (not / and not under /api/)');
-      return v as string;
-  }
+/** Who may read and write through the port, and what captured data may show (the REST API, /metrics and the live hub read it). */
+export interface SecurityOptions {
+  /** The bearer token; undefined: none (then nothing is guarded). */
+  token?: string;
+  /** With a token: reads (the REST API, /metrics) need it too. */
+  protectReads: boolean;
+  /** Browser origins allowed besides the agent's own ("https://grafana.example:3000"). */
+  allowedOrigins: string[];
+  /** Regular expressions; their matches in captured paths are shown as {redacted}. */
+  redactPatterns: string[];
 }
 
-export const ANALYTICS_ENV = {
-  HTTP_TRACER_ANALYTICS_BUFFER_SIZE: 'bufferSize',
-  HTTP_TRACER_ANALYTICS_WORKER_THREADS: 'workerThreads',
-  HTTP_TRACER_ANALYTICS_FLUSH_INTERVAL_SECONDS: 'flushIntervalMs',
-} as const;
+export interface AgentConfig {
+  options: AnalyticsOptions;
+  /** Where each engine option and each server option ("server.port", …) came from. */
+  sources: OptionSources;
+  server: ServerOptions;
+  security: SecurityOptions;
+  live: LiveOptions;
+  /** output.enable_analytics / HTTP_TRACER_ENABLE_ANALYTICS: false makes `run` a plain tracer. */
+  enableAnalytics: boolean;
+  /** analytics.enable_alerting / HTTP_TRACER_ANALYTICS_ENABLE_ALERTING, for the alerting engine. */
+  enableAlerting: boolean;
+}
 
 function fail(where: string, value: unknown, reason: string): never {
-  throw new TracerError('HT_ERR_OPTION', `${where}: ${JSON.stringify(value)} ${reason}`);
+  const shown = JSON.stringify(value) ?? String(value);
+  throw new TracerError('HT_ERR_OPTION', `${where}: ${shown.length > 80 ? `${shown.slice(0, 77)}...` : shown} ${reason}`);
 }
 
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 function duration(where: string, text: unknown): number {
   const ms = parseDuration(text);
@@ -87,9 +87,10 @@ function duration(where: string, text: unknown): number {
   return ms as number;
 }
 
-function integer(where: string, v: unknown): number {
+function integer(where: string, v: unknown, min = -Infinity, max = Infinity, unit = ''): number {
   if (typeof v !== 'number' || !Number.isInteger(v)) fail(where, v, 'must be an integer');
-  return v;
+  if ((v as number) < min || (v as number) > max) fail(where, v, `must be from ${min} to ${max}${unit}`);
+  return v as number;
 }
 
 function strings(where: string, v: unknown): string[] {
@@ -97,6 +98,24 @@ function strings(where: string, v: unknown): string[] {
   return v as string[];
 }
 
+function flag(where: string, v: unknown): boolean {
+  if (v === true || v === 'true') return true;
+  if (v === false || v === 'false') return false;
+  fail(where, v, 'must be true or false');
+}
+
+/** A whole number from a variable's text. */
+function wholeNumber(name: string, text: string, min: number, max: number, unit = ''): number {
+  if (!/^\d+$/.test(text)) fail(name, text, 'must be a whole number');
+  return integer(name, Number(text), min, max, unit);
+}
+
+const FLUSH_SECONDS = { min: 1, max: 3600 };
+const DEFAULT_RETENTION_MS = 86_400_000;
+/** The engine keeps 1 minute to 30 days. */
+const RETENTION_HOURS = { min: 1 / 60, max: 720 };
+
+/** Option key → the file's key, for messages about options the engine checks. */
 const FILE_KEYS: Record<string, string> = {
   bufferSize: 'buffer_size',
   workerThreads: 'worker_threads',
@@ -110,28 +129,24 @@ const FILE_KEYS: Record<string, string> = {
   'seriesLimits.global': 'max_series',
 };
 
-/** The analytics section of a parsed configuration document. */
-export function analyticsFromDocument(doc: unknown, source: string): AnalyticsOptions {
-  if (!isObject(doc)) fail(source, doc, 'must be a JSON object');
-  const output = doc.output ?? {};
-  if (!isObject(output)) fail(`${source}: output`, output, 'must be an object');
-  const a = output.analytics ?? {};
-  if (!isObject(a)) fail(`${source}: ${SECTION}`, a, 'must be an object');
-  const at = (key: string): string => `${source}: ${SECTION}.${key}`;
-  for (const key of Object.keys(a)) {
-    const known = [...ENGINE_KEYS, ...SERVER_KEYS, ...OTHER_SEED_KEYS];
-    if (!known.includes(key)) fail(at(key), a[key], `is not a known key (known: ${known.join(', ')})`);
-  }
+/** The engine's part of the analytics section (keys already known to exist). */
+function engineOptions(a: Record<string, unknown>, at: (key: string) => string): AnalyticsOptions {
   const options: AnalyticsOptions = {};
   if (a.buffer_size !== undefined) options.bufferSize = integer(at('buffer_size'), a.buffer_size);
   if (a.worker_threads !== undefined) options.workerThreads = integer(at('worker_threads'), a.worker_threads);
-  if (a.flush_interval_seconds !== undefined) options.flushIntervalMs = integer(at('flush_interval_seconds'), a.flush_interval_seconds) * 1000;
+  if (a.flush_interval_seconds !== undefined) options.flushIntervalMs = integer(at('flush_interval_seconds'), a.flush_interval_seconds, FLUSH_SECONDS.min, FLUSH_SECONDS.max, ' seconds') * 1000;
   if (a.window_sizes !== undefined) options.windowSizesMs = strings(at('window_sizes'), a.window_sizes).map((w, i) => duration(at(`window_sizes[${i}]`), w));
   if (a.retention_hours !== undefined) {
     const hours = a.retention_hours;
-    if (typeof hours !== 'number' || !(hours > 0)) fail(at('retention_hours'), hours, 'must be a positive number');
+    if (typeof hours !== 'number' || !(hours >= RETENTION_HOURS.min && hours <= RETENTION_HOURS.max)) {
+      fail(at('retention_hours'), hours, `must be a number of hours from ${RETENTION_HOURS.min.toFixed(4)} (1 minute) to ${RETENTION_HOURS.max} (30 days)`);
+    }
     options.retentionMs = Math.round(hours * 3_600_000);
   }
+  const retentionMs = options.retentionMs ?? DEFAULT_RETENTION_MS;
+  (a.window_sizes as string[] | undefined)?.forEach((w, i) => {
+    if (options.windowSizesMs![i] > retentionMs) fail(at(`window_sizes[${i}]`), w, `is longer than the retention (${formatDuration(retentionMs)})`);
+  });
   if (a.enabled_metrics !== undefined) options.enabledMetrics = strings(at('enabled_metrics'), a.enabled_metrics);
   if (a.route_patterns !== undefined) options.routePatterns = strings(at('route_patterns'), a.route_patterns);
   if (a.processors !== undefined) options.processorModules = strings(at('processors'), a.processors);
@@ -143,87 +158,128 @@ export function analyticsFromDocument(doc: unknown, source: string): AnalyticsOp
   return options;
 }
 
-export interface AgentConfig {
-  options: AnalyticsOptions;
-  sources: OptionSources;
-  server: ServerOptions;
-  live: LiveOptions;
-  /** output.enable_analytics / HTTP_TRACER_ENABLE_ANALYTICS: false makes `run` a plain tracer. */
-  enableAnalytics: boolean;
-  /** analytics.enable_alerting / HTTP_TRACER_ANALYTICS_ENABLE_ALERTING, for the alerting engine. */
-  enableAlerting: boolean;
+/** The analytics section of a parsed configuration document (engine options only). */
+export function analyticsFromDocument(doc: unknown, source: string): AnalyticsOptions {
+  return engineOptions(sectionOf(doc, source).analytics, (key) => `${source}: ${SECTION}.${key}`);
 }
 
-function flag(where: string, v: unknown): boolean {
-  if (v === true || v === 'true') return true;
-  if (v === false || v === 'false') return false;
-  fail(where, v, 'must be true or false');
+function sectionOf(doc: unknown, source: string): { output: Record<string, unknown>; analytics: Record<string, unknown> } {
+  if (!isObject(doc)) fail(source, doc, 'must be a JSON object');
+  refuseUnknownKeys(doc, source);
+  const output = doc.output ?? {};
+  if (!isObject(output)) fail(`${source}: output`, output, 'must be an object');
+  const analytics = output.analytics ?? {};
+  if (!isObject(analytics)) fail(`${source}: ${SECTION}`, analytics, 'must be an object');
+  return { output, analytics };
 }
 
-/** The WebSocket limits, from the variables the seed names. */
-const LIVE_ENV = {
-  WEBSOCKET_HEARTBEAT_INTERVAL: { key: 'heartbeatMs', scale: 1000, min: 1, max: 3600 },
-  MAX_WEBSOCKET_CONNECTIONS: { key: 'maxConnections', scale: 1, min: 1, max: 100_000 },
-} as const;
+/** The configuration file, parsed; a FIFO, a directory or a device is refused without being opened. */
+function readDocument(file: string): unknown {
+  const text = readRegularFile(`config ${file}`, file, MAX_CONFIG_BYTES);
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new TracerError('HT_ERR_OPTION', `config ${file}: not valid JSON: ${(e as Error).message}`);
+  }
+}
+
+const METRICS_PATH = /^\/[A-Za-z0-9._~/-]*$/;
+
+function origin(where: string, v: unknown): string {
+  let parsed: URL | undefined;
+  try {
+    parsed = typeof v === 'string' ? new URL(v) : undefined;
+  } catch {
+    parsed = undefined;
+  }
+  if (!parsed || !/^https?:$/.test(parsed.protocol) || parsed.origin !== v) fail(where, v, 'must be an origin as browsers send it: scheme://host[:port], no path (e.g. "https://grafana.example:3000")');
+  return v as string;
+}
+
+function redactPattern(where: string, v: unknown): string {
+  if (typeof v !== 'string' || v === '') fail(where, v, 'must be a regular expression (a non-empty string)');
+  let re: RegExp;
+  try {
+    [re] = compileRedactPatterns([v as string]);
+  } catch (e) {
+    return fail(where, v, `is not a regular expression: ${(e as Error).message.replace(/^redact pattern "[^"]*": /, '')}`);
+  }
+  if (re.test('')) fail(where, v, 'matches the empty string (it would redact between every character)');
+  return v as string;
+}
 
 /** Reads the file (if any), then applies the environment. */
 export function loadAnalyticsOptions(file: string | undefined, env: NodeJS.ProcessEnv): AgentConfig {
-  let options: AnalyticsOptions = {};
   const sources: OptionSources = {};
   const server: ServerOptions = { ...DEFAULT_SERVER };
   const live: LiveOptions = { ...DEFAULT_LIVE };
+  const security: SecurityOptions = { protectReads: false, allowedOrigins: [], redactPatterns: [] };
+  let options: AnalyticsOptions = {};
   let enableAnalytics = true;
   let enableAlerting = false;
-  for (const [name, { key, scale, min, max }] of Object.entries(LIVE_ENV)) {
-    const text = env[name];
-    if (text === undefined) continue;
-    if (!/^\d+$/.test(text) || Number(text) < min || Number(text) > max) fail(name, text, `must be a whole number from ${min} to ${max}`);
-    live[key] = Number(text) * scale;
+  for (const [key, fileKey] of [['port', 'dashboard_port'], ['address', 'dashboard_address'], ['metricsPath', 'metrics_endpoint']]) {
+    sources[`server.${key}`] = `${SECTION}.${fileKey} (default)`;
   }
-  let doc: unknown;
+  let tokenFile: { where: string; path: unknown } | undefined;
+
   if (file !== undefined) {
-    let text: string;
-    try {
-      if (fs.statSync(file).size > MAX_CONFIG_BYTES) throw new Error(`larger than ${MAX_CONFIG_BYTES} bytes`);
-      text = fs.readFileSync(file, 'utf8');
-    } catch (e) {
-      throw new TracerError('HT_ERR_OPTION', `config ${file}: cannot be read: ${(e as Error).message}`);
-    }
-    try {
-      doc = JSON.parse(text);
-    } catch (e) {
-      throw new TracerError('HT_ERR_OPTION', `config ${file}: not valid JSON: ${(e as Error).message}`);
-    }
-    options = analyticsFromDocument(doc, `config ${file}`);
-    for (const [key, fileKey] of Object.entries(FILE_KEYS)) sources[key] = `config ${file}: ${SECTION}.${fileKey}`;
-    const output = (doc as { output?: Record<string, unknown> }).output ?? {};
-    if (output.enable_analytics !== undefined) enableAnalytics = flag(`config ${file}: output.enable_analytics`, output.enable_analytics);
-    const a = (output.analytics ?? {}) as Record<string, unknown>;
-    if (a.enable_alerting !== undefined) enableAlerting = flag(`config ${file}: ${SECTION}.enable_alerting`, a.enable_alerting);
-    const fileServerKeys: [string, keyof ServerOptions][] = [
-      ['dashboard_port', 'port'],
-      ['dashboard_address', 'address'],
-      ['enable_dashboard', 'enableDashboard'],
-      ['metrics_endpoint', 'metricsPath'],
-    ];
-    for (const [fileKey, key] of fileServerKeys) {
-      if (a[fileKey] !== undefined) (server[key] as unknown) = serverOption(`config ${file}: ${SECTION}.${fileKey}`, key, a[fileKey]);
-    }
+    const source = `config ${file}`;
+    const { output, analytics: a } = sectionOf(readDocument(file), source);
+    const at = (key: string): string => `${source}: ${SECTION}.${key}`;
+    options = engineOptions(a, at);
+    for (const [key, fileKey] of Object.entries(FILE_KEYS)) sources[key] = at(fileKey);
+    if (output.enable_analytics !== undefined) enableAnalytics = flag(`${source}: output.enable_analytics`, output.enable_analytics);
+    if (a.enable_alerting !== undefined) enableAlerting = flag(at('enable_alerting'), a.enable_alerting);
+    if (a.alert_rules !== undefined && !Array.isArray(a.alert_rules)) fail(at('alert_rules'), a.alert_rules, 'must be an array of rules');
+    if (a.dashboard_port !== undefined) server.port = integer((sources['server.port'] = at('dashboard_port')), a.dashboard_port, 1, 65535);
+    if (a.dashboard_address !== undefined) server.address = address((sources['server.address'] = at('dashboard_address')), a.dashboard_address);
+    if (a.enable_dashboard !== undefined) server.enableDashboard = flag(at('enable_dashboard'), a.enable_dashboard);
+    if (a.metrics_endpoint !== undefined) server.metricsPath = metricsPath((sources['server.metricsPath'] = at('metrics_endpoint')), a.metrics_endpoint);
+    if (a.http_max_connections !== undefined) server.maxConnections = integer(at('http_max_connections'), a.http_max_connections, 1, 100_000);
+    if (a.protect_reads !== undefined) security.protectReads = flag(at('protect_reads'), a.protect_reads);
+    if (a.allowed_origins !== undefined) security.allowedOrigins = strings(at('allowed_origins'), a.allowed_origins).map((o, i) => origin(at(`allowed_origins[${i}]`), o));
+    if (a.redact_patterns !== undefined) security.redactPatterns = strings(at('redact_patterns'), a.redact_patterns).map((p, i) => redactPattern(at(`redact_patterns[${i}]`), p));
+    if (a.api_token_file !== undefined) tokenFile = { where: at('api_token_file'), path: a.api_token_file };
   }
-  for (const [name, key] of Object.entries(SERVER_ENV)) {
-    const text = env[name];
-    if (text === undefined) continue;
-    const value = key === 'port' && /^\d+$/.test(text) ? Number(text) : text;
-    (server[key] as unknown) = serverOption(name, key, value);
+
+  const text = (name: string): string | undefined => env[name];
+  let v: string | undefined;
+  if ((v = text('HTTP_TRACER_ANALYTICS_DASHBOARD_PORT')) !== undefined) server.port = wholeNumber((sources['server.port'] = 'HTTP_TRACER_ANALYTICS_DASHBOARD_PORT'), v, 1, 65535);
+  if ((v = text('HTTP_TRACER_ANALYTICS_DASHBOARD_ADDRESS')) !== undefined) server.address = address((sources['server.address'] = 'HTTP_TRACER_ANALYTICS_DASHBOARD_ADDRESS'), v);
+  if ((v = text('HTTP_TRACER_ANALYTICS_ENABLE_DASHBOARD')) !== undefined) server.enableDashboard = flag('HTTP_TRACER_ANALYTICS_ENABLE_DASHBOARD', v);
+  if ((v = text('HTTP_TRACER_HTTP_MAX_CONNECTIONS')) !== undefined) server.maxConnections = wholeNumber('HTTP_TRACER_HTTP_MAX_CONNECTIONS', v, 1, 100_000);
+  if ((v = text('HTTP_TRACER_ANALYTICS_BUFFER_SIZE')) !== undefined) options.bufferSize = wholeNumber((sources.bufferSize = 'HTTP_TRACER_ANALYTICS_BUFFER_SIZE'), v, 0, Number.MAX_SAFE_INTEGER);
+  if ((v = text('HTTP_TRACER_ANALYTICS_WORKER_THREADS')) !== undefined) options.workerThreads = wholeNumber((sources.workerThreads = 'HTTP_TRACER_ANALYTICS_WORKER_THREADS'), v, 0, Number.MAX_SAFE_INTEGER);
+  if ((v = text('HTTP_TRACER_ANALYTICS_FLUSH_INTERVAL_SECONDS')) !== undefined) {
+    options.flushIntervalMs = wholeNumber((sources.flushIntervalMs = 'HTTP_TRACER_ANALYTICS_FLUSH_INTERVAL_SECONDS'), v, FLUSH_SECONDS.min, FLUSH_SECONDS.max, ' seconds') * 1000;
   }
-  for (const [name, key] of Object.entries(ANALYTICS_ENV)) {
-    const text = env[name];
-    if (text === undefined) continue;
-    if (!/^\d+$/.test(text)) fail(name, text, 'must be a whole number');
-    options[key] = key === 'flushIntervalMs' ? Number(text) * 1000 : Number(text);
-    sources[key] = name;
+  if ((v = text('HTTP_TRACER_ENABLE_ANALYTICS')) !== undefined) enableAnalytics = flag('HTTP_TRACER_ENABLE_ANALYTICS', v);
+  if ((v = text('HTTP_TRACER_ANALYTICS_ENABLE_ALERTING')) !== undefined) enableAlerting = flag('HTTP_TRACER_ANALYTICS_ENABLE_ALERTING', v);
+  if ((v = text('HTTP_TRACER_PROTECT_READS')) !== undefined) security.protectReads = flag('HTTP_TRACER_PROTECT_READS', v);
+  if ((v = text('HTTP_TRACER_ALLOWED_ORIGINS')) !== undefined) {
+    security.allowedOrigins = v
+      .split(',')
+      .map((o) => o.trim())
+      .filter((o) => o !== '')
+      .map((o) => origin('HTTP_TRACER_ALLOWED_ORIGINS', o));
   }
-  if (env.HTTP_TRACER_ENABLE_ANALYTICS !== undefined) enableAnalytics = flag('HTTP_TRACER_ENABLE_ANALYTICS', env.HTTP_TRACER_ENABLE_ANALYTICS);
-  if (env.HTTP_TRACER_ANALYTICS_ENABLE_ALERTING !== undefined) enableAlerting = flag('HTTP_TRACER_ANALYTICS_ENABLE_ALERTING', env.HTTP_TRACER_ANALYTICS_ENABLE_ALERTING);
-  return { options, sources, server, live, enableAnalytics, enableAlerting };
+  // The WebSocket limits, from the variables seed 000 names.
+  if ((v = text('WEBSOCKET_HEARTBEAT_INTERVAL')) !== undefined) live.heartbeatMs = wholeNumber('WEBSOCKET_HEARTBEAT_INTERVAL', v, 1, 3600, ' seconds') * 1000;
+  if ((v = text('MAX_WEBSOCKET_CONNECTIONS')) !== undefined) live.maxConnections = wholeNumber('MAX_WEBSOCKET_CONNECTIONS', v, 1, 100_000);
+
+  security.token = readApiToken(env, tokenFile);
+  if (security.protectReads && security.token === undefined) {
+    throw new TracerError('HT_ERR_OPTION', 'protect_reads: needs an API token (HTTP_TRACER_API_TOKEN, HTTP_TRACER_API_TOKEN_FILE or output.analytics.api_token_file)');
+  }
+  return { options, sources, server, security, live, enableAnalytics, enableAlerting };
+}
+
+function address(where: string, v: unknown): string {
+  if (typeof v !== 'string' || !isIP(v)) fail(where, v, 'must be an IPv4 or IPv6 address (0.0.0.0 for all interfaces)');
+  return v as string;
+}
+
+function metricsPath(where: string, v: unknown): string {
+  if (typeof v !== 'string' || !METRICS_PATH.test(v) || v.length > 256) fail(where, v, 'must be a path such as /metrics');
+  return v as string;
 }

@@ -15,7 +15,7 @@ import type { Engine } from '../pipeline/engine';
 import { installApiAuth, type ApiSecurity } from './api-auth';
 import { apiMetrics, apiSeries, type MetricsQuery, type SeriesQuery } from './api-metrics';
 import { guardConnections } from './connection-guard';
-import { registerDashboard } from './dashboard';
+import { DASHBOARD_PATHS, registerDashboard } from './dashboard';
 import { badRequest, installErrorHandling } from './http-errors';
 import type { LiveHub } from './live/hub';
 import { LossWatch, SAMPLE_EVERY_MS } from './loss-watch';
@@ -52,6 +52,14 @@ export interface AppSources {
   /** The API token, if any; default none. */
   security?: ApiSecurity;
   http?: Partial<HttpLimits>;
+}
+
+/** Why the metrics path cannot be served beside the port's own paths (the API, WebSocket, dashboard), or undefined. */
+export function metricsPathConflict(path: string): string | undefined {
+  const page = DASHBOARD_PATHS.find((p) => p === path);
+  if (page) return `collides with the dashboard's ${page}`;
+  const prefix = ['/api', '/ws', '/assets'].find((p) => path === p || path.startsWith(`${p}/`));
+  return prefix ? `collides with the agent's own ${prefix}/ paths` : undefined;
 }
 
 /** A route's query parameters; any other parameter is refused. */

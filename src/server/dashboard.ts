@@ -11,6 +11,9 @@ import { packageRoot } from '../package-root';
 
 const CSP = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; connect-src 'self' ws: wss:; img-src 'self' data:; frame-ancestors 'none'";
 
+/** Every path the dashboard serves (the metrics path must not take one). */
+export const DASHBOARD_PATHS = ['/', '/favicon.ico', '/assets/app.js', '/assets/style.css', '/assets/uplot.js', '/assets/uplot.css'];
+
 export function registerDashboard(app: FastifyInstance): void {
   const root = packageRoot(__dirname);
   const uplot = path.join(path.dirname(require.resolve('uplot')), '..', 'dist');

@@ -3,6 +3,7 @@
  * the seed's example as written, the environment winning over the file, and
  * every bad value named by its key or variable.
  */
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -70,18 +71,21 @@ t.test("the seed's example configures the engine", async (t) => {
 });
 
 t.test("the server's port, address and paths: the seed's keys, our address key, the variables", async (t) => {
-  t.same(loadAnalyticsOptions(file(SEED), {}).server, { port: 8080, address: '0.0.0.0', enableDashboard: true, metricsPath: '/metrics' }, "the seed's example");
-  t.same(loadAnalyticsOptions(undefined, {}).server, { port: 8080, address: '0.0.0.0', enableDashboard: true, metricsPath: '/metrics' }, 'defaults');
-  const p = file({ output: { analytics: { dashboard_port: 9100, dashboard_address: '::1', enable_dashboard: false, metrics_endpoint: '/prom/metrics' } } });
-  t.same(loadAnalyticsOptions(p, {}).server, { port: 9100, address: '::1', enableDashboard: false, metricsPath: '/prom/metrics' });
-  const env = { HTTP_TRACER_ANALYTICS_DASHBOARD_PORT: '9200', HTTP_TRACER_ANALYTICS_DASHBOARD_ADDRESS: '127.0.0.1', HTTP_TRACER_ANALYTICS_ENABLE_DASHBOARD: 'true' };
-  t.same(loadAnalyticsOptions(p, env).server, { port: 9200, address: '127.0.0.1', enableDashboard: true, metricsPath: '/prom/metrics' }, 'variables win');
+  const defaults = { port: 8080, address: '127.0.0.1', enableDashboard: true, metricsPath: '/metrics', maxConnections: 1000 };
+  t.same(loadAnalyticsOptions(file(SEED), {}).server, defaults, "the seed's example");
+  t.same(loadAnalyticsOptions(undefined, {}).server, defaults, 'defaults: this machine only');
+  const p = file({ output: { analytics: { dashboard_port: 9100, dashboard_address: '::1', enable_dashboard: false, metrics_endpoint: '/prom/metrics', http_max_connections: 50 } } });
+  t.same(loadAnalyticsOptions(p, {}).server, { port: 9100, address: '::1', enableDashboard: false, metricsPath: '/prom/metrics', maxConnections: 50 });
+  const env = { HTTP_TRACER_ANALYTICS_DASHBOARD_PORT: '9200', HTTP_TRACER_ANALYTICS_DASHBOARD_ADDRESS: '0.0.0.0', HTTP_TRACER_ANALYTICS_ENABLE_DASHBOARD: 'true', HTTP_TRACER_HTTP_MAX_CONNECTIONS: '70' };
+  t.same(loadAnalyticsOptions(p, env).server, { port: 9200, address: '0.0.0.0', enableDashboard: true, metricsPath: '/prom/metrics', maxConnections: 70 }, 'variables win');
+  const { sources } = loadAnalyticsOptions(p, env);
+  t.same([sources['server.port'], sources['server.metricsPath']], ['HTTP_TRACER_ANALYTICS_DASHBOARD_PORT', `config ${p}: output.analytics.metrics_endpoint`], 'where each came from, for later messages');
   const bad: [Record<string, unknown>, Record<string, string>, string][] = [
-    [{ dashboard_port: 70000 }, {}, 'output.analytics.dashboard_port: 70000 must be a port number, 1 to 65535'],
+    [{ dashboard_port: 70000 }, {}, 'output.analytics.dashboard_port: 70000 must be from 1 to 65535'],
     [{ dashboard_address: 'localhost' }, {}, 'output.analytics.dashboard_address: "localhost" must be an IPv4 or IPv6 address'],
     [{ enable_dashboard: 'yes' }, {}, 'output.analytics.enable_dashboard: "yes" must be true or false'],
-    [{ metrics_endpoint: '/api/metrics' }, {}, 'output.analytics.metrics_endpoint: "/api/metrics" must be a path such as /metrics'],
-    [{}, { HTTP_TRACER_ANALYTICS_DASHBOARD_PORT: '80a' }, 'HTTP_TRACER_ANALYTICS_DASHBOARD_PORT: "80a" must be a port number'],
+    [{ metrics_endpoint: 'metrics' }, {}, 'output.analytics.metrics_endpoint: "metrics" must be a path such as /metrics'],
+    [{}, { HTTP_TRACER_ANALYTICS_DASHBOARD_PORT: '80a' }, 'HTTP_TRACER_ANALYTICS_DASHBOARD_PORT: "80a" must be a whole number'],
     [{}, { HTTP_TRACER_ANALYTICS_ENABLE_DASHBOARD: '1' }, 'HTTP_TRACER_ANALYTICS_ENABLE_DASHBOARD: "1" must be true or false'],
   ];
   for (const [analytics, vars, message] of bad) {
@@ -118,8 +122,8 @@ t.test('bad files and values are named by key, value and reason', async (t) => {
     [analytics({ worker_threads: 'four' }), 'output.analytics.worker_threads: "four" must be an integer'],
     [analytics({ window_sizes: ['1m', '90 seconds'] }), 'output.analytics.window_sizes[1]: "90 seconds" is not a duration'],
     [analytics({ window_sizes: '1m' }), 'output.analytics.window_sizes: "1m" must be an array of strings'],
-    [analytics({ retention_hours: -1 }), 'output.analytics.retention_hours: -1 must be a positive number'],
-    [analytics({ workers: 4 }), 'output.analytics.workers: 4 is not a known key (known: buffer_size, '],
+    [analytics({ retention_hours: -1 }), 'output.analytics.retention_hours: -1 must be a number of hours from 0.0167 (1 minute) to 720 (30 days)'],
+    [analytics({ workers: 4 }), 'output.analytics.workers: is not a known key (known here: buffer_size, '],
     [path.join(dir, 'missing.json'), 'cannot be read: ENOENT'],
   ];
   for (const [p, message] of cases) {
@@ -136,4 +140,54 @@ t.test('range errors found by the engine still name the key or variable', async 
   await t.rejects(Engine.start({ ...windows.options, clockOffsetMs: 0 }, windows.sources), { message: /output\.analytics\.window_sizes\[1\]: 100m is not a multiple of 15m/ });
   const env = loadAnalyticsOptions(undefined, { HTTP_TRACER_ANALYTICS_BUFFER_SIZE: '0' });
   await t.rejects(Engine.start({ ...env.options, clockOffsetMs: 0 }, env.sources), { message: 'HTTP_TRACER_ANALYTICS_BUFFER_SIZE: 0 must be an integer in [1, 10000000]' });
+});
+
+t.test('unknown keys at any depth are refused, with the nearest known key', async (t) => {
+  const cases: [unknown, string][] = [
+    [{ outptu: { analytics: { dashboard_address: '0.0.0.0' } } }, ': outptu: is not a known key; did you mean "output"? (known here: output)'],
+    [{ output: { enable_analytic: true } }, ': output.enable_analytic: is not a known key; did you mean "enable_analytics"?'],
+    [{ output: { analytics: { dashbaord_port: 9000 } } }, ': output.analytics.dashbaord_port: is not a known key; did you mean "dashboard_port"?'],
+    [{ output: { analytics: { retention: 24 } } }, ': output.analytics.retention: is not a known key (known here: buffer_size'],
+    [{ input: {} }, ': input: is not a known key (known here: output)'],
+  ];
+  for (const [doc, message] of cases) {
+    t.throws(() => loadAnalyticsOptions(file(doc), {}), { code: 'HT_ERR_OPTION', message: new RegExp(message.replace(/[[\]().*+?{}|^$]/g, '\\$&')) }, message);
+  }
+});
+
+t.test('a FIFO, a directory or a device as the file is refused without opening it', async (t) => {
+  const fifo = path.join(dir, 'fifo.json');
+  spawnSync('mkfifo', [fifo]);
+  t.throws(() => loadAnalyticsOptions(fifo, {}), { message: `config ${fifo}: ${JSON.stringify(fifo)} is not a regular file (a FIFO)` });
+  t.throws(() => loadAnalyticsOptions(dir, {}), { message: `config ${dir}: ${JSON.stringify(dir)} is not a regular file (a directory)` });
+  t.throws(() => loadAnalyticsOptions('/dev/null', {}), { message: 'config /dev/null: "/dev/null" is not a regular file (a device or socket)' });
+});
+
+t.test('the API token, origins and redaction patterns', async (t) => {
+  const token = 'x'.repeat(20);
+  t.same(loadAnalyticsOptions(undefined, {}).security, { protectReads: false, allowedOrigins: [], redactPatterns: [], token: undefined }, 'default: no token, same origin only');
+  t.equal(loadAnalyticsOptions(undefined, { HTTP_TRACER_API_TOKEN: `  ${token}\n` }).security.token, token, 'trimmed');
+  const secret = path.join(dir, 'token');
+  fs.writeFileSync(secret, `${token}-file\n`);
+  t.equal(loadAnalyticsOptions(undefined, { HTTP_TRACER_API_TOKEN_FILE: secret }).security.token, `${token}-file`, 'from a file (a Kubernetes secret)');
+  const p = file({ output: { analytics: { api_token_file: secret, protect_reads: true, allowed_origins: ['https://grafana.example:3000'], redact_patterns: ['/invite/[^/]+'] } } });
+  t.same(loadAnalyticsOptions(p, {}).security, { token: `${token}-file`, protectReads: true, allowedOrigins: ['https://grafana.example:3000'], redactPatterns: ['/invite/[^/]+'] });
+  t.same(loadAnalyticsOptions(p, { HTTP_TRACER_ALLOWED_ORIGINS: 'http://a.example, http://b.example:81', HTTP_TRACER_PROTECT_READS: 'false' }).security.allowedOrigins, ['http://a.example', 'http://b.example:81'], 'variables win');
+  const cases: [string | undefined, Record<string, string>, string][] = [
+    [undefined, { HTTP_TRACER_API_TOKEN: 'short' }, 'HTTP_TRACER_API_TOKEN: the token must be at least 16 characters (it has 5)'],
+    [undefined, { HTTP_TRACER_API_TOKEN: '   ' }, 'HTTP_TRACER_API_TOKEN: the token must be at least 16 characters (it has 0)'],
+    [undefined, { HTTP_TRACER_API_TOKEN: 'sixteen chars and spaces' }, 'HTTP_TRACER_API_TOKEN: the token must be visible ASCII characters without spaces'],
+    [undefined, { HTTP_TRACER_API_TOKEN: token, HTTP_TRACER_API_TOKEN_FILE: secret }, 'HTTP_TRACER_API_TOKEN_FILE: set either HTTP_TRACER_API_TOKEN or HTTP_TRACER_API_TOKEN_FILE, not both'],
+    [undefined, { HTTP_TRACER_API_TOKEN_FILE: path.join(dir, 'nope') }, `HTTP_TRACER_API_TOKEN_FILE: ${JSON.stringify(path.join(dir, 'nope'))} cannot be read: ENOENT`],
+    [undefined, { HTTP_TRACER_PROTECT_READS: 'true' }, 'protect_reads: needs an API token'],
+    [undefined, { HTTP_TRACER_ALLOWED_ORIGINS: 'https://a.example/' }, 'HTTP_TRACER_ALLOWED_ORIGINS: "https://a.example/" must be an origin as browsers send it'],
+    [file({ output: { analytics: { allowed_origins: ['*'] } } }), {}, 'output.analytics.allowed_origins[0]: "*" must be an origin'],
+    [file({ output: { analytics: { redact_patterns: ['/ok', '(unclosed'] } } }), {}, 'output.analytics.redact_patterns[1]: "(unclosed" is not a regular expression: Invalid regular expression'],
+    [file({ output: { analytics: { redact_patterns: ['x*'] } } }), {}, 'output.analytics.redact_patterns[0]: "x*" matches the empty string'],
+    [file({ output: { analytics: { api_token_file: dir } } }), {}, `output.analytics.api_token_file: ${JSON.stringify(dir)} is not a regular file (a directory)`],
+  ];
+  for (const [p2, env, message] of cases) {
+    t.throws(() => loadAnalyticsOptions(p2, env), { code: 'HT_ERR_OPTION', message: new RegExp(message.replace(/[[\]().*+?{}|^$]/g, '\\$&')) }, message);
+  }
+  t.throws(() => loadAnalyticsOptions(undefined, { HTTP_TRACER_API_TOKEN: 'secret-short' }), { message: 'HTTP_TRACER_API_TOKEN: the token must be at least 16 characters (it has 12)' }, 'the message never shows the token');
 });
