@@ -1,6 +1,9 @@
 // The dashboard: REST for history and health, one WebSocket for the live
 // numbers and the tail. Every captured string is put on the page as text
-// (textContent), never as HTML.
+// (textContent), never as HTML. When the agent has an API token, the page
+// asks for it once and keeps it for this tab (sessionStorage): REST calls
+// send it as Authorization, the WebSocket as the subprotocol bearer.<token>
+// (a browser cannot set headers on a WebSocket).
 'use strict';
 
 const state = { window: '5m', service: '', route: '', charts: {}, tail: [], ws: undefined };
@@ -33,8 +36,29 @@ const ms = (s) => (s === null || s === undefined ? '–' : s < 0.001 ? `${(s * 1
 const pct = (r) => `${(100 * r).toFixed(1)}%`;
 const rate = (r) => (r >= 100 ? r.toFixed(0) : r.toFixed(2));
 
+const TOKEN_KEY = 'http-tracer-api-token';
+const apiToken = () => sessionStorage.getItem(TOKEN_KEY) || '';
+
+function askToken(reason) {
+  $('token-reason').textContent = reason;
+  $('token-form').hidden = false;
+}
+
+$('token-form').addEventListener('submit', (e) => {
+  e.preventDefault();
+  sessionStorage.setItem(TOKEN_KEY, $('token').value.trim());
+  $('token').value = '';
+  $('token-form').hidden = true;
+  // A socket refused for want of the token reconnects on its own; one still open is replaced.
+  if (state.ws && state.ws.readyState === WebSocket.OPEN) state.ws.close();
+  refresh();
+  refreshHealth().catch(console.error);
+});
+
 async function getJson(path) {
-  const res = await fetch(path);
+  const token = apiToken();
+  const res = await fetch(path, token ? { headers: { authorization: `Bearer ${token}` } } : undefined);
+  if (res.status === 401) askToken(token ? 'the agent refused this token' : 'the agent needs its API token');
   if (!res.ok) throw new Error(`${path}: ${res.status}`);
   return res.json();
 }
@@ -158,9 +182,21 @@ function subscribe() {
 }
 
 function connect() {
-  const ws = new WebSocket(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws/dashboard-${Math.random().toString(36).slice(2, 10)}`);
+  const url = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws/dashboard-${Math.random().toString(36).slice(2, 10)}`;
+  const token = apiToken();
+  let ws;
+  try {
+    ws = token ? new WebSocket(url, [`bearer.${token}`]) : new WebSocket(url);
+  } catch (e) {
+    // A subprotocol must be an HTTP token: letters, digits and !#$%&'*+-.^_`|~.
+    askToken('this token has characters a browser cannot send over a WebSocket');
+    setTimeout(connect, 2000);
+    return;
+  }
   state.ws = ws;
+  let opened = false;
   ws.addEventListener('open', () => {
+    opened = true;
     subscribe();
     ws.send(JSON.stringify({ type: 'subscribe', query_id: 'tail', stream: 'exchanges' }));
   });
@@ -175,6 +211,14 @@ function connect() {
   ws.addEventListener('close', () => {
     $('status').textContent = 'disconnected';
     $('status').className = 'pill down';
+    // Refused before opening while the agent answers (/api/health needs no token): the token is missing or wrong.
+    if (!opened) {
+      fetch('/api/health')
+        .then((res) => {
+          if (res.ok) askToken(token ? 'the agent refused this token for live updates' : 'live updates need the agent’s API token');
+        })
+        .catch(() => undefined);
+    }
     setTimeout(connect, 2000);
   });
 }

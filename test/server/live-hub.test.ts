@@ -4,63 +4,9 @@
  * message answered, the connection cap, the heartbeat, and a slow consumer
  * closed instead of buffered.
  */
-import t, { type Test } from 'tap';
+import t from 'tap';
 import { WebSocket } from 'ws';
-import { Engine } from '../../src/pipeline/engine';
-import { buildApp } from '../../src/server/app';
-import { DEFAULT_LIVE, LiveHub, type LiveOptions } from '../../src/server/live-hub';
-import { batchOf, encodeExchange } from '../helpers/records';
-
-const NOW = 1_800_000_000_000;
-
-function records(n: number, route = (i: number) => `/users/${i}`): Buffer {
-  const endNs = BigInt(NOW - 2000) * 1_000_000n;
-  return batchOf(...Array.from({ length: n }, (_, i) => encodeExchange({ comm: 'api', localPort: 8080, head: `GET ${route(i)} HTTP/1.1\r\n\r\n`, status: i % 5 === 0 ? 500 : 200, startNs: endNs - 3_000_000n, endNs })));
-}
-
-async function setup(t: Test, live: Partial<LiveOptions> = {}, batch = records(10)) {
-  const engine = await Engine.start({ workerThreads: 1, clockOffsetMs: 0, now: () => NOW, publishIntervalMs: 60_000, seriesLimits: { perService: 5000, global: 5000 } });
-  engine.ingest(batch, batch.length / encodeExchange({ head: `GET /users/0 HTTP/1.1\r\n\r\n` }).length);
-  await engine.sync();
-  const hub = new LiveHub(engine.store, { ...DEFAULT_LIVE, ...live });
-  const app = buildApp({ engine, scrape: async () => '', startedAtMs: Date.now(), live: hub });
-  hub.attach(app.server);
-  const url = (await app.listen({ host: '127.0.0.1', port: 0 })).replace('http', 'ws');
-  t.teardown(async () => {
-    hub.close();
-    await app.close();
-    await engine.stop();
-  });
-  return { engine, hub, url };
-}
-
-/** A client that queues every message it gets. */
-async function connect(url: string, options: ConstructorParameters<typeof WebSocket>[2] = {}) {
-  const ws = new WebSocket(url, options);
-  const inbox: Record<string, unknown>[] = [];
-  const waiting: (() => void)[] = [];
-  ws.on('message', (data) => {
-    inbox.push(JSON.parse(data.toString()));
-    waiting.splice(0).forEach((w) => w());
-  });
-  await new Promise<void>((resolve, reject) => {
-    ws.once('open', () => resolve());
-    ws.once('error', reject);
-  });
-  const next = async (type: string, timeoutMs = 3000): Promise<Record<string, unknown>> => {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const i = inbox.findIndex((m) => m.type === type);
-      if (i >= 0) return inbox.splice(i, 1)[0];
-      if (Date.now() > deadline) throw new Error(`no ${type} within ${timeoutMs} ms; got ${JSON.stringify(inbox.map((m) => m.type))}`);
-      await new Promise<void>((r) => {
-        waiting.push(r);
-        setTimeout(r, 50);
-      });
-    }
-  };
-  return { ws, inbox, next, send: (m: unknown) => ws.send(typeof m === 'string' ? m : JSON.stringify(m)) };
-}
+import { connect, records, refusal, startLive as setup } from '../helpers/live';
 
 t.test('subscribe: realtime_update every second until unsubscribed', async (t) => {
   const { url } = await setup(t);
@@ -102,9 +48,36 @@ t.test('bad messages get an error, and the connection goes on', async (t) => {
   for (let i = 0; i < 10; i++) c.send({ type: 'subscribe', query_id: `q${i}` });
   c.send({ type: 'subscribe', query_id: 'q10' });
   t.equal((await c.next('error')).message, 'at most 10 subscriptions per connection');
-  const closed = new Promise<number>((r) => c.ws.once('close', (code) => r(code)));
+  c.send({ type: 'subscribe', query_id: 'q3', window: '5m' });
+  for (let i = 0; i < 10; i++) await c.next('subscribed');
+  t.same(await c.next('subscribed'), { type: 'subscribed', query_id: 'q3' }, 'subscribing a query_id again replaces it: no cap');
   c.ws.send('x'.repeat(70 * 1024));
-  t.equal(await closed, 1009, 'a message over 64 KiB closes the connection (1009: too big)');
+  t.equal((await c.closed).code, 1009, 'a message over 64 KiB closes the connection (1009: too big)');
+});
+
+t.test('the cap on distinct queries counts work: identical subscriptions share one', async (t) => {
+  const { url, hub } = await setup(t, { maxQueries: 2 });
+  const a = await connect(`${url}/ws/a`);
+  const b = await connect(`${url}/ws/b`);
+  a.send({ type: 'subscribe', query_id: 'one', window: '1m' });
+  a.send({ type: 'subscribe', query_id: 'two', window: '5m' });
+  await a.next('subscribed');
+  await a.next('subscribed');
+  b.send({ type: 'subscribe', query_id: 'same', window: '60s' });
+  t.same(await b.next('subscribed'), { type: 'subscribed', query_id: 'same' }, '60s is 1m: the same query, shared');
+  t.equal(hub.stats().queries, 2);
+  b.send({ type: 'subscribe', query_id: 'third', window: '15m' });
+  t.equal((await b.next('error')).message, 'at most 2 distinct live queries on this agent (identical subscriptions share one)');
+  a.send({ type: 'subscribe', query_id: 'two', window: '15m' });
+  t.same(await a.next('subscribed'), { type: 'subscribed', query_id: 'two' }, 'replacing the last subscriber of a query frees its place');
+  const update = await a.next('realtime_update', 3000, (m) => m.query_id === 'two' && (m.data as { window: string }).window === '15m');
+  t.match(update, { data: { window_seconds: 900 } }, 'and it is answered');
+  t.equal(hub.stats().queries, 2);
+  a.ws.close();
+  await a.closed;
+  await new Promise((r) => setTimeout(r, 50));
+  t.equal(hub.stats().queries, 1, "a's queries gone with it; b's 1m stays");
+  b.ws.close();
 });
 
 t.test('/ws/analytics: a snapshot at once, then periodically', async (t) => {
@@ -121,9 +94,9 @@ t.test('live exchanges as new_event, within the per-second budget', async (t) =>
   const c = await connect(`${url}/ws/tail`);
   c.send({ type: 'subscribe', query_id: 'tail', stream: 'exchanges' });
   await c.next('subscribed');
-  hub.exchanges(records(5, () => '/x?q=<script>alert(1)</script>'), 5, 0);
+  hub.exchanges(records(5, () => '/x?q=<script>alert(1)</script>&flag'), 5, 0);
   const e = await c.next('new_event');
-  t.match(e, { query_id: 'tail', data: { side: 'server', process: 'api', method: 'GET', target: '/x?q=<script>alert(1)</script>', status: 500 } });
+  t.match(e, { query_id: 'tail', data: { side: 'server', process: 'api', method: 'GET', target: '/x?q=*&flag', status: 500 } }, 'query values masked');
   await c.next('new_event');
   await c.next('new_event');
   t.same(hub.stats().eventsSent, 3);
@@ -137,20 +110,14 @@ t.test('live exchanges as new_event, within the per-second budget', async (t) =>
 
 t.test('paths, the connection cap, and the heartbeat', async (t) => {
   const { url, hub } = await setup(t, { maxConnections: 2, heartbeatMs: 200 });
-  const refused = (path: string) =>
-    new Promise<string>((resolve) => {
-      const ws = new WebSocket(`${url}${path}`);
-      ws.on('unexpected-response', (_req, res) => resolve(String(res.statusCode)));
-      ws.on('error', (e) => resolve(e.message));
-    });
-  t.equal(await refused('/ws/bad%20id'), '404');
-  t.equal(await refused('/ws'), '404');
+  const status = async (path: string) => ((await refusal(`${url}${path}`)) as { status: number }).status;
+  t.equal(await status('/ws/bad%20id'), 404);
+  t.equal(await status('/ws'), 404);
   const a = await connect(`${url}/ws/a`);
-  const b = await connect(`${url}/ws/b`, { autoPong: false });
-  t.equal(await refused('/ws/c'), '503', 'over the cap: 503');
+  const b = await connect(`${url}/ws/b`, undefined, { autoPong: false });
+  t.equal(await status('/ws/c'), 503, 'over the cap: 503');
   t.equal(hub.stats().rejectedFull, 1);
-  const code = await new Promise<number>((r) => b.ws.once('close', (c) => r(c)));
-  t.equal(code, 1006, 'a client that does not answer pings is terminated');
+  t.equal((await b.closed).code, 1006, 'a client that does not answer pings is terminated');
   await new Promise((r) => setTimeout(r, 500));
   t.equal(a.ws.readyState, WebSocket.OPEN, 'a client that answers stays');
   t.equal(hub.stats().connections, 1);
@@ -158,12 +125,12 @@ t.test('paths, the connection cap, and the heartbeat', async (t) => {
 });
 
 t.test('a slow consumer is closed, not buffered without bound', async (t) => {
-  // Many routes make a big snapshot; sent every 10 ms to a client that stops reading.
-  const { url, hub } = await setup(t, { snapshotMs: 10, maxBufferedBytes: 256 * 1024 }, records(2000, (i) => `/r/${'abcdefghij'[i % 10]}${'abcdefghij'[Math.floor(i / 10) % 10]}${'abcdefghij'[Math.floor(i / 100) % 10]}`));
+  // Many routes make a big snapshot; sent every 10 ms (a budget for it) to a client that stops reading.
+  const { url, hub } = await setup(t, { snapshotMs: 10, maxBufferedBytes: 256 * 1024, queryBudgetMsPerSecond: 1000 }, records(2000, (i) => `/r/${'abcdefghij'[i % 10]}${'abcdefghij'[Math.floor(i / 10) % 10]}${'abcdefghij'[Math.floor(i / 100) % 10]}`));
   const c = await connect(`${url}/ws/analytics`);
   await c.next('analytics_snapshot');
   (c.ws as unknown as { _socket: { pause(): void } })._socket.pause();
-  const deadline = Date.now() + 20_000;
+  const deadline = Date.now() + 40_000;
   while (hub.stats().closedSlow === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
   t.equal(hub.stats().closedSlow, 1, 'closed as slow');
   t.equal(hub.stats().connections, 0);
