@@ -16,7 +16,7 @@ import { installApiAuth, type ApiSecurity } from './api-auth';
 import { apiMetrics, apiSeries, type MetricsQuery, type SeriesQuery } from './api-metrics';
 import { guardConnections } from './connection-guard';
 import { DASHBOARD_PATHS, registerDashboard } from './dashboard';
-import { badRequest, installErrorHandling } from './http-errors';
+import { badRequest, frameworkErrors, installErrorHandling } from './http-errors';
 import type { LiveHub } from './live/hub';
 import { LossWatch, SAMPLE_EVERY_MS } from './loss-watch';
 import { controlEscapingReplacer } from './safe-text';
@@ -87,6 +87,7 @@ export function buildApp(sources: AppSources): FastifyInstance {
     connectionTimeout: limits.headersTimeoutMs,
     requestTimeout: limits.requestTimeoutMs,
     http: { headersTimeout: limits.headersTimeoutMs, connectionsCheckingInterval: limits.connectionsCheckingIntervalMs },
+    frameworkErrors,
     // Unknown query parameters are errors, not silently dropped.
     ajv: { customOptions: { removeAdditional: false, coerceTypes: true, allErrors: false } },
   });

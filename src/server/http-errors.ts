@@ -29,6 +29,11 @@ export function badRequest(reply: FastifyReply, field: string, message: string, 
 
 const pathOf = (url: string): string => url.split('?')[0];
 
+/** Fastify's own refusals before routing (a URL that does not decode): the same body as every other refusal. */
+export function frameworkErrors(err: FastifyError, _req: unknown, reply: FastifyReply): void {
+  void sendError(reply, 400, { code: 'HT_ERR_BAD_REQUEST', error: 'bad request', message: err.message });
+}
+
 /** Installs the not-found, method-not-allowed and error handlers; call before registering routes. */
 export function installErrorHandling(app: FastifyInstance): void {
   // Every path's methods, to tell a wrong method (405) from an unknown path (404).

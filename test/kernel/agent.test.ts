@@ -34,7 +34,7 @@ t.test('run: REST API and /metrics over HTTP, scraped by a real Prometheus', { s
   const serverPort = await freePort();
   const server = await nodeServer(serverPort);
   const agentPort = await freePort();
-  const { child: agent, url: api } = await agentProcess('run', ['--port', String(serverPort)], agentPort);
+  const { child: agent, url: api, stderr } = await agentProcess('run', ['--port', String(serverPort)], agentPort);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'prometheus-'));
   const promPort = await freePort();
   fs.writeFileSync(
@@ -53,6 +53,8 @@ t.test('run: REST API and /metrics over HTTP, scraped by a real Prometheus', { s
 
   const health = await getJson<{ status: string; probes: { attached: number; total: number } }>(`${api}/api/health`);
   t.equal(health.status, 'healthy');
+  await until('the start-up line', async () => stderr(), (s) => s.includes('agent: '));
+  t.match(stderr(), new RegExp(`^agent: REST API http://127\\.0\\.0\\.1:${agentPort}/api/metrics, Prometheus http://127\\.0\\.0\\.1:${agentPort}/metrics$`, 'm'), 'the address really bound');
   t.equal(health.probes.attached, health.probes.total, `${health.probes.attached}/${health.probes.total} probes attached`);
 
   await nodeClient(serverPort, true, plan);

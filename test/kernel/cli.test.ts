@@ -181,6 +181,24 @@ t.test('as an unprivileged user: check and trace exit 1 and say how to fix it', 
   t.equal(trace.status, 1);
   t.match(trace.stderr, /^http-tracer: privileges: uid 65534, CAP_BPF no, CAP_PERFMON no; run as root/m);
   t.equal(trace.stdout, '');
+
+  // record: refused before its file exists (a directory nobody may write to, so only the privilege check stops it).
+  const open = path.join(tmp, 'open');
+  fs.mkdirSync(open, { mode: 0o777 });
+  fs.chmodSync(open, 0o777);
+  fs.chmodSync(tmp, 0o755);
+  const recording = path.join(open, 'capture.htcap');
+  const record = spawnSync(process.execPath, [BIN, 'record', recording], asNobody);
+  t.equal(record.status, 1);
+  t.match(record.stderr, /^http-tracer: privileges: uid 65534/m);
+  t.notOk(fs.existsSync(recording), 'no empty capture file left behind');
+
+  // demo: refused before its demo service starts.
+  const port = await freePort();
+  const demo = spawnSync(process.execPath, [BIN, 'demo'], { ...asNobody, env: { ...process.env, HTTP_TRACER_ANALYTICS_DASHBOARD_PORT: String(port) }, timeout: 20_000 });
+  t.equal(demo.status, 1, demo.stderr);
+  t.match(demo.stderr, /^http-tracer: privileges: uid 65534/m);
+  t.notMatch(demo.stderr, /demo: service/, 'the demo service never started');
 });
 
 t.test('errors: bad options exit 2 naming the option; a bad capture file exits 1 naming the problem', async (t) => {
