@@ -154,7 +154,7 @@ export function buildApp(sources: AppSources): FastifyInstance {
       capture: capture ? { records: capture.records, batches: capture.batches, lost: capture.lost } : null,
       store: engine.store.stats(),
       websocket: sources.live?.stats() ?? null,
-      http: { ...connections(), max_connections: limits.maxConnections },
+      http: (({ open, evictedIdle, refusedBusy }) => ({ open, max_connections: limits.maxConnections, evicted_idle: evictedIdle, refused_busy: refusedBusy }))(connections()),
       windows: engine.options.windowSizesMs.map(formatDuration),
     };
   });

@@ -43,10 +43,11 @@ t.test('past the cap, idle and slow sockets give way; health and /metrics answer
     t.equal(r.status, 200, `${path} answers with 350 hostile sockets open`);
     t.ok(Date.now() - started < 1000, `${path} within 1 s (${Date.now() - started} ms)`);
   }
-  const stats = (await (await fetch(`${url}/api/stats`)).json()) as { http: { open: number; evictedIdle: number; refusedBusy: number; max_connections: number } };
+  const stats = (await (await fetch(`${url}/api/stats`)).json()) as { http: { open: number; evicted_idle: number; refused_busy: number; max_connections: number } };
   t.ok(stats.http.open <= 200, `open sockets bounded by the cap: ${stats.http.open}`);
-  t.ok(stats.http.evictedIdle >= 150, `the oldest idle sockets gave way: ${stats.http.evictedIdle}`);
-  t.equal(stats.http.refusedBusy, 0);
+  t.ok(stats.http.evicted_idle >= 150, `the oldest idle sockets gave way: ${stats.http.evicted_idle}`);
+  t.equal(stats.http.refused_busy, 0);
+  t.equal(stats.http.max_connections, 200);
   t.ok(closed.size >= 150, `${closed.size} hostile sockets closed by the server so far`);
 
   // Silent and slow-header sockets are reaped by the headers timeout (1.5 s, checked every 250 ms).
