@@ -13,11 +13,12 @@ import { connect, fillStore, probeResponsiveness, startLive, type LiveClient, ty
 const SERIES = 600;
 /**
  * How long the loop may be held, and /api/health may take, while a flood runs:
- * one evaluation over SERIES series takes 15–150 ms here (a loaded 2-core
- * machine); inline, the 500 subscribes alone ran 500 of them back to back
- * (seconds). The slack is for the machine, not for the agent.
+ * one evaluation over SERIES series takes 15–180 ms here (a 2-core machine
+ * running other suites: 100 ms of CPU can take 450 ms of wall time); inline,
+ * the 500 subscribes alone ran 500 evaluations back to back (7 s and more).
+ * The slack is for the machine, not for the agent.
  */
-const RESPONSIVE_MS = 500;
+const RESPONSIVE_MS = 1000;
 
 /** One evaluation and one /api/health first: the flood measures the agent warm, not the JIT's first compile. */
 async function warmUp(url: string, http: string): Promise<void> {
