@@ -9,7 +9,7 @@ import type { DeltaCell } from '../../src/analytics/cells';
 import { Distribution } from '../../src/analytics/distribution';
 import { seriesKey } from '../../src/analytics/families';
 import { Engine } from '../../src/pipeline/engine';
-import { buildApp } from '../../src/server/app';
+import { buildApp, type AppSources } from '../../src/server/app';
 import { LiveHub } from '../../src/server/live/hub';
 import { DEFAULT_LIVE, type LiveOptions, type LiveSecurity } from '../../src/server/live/options';
 import { batchOf, encodeExchange } from './records';
@@ -31,17 +31,18 @@ export interface LiveSetup {
   http: string;
 }
 
-export async function startLive(t: Test, live: Partial<LiveOptions> = {}, batch = records(10), security?: LiveSecurity): Promise<LiveSetup> {
+/** `app`: more of the port (the dashboard, the REST token guard). */
+export async function startLive(t: Test, live: Partial<LiveOptions> = {}, batch = records(10), security?: LiveSecurity, app: Partial<AppSources> = {}): Promise<LiveSetup> {
   const engine = await Engine.start({ workerThreads: 1, clockOffsetMs: 0, now: () => NOW, publishIntervalMs: 60_000, seriesLimits: { perService: 50_000, global: 50_000 } });
   engine.ingest(batch, batch.length / encodeExchange({ head: `GET /users/0 HTTP/1.1\r\n\r\n` }).length);
   await engine.sync();
   const hub = new LiveHub(engine.store, { ...DEFAULT_LIVE, ...live }, security);
-  const app = buildApp({ engine, scrape: async () => '', startedAtMs: Date.now(), live: hub });
-  hub.attach(app.server);
-  const http = await app.listen({ host: '127.0.0.1', port: 0 });
+  const server = buildApp({ engine, scrape: async () => '', startedAtMs: Date.now(), live: hub, ...app });
+  hub.attach(server.server);
+  const http = await server.listen({ host: '127.0.0.1', port: 0 });
   t.teardown(async () => {
     hub.close();
-    await app.close();
+    await server.close();
     await engine.stop();
   });
   return { engine, hub, url: http.replace('http', 'ws'), http };

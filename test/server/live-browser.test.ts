@@ -11,31 +11,10 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import t, { type Test } from 'tap';
 import { chromium } from 'playwright-core';
-import { Engine } from '../../src/pipeline/engine';
-import { buildApp } from '../../src/server/app';
-import { LiveHub } from '../../src/server/live/hub';
-import { DEFAULT_LIVE } from '../../src/server/live/options';
-import { NOW, records } from '../helpers/live';
+import { records, startLive } from '../helpers/live';
 
 const CHROMIUM = '/usr/bin/chromium';
 const TOKEN = 'browser-test-token-0123456789abcdef';
-
-async function agentWithToken(t: Test) {
-  const engine = await Engine.start({ workerThreads: 1, clockOffsetMs: 0, now: () => NOW, publishIntervalMs: 60_000 });
-  const batch = records(10);
-  engine.ingest(batch, 10);
-  await engine.sync();
-  const hub = new LiveHub(engine.store, DEFAULT_LIVE, { token: TOKEN, allowedOrigins: [], redactPatterns: [] });
-  const app = buildApp({ engine, scrape: async () => '', startedAtMs: Date.now(), live: hub, dashboard: true, security: { token: TOKEN, protectReads: true } });
-  hub.attach(app.server);
-  const url = await app.listen({ host: '127.0.0.1', port: 0 });
-  t.teardown(async () => {
-    hub.close();
-    await app.close();
-    await engine.stop();
-  });
-  return { hub, url };
-}
 
 /** Another site: a blank page on another port of the same machine. */
 async function otherOrigin(t: Test): Promise<string> {
@@ -46,7 +25,7 @@ async function otherOrigin(t: Test): Promise<string> {
 }
 
 t.test('in Chromium: another origin is refused; the dashboard asks for the token once and goes live', { skip: fs.existsSync(CHROMIUM) ? false : `needs ${CHROMIUM}` }, async (t) => {
-  const { hub, url } = await agentWithToken(t);
+  const { hub, http: url } = await startLive(t, {}, records(10), { token: TOKEN, allowedOrigins: [], redactPatterns: [] }, { dashboard: true, security: { token: TOKEN, protectReads: true } });
   const elsewhere = await otherOrigin(t);
   const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
   t.teardown(() => browser.close());
