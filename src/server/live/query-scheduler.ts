@@ -53,7 +53,6 @@ export interface SchedulerStats {
 export class QueryScheduler {
   private readonly budgetMsPerSecond: number;
   private readonly maxCreditMs: number;
-  private readonly clock: () => number;
   private readonly queries = new Map<string, SharedQuery>();
   private creditMs: number;
   private creditAtMs: number;
@@ -62,12 +61,11 @@ export class QueryScheduler {
   private closed = false;
   private readonly counters = { evaluations: 0, evaluationMs: 0, maxEvaluationMs: 0 };
 
-  constructor(budgetMsPerSecond: number, clock: () => number = () => performance.now()) {
+  constructor(budgetMsPerSecond: number) {
     this.budgetMsPerSecond = budgetMsPerSecond;
     this.maxCreditMs = budgetMsPerSecond / 10;
-    this.clock = clock;
     this.creditMs = this.maxCreditMs;
-    this.creditAtMs = clock();
+    this.creditAtMs = performance.now();
   }
 
   get size(): number {
@@ -83,7 +81,7 @@ export class QueryScheduler {
   subscribe(key: string, spec: QuerySpec, listener: QueryListener): void {
     let q = this.queries.get(key);
     if (!q) {
-      q = { ...spec, listeners: new Set(), lastJson: undefined, nextDueMs: this.clock() };
+      q = { ...spec, listeners: new Set(), lastJson: undefined, nextDueMs: performance.now() };
       this.queries.set(key, q);
       this.wake();
     }
@@ -135,7 +133,7 @@ export class QueryScheduler {
     let due: SharedQuery | undefined;
     for (const q of this.queries.values()) if (!due || q.nextDueMs < due.nextDueMs) due = q;
     if (!due) return; // idle until the next subscribe
-    const now = this.clock();
+    const now = performance.now();
     this.creditMs = Math.min(this.maxCreditMs, this.creditMs + ((now - this.creditAtMs) * this.budgetMsPerSecond) / 1000);
     this.creditAtMs = now;
     if (due.nextDueMs > now) return this.sleep(due.nextDueMs - now);
@@ -147,7 +145,7 @@ export class QueryScheduler {
     } catch (e) {
       failure = (e as Error).message;
     }
-    const tookMs = this.clock() - now;
+    const tookMs = performance.now() - now;
     this.creditMs -= tookMs;
     this.counters.evaluations++;
     this.counters.evaluationMs += tookMs;
