@@ -62,6 +62,7 @@ function newShard(): Shard {
     clockOffsetMs: 0,
     resolutionMs: RESOLUTION_MS,
     routePatterns: [],
+    redactPatterns: [],
     limits: DEFAULT_SERIES_LIMITS,
     enabledFamilies: FAMILIES.map((f) => f.name),
     plugins: BUILTIN_PROCESSORS,

@@ -2,8 +2,11 @@
  * Routes from request paths, so that /users/42 and /users/43 are one series:
  * user patterns first ("/orders/:id/items", "/files/*"), then segments that
  * are identifiers become {id}: numbers, UUIDs, hex ids, and long opaque
- * tokens. Query strings never reach a route. The result is bounded in length.
+ * tokens. Query strings never reach a route; the user's redaction patterns
+ * apply to what is left. The result is bounded in length.
  */
+import { compileRedactPatterns, redactPath } from '../capture/redact';
+
 export const ROUTE_MAX_LENGTH = 256;
 const ID = '{id}';
 
@@ -45,9 +48,12 @@ export class RoutePattern {
 
 export class RouteTemplater {
   private readonly patterns: RoutePattern[];
+  private readonly redact: RegExp[];
 
-  constructor(patterns: string[] = []) {
+  /** redactPatterns: regular expressions whose matches in a route become {redacted} (src/capture/redact.ts). */
+  constructor(patterns: string[] = [], redactPatterns: readonly string[] = []) {
     this.patterns = patterns.map((p) => new RoutePattern(p));
+    this.redact = compileRedactPatterns(redactPatterns);
   }
 
   /** The route of a request target (path, maybe with a query). */
@@ -67,8 +73,8 @@ export class RouteTemplater {
     let route = '';
     for (const s of segments) {
       route += '/' + (isIdentifier(s) ? ID : s);
-      if (route.length > ROUTE_MAX_LENGTH) return route.slice(0, ROUTE_MAX_LENGTH);
+      if (route.length > ROUTE_MAX_LENGTH) break;
     }
-    return route;
+    return redactPath(route, this.redact).slice(0, ROUTE_MAX_LENGTH);
   }
 }

@@ -23,7 +23,7 @@ import { formatDuration, parseDuration } from '../analytics/duration';
 import { compileRedactPatterns } from '../capture/redact';
 import { TracerError } from '../errors';
 import type { EngineOptions } from '../pipeline/engine-options';
-import { DEFAULT_LIVE, type LiveOptions } from '../server/live/options';
+import { DEFAULT_LIVE, type LiveOptions } from './live-options';
 import { readApiToken, readRegularFile } from './api-token';
 import { refuseUnknownKeys } from './config-keys';
 
@@ -127,6 +127,8 @@ const FILE_KEYS: Record<string, string> = {
   processorModules: 'processors',
   'seriesLimits.perService': 'max_series_per_service',
   'seriesLimits.global': 'max_series',
+  'seriesLimits.services': 'max_services',
+  'seriesLimits.idleMs': 'series_idle_minutes',
 };
 
 /** The engine's part of the analytics section (keys already known to exist). */
@@ -149,12 +151,17 @@ function engineOptions(a: Record<string, unknown>, at: (key: string) => string):
   });
   if (a.enabled_metrics !== undefined) options.enabledMetrics = strings(at('enabled_metrics'), a.enabled_metrics);
   if (a.route_patterns !== undefined) options.routePatterns = strings(at('route_patterns'), a.route_patterns);
+  if (a.redact_patterns !== undefined) options.redactPatterns = strings(at('redact_patterns'), a.redact_patterns).map((p, i) => redactPattern(at(`redact_patterns[${i}]`), p));
   if (a.processors !== undefined) options.processorModules = strings(at('processors'), a.processors);
-  if (a.max_series_per_service !== undefined || a.max_series !== undefined) {
-    options.seriesLimits = {};
-    if (a.max_series_per_service !== undefined) options.seriesLimits.perService = integer(at('max_series_per_service'), a.max_series_per_service);
-    if (a.max_series !== undefined) options.seriesLimits.global = integer(at('max_series'), a.max_series);
+  const limits: NonNullable<AnalyticsOptions['seriesLimits']> = {};
+  if (a.max_series_per_service !== undefined) limits.perService = integer(at('max_series_per_service'), a.max_series_per_service);
+  if (a.max_series !== undefined) limits.global = integer(at('max_series'), a.max_series);
+  if (a.max_services !== undefined) limits.services = integer(at('max_services'), a.max_services);
+  if (a.series_idle_minutes !== undefined) {
+    const maxMinutes = retentionMs / 60_000;
+    limits.idleMs = integer(at('series_idle_minutes'), a.series_idle_minutes, 1, maxMinutes, ` minutes (at most the retention, ${formatDuration(retentionMs)})`) * 60_000;
   }
+  if (Object.keys(limits).length > 0) options.seriesLimits = limits;
   return options;
 }
 
@@ -238,7 +245,6 @@ export function loadAnalyticsOptions(file: string | undefined, env: NodeJS.Proce
     if (a.http_max_connections !== undefined) server.maxConnections = integer(at('http_max_connections'), a.http_max_connections, 1, 100_000);
     if (a.protect_reads !== undefined) security.protectReads = flag(at('protect_reads'), a.protect_reads);
     if (a.allowed_origins !== undefined) security.allowedOrigins = strings(at('allowed_origins'), a.allowed_origins).map((o, i) => origin(at(`allowed_origins[${i}]`), o));
-    if (a.redact_patterns !== undefined) security.redactPatterns = strings(at('redact_patterns'), a.redact_patterns).map((p, i) => redactPattern(at(`redact_patterns[${i}]`), p));
     if (a.api_token_file !== undefined) tokenFile = { where: at('api_token_file'), path: a.api_token_file };
   }
 
@@ -267,6 +273,8 @@ export function loadAnalyticsOptions(file: string | undefined, env: NodeJS.Proce
   if ((v = text('WEBSOCKET_HEARTBEAT_INTERVAL')) !== undefined) live.heartbeatMs = wholeNumber('WEBSOCKET_HEARTBEAT_INTERVAL', v, 1, 3600, ' seconds') * 1000;
   if ((v = text('MAX_WEBSOCKET_CONNECTIONS')) !== undefined) live.maxConnections = wholeNumber('MAX_WEBSOCKET_CONNECTIONS', v, 1, 100_000);
 
+  // One set of patterns: for routes (REST, /metrics) and for the live stream's targets.
+  security.redactPatterns = options.redactPatterns ?? [];
   security.token = readApiToken(env, tokenFile);
   if (security.protectReads && security.token === undefined) {
     throw new TracerError('HT_ERR_OPTION', 'protect_reads: needs an API token (HTTP_TRACER_API_TOKEN, HTTP_TRACER_API_TOKEN_FILE or output.analytics.api_token_file)');

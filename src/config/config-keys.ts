@@ -22,6 +22,8 @@ export const ANALYTICS_KEYS: KeyTree = {
   route_patterns: true,
   max_series_per_service: true,
   max_series: true,
+  max_services: true,
+  series_idle_minutes: true,
   processors: true,
   // the port
   enable_dashboard: true,

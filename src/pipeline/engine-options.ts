@@ -7,6 +7,7 @@ import { familiesFor, type MetricFamily } from '../analytics/families';
 import { FoldPlan } from '../analytics/fold-plan';
 import { RoutePattern } from '../analytics/route';
 import { DEFAULT_SERIES_LIMITS, type SeriesBudgetLimits } from '../analytics/series-budget';
+import { compileRedactPatterns } from '../capture/redact';
 import { TracerError } from '../errors';
 
 export interface EngineOptions {
@@ -26,6 +27,8 @@ export interface EngineOptions {
   enabledMetrics?: string[];
   /** User route patterns ("/orders/:id"), tried before the automatic templating. */
   routePatterns?: string[];
+  /** Regular expressions: their matches in routes become {redacted} (secrets in path segments). */
+  redactPatterns?: string[];
   /** The cardinality budget (series-budget.ts): per service, services, in all, and the idle time that gives budget back. */
   seriesLimits?: Partial<SeriesBudgetLimits>;
   /** Modules exporting a ProcessorPlugin. */
@@ -77,6 +80,12 @@ export function resolveEngineOptions(options: EngineOptions, families: readonly 
       fail(`routePatterns[${i}]`, p, (e as Error).message.replace(/^route pattern "[^"]*": /, ''));
     }
   });
+  const redactPatterns = strings('redactPatterns', options.redactPatterns ?? []);
+  try {
+    compileRedactPatterns(redactPatterns);
+  } catch (e) {
+    fail('redactPatterns', redactPatterns, (e as Error).message);
+  }
   const enabled = familiesFor(options.enabledMetrics === undefined ? undefined : strings('enabledMetrics', options.enabledMetrics), families);
   if (typeof enabled === 'string') fail('enabledMetrics', options.enabledMetrics, `names ${enabled}`);
   for (const family of families) {
@@ -97,6 +106,7 @@ export function resolveEngineOptions(options: EngineOptions, families: readonly 
     retentionMs,
     enabledFamilies: [...enabled],
     routePatterns: patterns,
+    redactPatterns,
     seriesLimits: {
       perService: integer('seriesLimits.perService', limits.perService, 1, 10_000_000),
       services: integer('seriesLimits.services', limits.services, 1, 10_000_000),

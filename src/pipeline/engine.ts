@@ -93,6 +93,7 @@ export class Engine {
       clockOffsetMs: options.clockOffsetMs,
       resolutionMs: RESOLUTION_MS,
       routePatterns: options.routePatterns,
+      redactPatterns: options.redactPatterns,
       limits: options.seriesLimits,
       enabledFamilies: options.enabledFamilies,
       processorModules: options.processorModules.map((m) => path.resolve(m)),

@@ -65,8 +65,8 @@ export class RouteCache {
   private readonly ends = new Int32Array(MAX_SEGMENTS);
   private readonly ids = new Uint8Array(MAX_SEGMENTS);
 
-  constructor(patterns: readonly string[], maxEntries: number) {
-    this.templater = new RouteTemplater([...patterns]);
+  constructor(patterns: readonly string[], redactPatterns: readonly string[], maxEntries: number) {
+    this.templater = new RouteTemplater([...patterns], redactPatterns);
     this.maxEntries = maxEntries;
     this.byShape = !patterns.some((p) => p.split('/').some((segment) => segment !== '' && isIdentifier(segment)));
   }

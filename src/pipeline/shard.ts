@@ -26,6 +26,8 @@ export interface ShardOptions {
   /** The finest bucket, ms. */
   resolutionMs: number;
   routePatterns: readonly string[];
+  /** Matches in routes become {redacted}. */
+  redactPatterns: readonly string[];
   limits: SeriesBudgetLimits;
   /** Names of the families to keep. */
   enabledFamilies: readonly string[];
@@ -66,7 +68,7 @@ export class Shard {
     }
     this.totals = { events: 0, batches: 0, truncatedBytes: 0, unknownRecords: 0, processors };
     this.enricher = new Enricher({
-      routes: new RouteCache(options.routePatterns, ROUTE_CACHE_ENTRIES),
+      routes: new RouteCache(options.routePatterns, options.redactPatterns, ROUTE_CACHE_ENTRIES),
       clockOffsetMs: options.clockOffsetMs,
       resolutionMs: options.resolutionMs,
       maxIdentities: MAX_IDENTITIES,

@@ -187,9 +187,9 @@ export function createExporter(sources: ExporterSources, percentileWindowMs = 30
   own('http_tracer_queue_records', 'Records waiting in the engine queues.', 'gauge', () => [{ value: stats().bufferSize, labels: {} }]);
   own('http_tracer_queue_capacity_records', 'What the engine queues can hold.', 'gauge', () => [{ value: stats().bufferCapacity, labels: {} }]);
   own('http_tracer_series', 'Series held by the store.', 'gauge', () => [{ value: store.seriesCount, labels: {} }]);
-  own('http_tracer_series_folded_total', 'Observations folded into an overflow series by the cardinality budget.', 'counter', () => [
-    { value: store.budgetStats().foldedTotal, labels: {} },
-  ]);
+  own('http_tracer_series_folded_total', 'Series updates folded by the cardinality budget, by reason: route (the route became __overflow__ first), service (past max_services), global (past max_series).', 'counter', () =>
+    Object.entries(store.budgetStats().folded).map(([reason, value]) => ({ labels: { reason }, value })),
+  );
   own('http_tracer_processor_events_total', 'Exchanges each processor handled.', 'counter', () =>
     Object.entries(stats().processors).map(([processor, p]) => ({ labels: { processor: escapeControl(processor) }, value: p.eventsIn })),
   );

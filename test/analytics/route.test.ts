@@ -45,3 +45,12 @@ t.test('routes are bounded', async (t) => {
   const long = '/' + Array.from({ length: 200 }, (_, i) => `seg${'x'.repeat(i % 7)}`).join('/');
   t.equal(new RouteTemplater().route(long).length, ROUTE_MAX_LENGTH);
 });
+
+t.test('redaction patterns apply to the route: secrets in path segments never become a label', async (t) => {
+  const r = new RouteTemplater(['/orders/:id'], ['(?<=/invite/)[^/]+', 'alice@example\\.com']);
+  t.equal(r.route('/invite/welcome-friend/accept?code=1'), '/invite/{redacted}/accept');
+  t.equal(r.route('/users/alice@example.com/profile'), '/users/{redacted}/profile');
+  t.equal(r.route('/orders/7'), '/orders/:id', 'a user route pattern is the user\'s own string');
+  t.equal(r.route('/plain/path'), '/plain/path');
+  t.throws(() => new RouteTemplater([], ['(']), /redact pattern "\(":/);
+});

@@ -191,3 +191,16 @@ t.test('the API token, origins and redaction patterns', async (t) => {
   }
   t.throws(() => loadAnalyticsOptions(undefined, { HTTP_TRACER_API_TOKEN: 'secret-short' }), { message: 'HTTP_TRACER_API_TOKEN: the token must be at least 16 characters (it has 12)' }, 'the message never shows the token');
 });
+
+t.test('the service budget, the idle time and the redaction patterns reach the engine', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cfg-'));
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const file = path.join(dir, 'c.json');
+  fs.writeFileSync(file, JSON.stringify({ output: { analytics: { max_services: 50, series_idle_minutes: 30, redact_patterns: ['(?<=/invite/)[^/]+'] } } }));
+  const config = loadAnalyticsOptions(file, {});
+  t.same(config.options.seriesLimits, { services: 50, idleMs: 1_800_000 });
+  t.same(config.options.redactPatterns, ['(?<=/invite/)[^/]+']);
+  t.same(config.security.redactPatterns, ['(?<=/invite/)[^/]+'], 'one set for routes and the live stream');
+  fs.writeFileSync(file, JSON.stringify({ output: { analytics: { series_idle_minutes: 2000 } } }));
+  t.throws(() => loadAnalyticsOptions(file, {}), { code: 'HT_ERR_OPTION', message: /series_idle_minutes: 2000 must be from 1 to 1440 minutes \(at most the retention, 1d\)/ });
+});

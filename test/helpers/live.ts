@@ -11,7 +11,7 @@ import { seriesKey } from '../../src/analytics/families';
 import { Engine } from '../../src/pipeline/engine';
 import { buildApp, type AppSources } from '../../src/server/app';
 import { LiveHub } from '../../src/server/live/hub';
-import { DEFAULT_LIVE, type LiveOptions, type LiveSecurity } from '../../src/server/live/options';
+import { DEFAULT_LIVE, type LiveOptions, type LiveSecurity } from '../../src/config/live-options';
 import { batchOf, encodeExchange } from './records';
 
 export const NOW = 1_800_000_000_000;

@@ -14,7 +14,7 @@ const B1 = 1_800_000_000_000;
 const B2 = B1 + 10_000;
 
 function shard(limits: SeriesBudgetLimits = { perService: 1000, global: 10_000 }): Shard {
-  return new Shard({ clockOffsetMs: 0, resolutionMs: 10_000, routePatterns: [], limits, enabledFamilies: ['http_requests_total'], plugins: BUILTIN_PROCESSORS });
+  return new Shard({ clockOffsetMs: 0, resolutionMs: 10_000, routePatterns: [], redactPatterns: [], limits, enabledFamilies: ['http_requests_total'], plugins: BUILTIN_PROCESSORS });
 }
 
 const exchange = (bucketMs: number, comm = 'api') => {

@@ -5,7 +5,7 @@ import { BatchGroups, Enricher, type ExchangeGroup, type Identity } from '../../
 import { RouteCache } from '../../src/pipeline/route-cache';
 import { encodeExchange, type RecordSpec } from '../helpers/records';
 
-const enricher = (maxIdentities = 100) => new Enricher({ routes: new RouteCache([], 100), clockOffsetMs: 1_000, resolutionMs: 10_000, maxIdentities });
+const enricher = (maxIdentities = 100) => new Enricher({ routes: new RouteCache([], [], 100), clockOffsetMs: 1_000, resolutionMs: 10_000, maxIdentities });
 
 function identities(specs: RecordSpec[], maxIdentities = 100): Identity[] {
   const e = enricher(maxIdentities);

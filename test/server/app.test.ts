@@ -174,6 +174,9 @@ t.test('GET /metrics: seed names, OpenTelemetry names, percentiles and the agent
     'http_request_duration_seconds_p50{service="curl",side="client"} 0.005',
     'http_tracer_events_processed_total 15',
     'http_tracer_events_lost_total{reason="engine_queue_full"} 0',
+    'http_tracer_series_folded_total{reason="route"} 0',
+    'http_tracer_series_folded_total{reason="service"} 0',
+    'http_tracer_series_folded_total{reason="global"} 0',
   ];
   for (const line of expect) t.ok(lines.has(line), line);
   t.notOk(r.body.includes('http_request_duration_seconds_bucket'), 'the duration histogram goes out once, under its OpenTelemetry names');

@@ -7,7 +7,7 @@
  * well-formed subscription gets its answers.
  */
 import t from 'tap';
-import { DEFAULT_LIVE } from '../../src/server/live/options';
+import { DEFAULT_LIVE } from '../../src/config/live-options';
 import { connect, fillStore, probeResponsiveness, startLive, type LiveClient, type Message } from '../helpers/live';
 
 const SERIES = 600;

@@ -28,7 +28,7 @@ import { apiMetrics } from '../api-metrics';
 import { controlEscapingReplacer } from '../safe-text';
 import { ExchangeStream } from './exchange-stream';
 import { MessageRate } from './message-rate';
-import { DEFAULT_LIVE_SECURITY, type LiveOptions, type LiveSecurity } from './options';
+import { DEFAULT_LIVE_SECURITY, type LiveOptions, type LiveSecurity } from '../../config/live-options';
 import { PerSecondBudget } from './per-second-budget';
 import { parseClientMessage, wrapData, type Subscription } from './protocol';
 import { QueryScheduler, type QueryListener } from './query-scheduler';

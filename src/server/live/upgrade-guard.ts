@@ -15,7 +15,7 @@
  */
 import type { IncomingMessage } from 'node:http';
 import { bearerMatches } from '../api-auth';
-import type { LiveSecurity } from './options';
+import type { LiveSecurity } from '../../config/live-options';
 
 /** The subprotocol prefix that carries the token for browsers. */
 export const BEARER_PROTOCOL_PREFIX = 'bearer.';
