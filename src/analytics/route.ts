@@ -9,6 +9,8 @@ import { compileRedactPatterns, redactPath } from '../capture/redact';
 
 export const ROUTE_MAX_LENGTH = 256;
 const ID = '{id}';
+/** Scheme and authority (userinfo included) of an absolute-form target: never part of a route. */
+const ABSOLUTE_FORM = /^[a-z][a-z0-9+.-]*:\/\/[^/]*/i;
 
 const NUMBER = /^\d+$/;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -66,7 +68,9 @@ export class RouteTemplater {
         break;
       }
     }
-    const path = target.slice(0, end);
+    let path = target.slice(0, end);
+    const authority = ABSOLUTE_FORM.exec(path); // a proxy's target: "http://user:pass@host/x"
+    if (authority) path = path.slice(authority[0].length);
     if (path === '' || path === '*') return path === '' ? '/' : '*';
     const segments = path.split('/').slice(1);
     for (const p of this.patterns) if (p.matches(segments)) return p.pattern;

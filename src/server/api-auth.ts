@@ -30,11 +30,21 @@ export function bearerMatches(header: string | undefined, token: string): boolea
   return match !== null && timingSafeEqual(digest(match[1]), digest(token));
 }
 
+/** The path as the router matches it: percent-decoded, so that /%61pi/stats cannot walk around the guard of /api/stats. */
+function routedPath(url: string): string | undefined {
+  try {
+    return decodeURIComponent(url.split('?')[0]);
+  } catch {
+    return undefined;
+  }
+}
+
 export function installApiAuth(app: FastifyInstance, security: ApiSecurity, metricsPath: string): void {
   const { token } = security;
   if (token === undefined) return;
   const guarded = (req: FastifyRequest): boolean => {
-    const path = req.url.split('?')[0];
+    const path = routedPath(req.url);
+    if (path === undefined) return true; // undecodable: the router refuses it; never let it through unguarded
     if (OPEN_PATHS.includes(path)) return false;
     const api = path.startsWith('/api/');
     if (!READ_METHODS.has(req.method)) return api;

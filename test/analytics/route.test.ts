@@ -54,3 +54,9 @@ t.test('redaction patterns apply to the route: secrets in path segments never be
   t.equal(r.route('/plain/path'), '/plain/path');
   t.throws(() => new RouteTemplater([], ['(']), /redact pattern "\(":/);
 });
+
+t.test('an absolute-form target (to a proxy) gives the route of its path: no scheme, host or userinfo', async (t) => {
+  const r = new RouteTemplater();
+  t.equal(r.route('http://user:pass@host:8080/x/42?y=1'), '/x/{id}');
+  t.equal(r.route('https://example.com'), '/');
+});

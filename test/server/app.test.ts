@@ -308,7 +308,7 @@ t.test('the API token: writes always, reads with protect_reads, never /api/healt
   t.same(write.json(), { code: 'HT_ERR_UNAUTHORIZED', error: 'unauthorized', message: 'this path needs the API token: Authorization: Bearer <token>' });
   t.equal((await open.inject({ method: 'POST', url: '/api/alerts', headers: bearer(token) })).statusCode, 405, 'with the token, the write reaches routing');
 
-  for (const url of ['/api/metrics?window=1m', '/api/series', '/api/stats', '/api/processors', '/api/alerts', '/metrics', '/api/nothing']) {
+  for (const url of ['/api/metrics?window=1m', '/api/series', '/api/stats', '/api/processors', '/api/alerts', '/metrics', '/api/nothing', '/%61pi/stats', '/%6detrics', '/api/%73tats']) {
     t.equal((await guarded.inject(url)).statusCode, 401, `${url} without a token`);
     const wrong = await guarded.inject({ url, headers: bearer(token.slice(0, -1) + '?') });
     t.equal(wrong.statusCode, 401, `${url} with a wrong token`);
