@@ -17,6 +17,8 @@ t.test('Origin: absent or same-origin allowed, an allowed origin allowed, any ot
   const host = new URL(url).host;
   t.equal(await refusal(`${url}/ws/cli`), 'opened', 'no Origin: wscat, curl, scripts');
   t.equal(await refusal(`${url}/ws/page`, { origin: `http://${host}` }), 'opened', 'the agent’s own page');
+  const port = new URL(url).port;
+  t.equal(await refusal(`${url}/ws/page`, { origin: `http://localhost:${port}`, headers: { host: `localhost:${port}` } }), 'opened', 'by localhost too');
   t.equal(await refusal(`${url}/ws/analytics`, { origin: 'https://grafana.example:3000' }), 'opened', 'an allowed origin');
   const evil = await refusal(`${url}/ws/page`, { origin: 'http://evil.example' });
   t.match(evil, { status: 403, body: 'origin http://evil.example may not open a WebSocket here (same origin, or one of the allowed origins)' });
@@ -24,7 +26,9 @@ t.test('Origin: absent or same-origin allowed, an allowed origin allowed, any ot
   t.match(await refusal(`${url}/ws/page`, { origin: 'null' }), { status: 403 }, '"null" (sandboxed frames, file://)');
   t.match(await refusal(`${url}/ws/page`, { origin: `https://${host}.evil.example` }), { status: 403 }, 'a look-alike host');
   t.match(await refusal(`${url}/ws/page`, { origin: 'https://grafana.example:3001' }), { status: 403 }, 'an allowed host on another port');
-  t.equal(hub.stats().rejectedOrigin, 5);
+  const rebound = await refusal(`${url}/ws/page`, { origin: `http://rebind.example:${port}`, headers: { host: `rebind.example:${port}` } });
+  t.match(rebound, { status: 403 }, 'DNS rebinding: same origin by a name that resolves here is not the agent’s own page');
+  t.equal(hub.stats().rejectedOrigin, 6);
   t.equal(hub.stats().connections, 0);
 });
 

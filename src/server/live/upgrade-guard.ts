@@ -4,8 +4,11 @@
  * so a page on another site must not read the stream:
  *
  *   Origin absent                        → allowed (wscat, curl, scripts: not a browser page)
- *   Origin whose host:port is the Host   → allowed (the dashboard served by this agent)
- *   Origin in allowedOrigins             → allowed
+ *   Origin whose host:port is the Host,  → allowed (the dashboard served by this agent)
+ *     the host an IP literal or localhost
+ *   Origin in allowedOrigins             → allowed (a dashboard reached by a DNS name:
+ *                                           list it, since a rebinding page on evil.example
+ *                                           that resolves to this agent is also "same origin")
  *   any other Origin (also "null")       → 403
  *
  * With a token configured, the request must also carry it, as
@@ -14,6 +17,7 @@
  * compared in constant time (bearerMatches, shared with the REST guard).
  */
 import type { IncomingMessage } from 'node:http';
+import { isIP } from 'node:net';
 import { bearerMatches } from '../api-auth';
 import type { LiveSecurity } from '../../config/live-options';
 
@@ -75,7 +79,9 @@ export class UpgradeGuard {
     if (this.allowedOrigins.has(url.origin)) return true;
     if (host === undefined) return false;
     // Host parsed with the origin's scheme, so default ports compare equal ("a:80" and "http://a").
-    return parseOrigin(`${url.protocol}//${host}`)?.host === url.host;
+    if (parseOrigin(`${url.protocol}//${host}`)?.host !== url.host) return false;
+    // Same origin by a DNS name proves nothing against DNS rebinding: only addresses and localhost.
+    return url.hostname === 'localhost' || isIP(url.hostname.replace(/^\[|\]$/g, '')) !== 0;
   }
 }
 
