@@ -322,6 +322,8 @@ void Tracer::Flush() {
   });
   if (status != napi_ok) {
     delete b;
+    std::lock_guard<std::mutex> lock(mutex_);
+    in_flight_--;  // never handed over: its credit is back
     return;
   }
   records_ += records;
