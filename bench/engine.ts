@@ -152,7 +152,7 @@ function storeMemory(counterSeries: number, histogramSeries: number, hours: numb
     return d.toData();
   };
   const counterLabels = Array.from({ length: counterSeries }, (_, i) => [`svc${i % 50}:80`, 'server', '80', 'GET', `/route/${i}`]);
-  const histogramLabels = Array.from({ length: histogramSeries }, (_, i) => [`svc${i % 50}:80`, 'server', '80', 'GET', `/route/${i}`, '200']);
+  const histogramLabels = Array.from({ length: histogramSeries }, (_, i) => [`svc${i % 50}:80`, 'server', '80', 'GET', `/route/${i}`, '200', '']);
   gc!();
   const before = memoryInUse();
   for (let t = 0; t < (hours * 3_600_000) / RESOLUTION_MS; t++) {

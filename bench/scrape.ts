@@ -24,7 +24,7 @@ async function main(): Promise<void> {
     if (i % 4 === 3) {
       const d = new Distribution();
       for (let k = 0; k < 10; k++) d.record(0.001 * (k + 1));
-      const labels = [service, 'server', '80', 'GET', `/route/${i}`, '200'];
+      const labels = [service, 'server', '80', 'GET', `/route/${i}`, '200', ''];
       cells.push({ family: 'http_request_duration_seconds', labels, key: seriesKey(labels), bucketMs: NOW - 10_000, value: 10, dist: d.toData(), bounds: [10, ...new Array(14).fill(0)] });
     } else {
       const labels = [service, 'server', '80', 'GET', `/route/${i}`];

@@ -168,7 +168,7 @@ function showTail() {
   });
   table($('tail'), [['time'], ['process'], ['side'], ['method'], ['target'], ['status', 1], ['duration', 1]], rows.slice(0, 50).map((e) => ({
     cells: [e.time.slice(11, 23), `${e.pid}/${e.process}`, e.side, e.method, e.target, e.aborted ? 'aborted' : String(e.status), ms(e.duration_ms / 1000)],
-    classes: [, , , , , e.aborted || e.status >= 500 ? 'err' : ''],
+    classes: [, , , , , e.error_type ? 'err' : ''],
   })));
 }
 

@@ -107,9 +107,10 @@ export const FAMILIES: readonly MetricFamily[] = [
     name: 'http_request_duration_seconds',
     help: 'HTTP exchange duration: server side from the first request byte read to the last response byte written; client side from the first request byte written to the last response byte read.',
     kind: 'histogram',
-    labels: ['service', 'side', 'server_port', 'method', 'route', 'status_code'],
+    // error_type (src/analytics/red.ts; "" for a success) as OpenTelemetry's error.type: every RED number comes from this family.
+    labels: ['service', 'side', 'server_port', 'method', 'route', 'status_code', 'error_type'],
     serviceLabel: 'service',
-    keptOnOverflow: ['side'],
+    keptOnOverflow: ['side', 'error_type'],
     foldOrder: [...HTTP_FOLD, 'method'],
     boundaries: DURATION_BOUNDARIES_SECONDS,
     processor: 'performance',
@@ -126,7 +127,7 @@ export const FAMILIES: readonly MetricFamily[] = [
   },
   {
     name: 'http_errors_total',
-    help: 'Failed HTTP exchanges, by error type (4xx, 5xx, reset, aborted) and status code.',
+    help: 'Failed HTTP exchanges, by error type (5xx; 4xx on the client side only; reset, aborted: not completed, whatever the status) and status code.',
     kind: 'counter',
     labels: ['service', 'side', 'server_port', 'route', 'status_code', 'error_type'],
     serviceLabel: 'service',

@@ -5,8 +5,8 @@
  * events' own time, so the same file always gives the same summary.
  */
 import { once } from 'node:events';
-import { errorRates } from '../analytics/queries';
-import type { HistogramSummary, MetricStore } from '../analytics/store';
+import { redRows } from '../analytics/red';
+import type { MetricStore } from '../analytics/store';
 import { ExchangeCursor } from '../capture/decoder';
 import { readCaptureFile } from '../capture/capture-file';
 import { loadAnalyticsOptions } from '../config/analytics-config';
@@ -42,26 +42,20 @@ function usage(message: string): never {
   throw new TracerError('HT_ERR_USAGE', message);
 }
 
-/** The RED rows of a window, busiest first. */
+/** The RED rows of a window (src/analytics/red.ts), busiest first. */
 export function summaryRows(store: MetricStore, windowMs: number): SummaryRow[] {
-  const by = ['service', 'side', 'route'];
-  const key = (labels: Record<string, string>): string => `${labels.service}\u0000${labels.side}\u0000${labels.route}`;
-  const durations = new Map(store.window({ metric: 'http_request_duration_seconds', by }, windowMs).map((r) => [key(r.labels), r.summary as HistogramSummary]));
-  return errorRates(store, windowMs, by)
-    .map((r) => {
-      const d = durations.get(key(r.labels));
-      return {
-        service: r.labels.service,
-        side: r.labels.side,
-        route: r.labels.route,
-        requests: r.requests,
-        ratePerSecond: r.requestsPerSecond,
-        errors: r.errors,
-        p50Seconds: d?.p50 ?? NaN,
-        p95Seconds: d?.p95 ?? NaN,
-        p99Seconds: d?.p99 ?? NaN,
-      };
-    })
+  return redRows(store, windowMs, ['service', 'side', 'route'])
+    .map((r) => ({
+      service: r.labels.service,
+      side: r.labels.side,
+      route: r.labels.route,
+      requests: r.requests,
+      ratePerSecond: r.requestsPerSecond,
+      errors: r.errors,
+      p50Seconds: r.latencySeconds.p50,
+      p95Seconds: r.latencySeconds.p95,
+      p99Seconds: r.latencySeconds.p99,
+    }))
     .sort((a, b) => b.requests - a.requests || a.service.localeCompare(b.service) || a.route.localeCompare(b.route));
 }
 

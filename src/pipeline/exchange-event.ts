@@ -11,6 +11,7 @@
  * Groups live in a pool owned by the shard; a processor must not keep one
  * after its process() returns.
  */
+import { errorTypeOf, type ErrorType } from '../analytics/red';
 import { ExchangeFlags } from '../capture/abi';
 import type { Direction, ExchangeCursor } from '../capture/decoder';
 import type { SeriesCell } from './delta-table';
@@ -26,8 +27,8 @@ export interface Identity {
   readonly statusCode: string;
   /** "2xx" … "5xx", or "none" when the exchange ended without a status. */
   readonly statusClass: string;
-  /** "4xx", "5xx", "reset", "aborted", or "" for a success. */
-  readonly errorType: string;
+  /** The one rule, src/analytics/red.ts: "5xx", "4xx" (client side), "reset", "aborted", or "" for a success. */
+  readonly errorType: ErrorType;
   /** Why an aborted exchange ended: reset, closed, timeout, process_exit; "" otherwise. */
   readonly abortReason: string;
   /** The process (tgid), its name, and its cgroup when the identity was made. */
@@ -84,14 +85,6 @@ function outcomeOf(flags: number): number {
   if (flags & ExchangeFlags.timeout) return 2;
   if (flags & ExchangeFlags.processExit) return 3;
   return 4;
-}
-
-function errorTypeOf(abortReason: string, status: number): string {
-  if (abortReason === 'reset') return 'reset';
-  if (abortReason !== '') return 'aborted';
-  if (status >= 500) return '5xx';
-  if (status >= 400) return '4xx';
-  return '';
 }
 
 /** Builds events from records, interning identities. One per shard. */
@@ -171,7 +164,7 @@ export class Enricher {
       route,
       statusCode: String(status),
       statusClass: status >= 100 && status < 600 ? `${Math.floor(status / 100)}xx` : 'none',
-      errorType: errorTypeOf(abortReason, status),
+      errorType: errorTypeOf(side, status, abortReason),
       abortReason,
       pid: String(tgid),
       processName: comm,

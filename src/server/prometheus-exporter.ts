@@ -10,7 +10,8 @@
  */
 import { Registry, type MetricObjectWithValues, type MetricValue, type MetricValueWithName } from 'prom-client';
 import type { MetricFamily } from '../analytics/families';
-import type { HistogramSummary, MetricStore, Series } from '../analytics/store';
+import { redRows } from '../analytics/red';
+import type { MetricStore, Series } from '../analytics/store';
 import type { CaptureStats } from '../capture/capture';
 import type { Engine } from '../pipeline/engine';
 import { escapeControl } from './safe-text';
@@ -62,8 +63,10 @@ function labelCache(family: MetricFamily, rename: Record<string, string>, skip: 
       labels = {};
       for (let i = 0; i < family.labels.length; i++) {
         const name = family.labels[i];
+        // An empty label is an absent one to Prometheus (and OpenTelemetry sets error.type only on errors): left out.
+        if (skip.includes(name) || series.labels[i] === '') continue;
         // prom-client escapes only \, " and newline: the other control characters are ours to escape.
-        if (!skip.includes(name)) labels[rename[name] ?? name] = escapeControl(series.labels[i]);
+        labels[rename[name] ?? name] = escapeControl(series.labels[i]);
       }
       cache.set(series, labels);
     }
@@ -106,7 +109,7 @@ function familyMetric(store: MetricStore, family: MetricFamily): ScrapeTimeMetri
   });
 }
 
-/** http_server_request_duration_seconds / http_client_request_duration_seconds from the duration family. */
+/** http_server_request_duration_seconds / http_client_request_duration_seconds from the duration family; error_type (OpenTelemetry's error.type) only on errors. */
 function otelDurationMetric(store: MetricStore, family: MetricFamily, side: 'server' | 'client'): ScrapeTimeMetric {
   const name = `http_${side}_request_duration_seconds`;
   const sideIndex = family.labels.indexOf('side');
@@ -120,16 +123,16 @@ function otelDurationMetric(store: MetricStore, family: MetricFamily, side: 'ser
   });
 }
 
-/** The seed's percentile gauges, per service and side, over a window. */
+/** The seed's percentile gauges, per service and side, over a window: RED's latency (src/analytics/red.ts). */
 function percentileMetric(store: MetricStore, q: 'p50' | 'p95' | 'p99', windowMs: number): ScrapeTimeMetric {
   return new ScrapeTimeMetric(
     `http_request_duration_seconds_${q}`,
     `The ${q.slice(1)}th percentile of HTTP exchange duration over the last ${windowMs / 60_000} minutes, within 1 %.`,
     'gauge',
     () =>
-      store.window({ metric: 'http_request_duration_seconds', by: ['service', 'side'] }, windowMs).map((r) => ({
+      redRows(store, windowMs, ['service', 'side']).map((r) => ({
         labels: { service: escapeControl(r.labels.service), side: r.labels.side },
-        value: (r.summary as HistogramSummary)[q],
+        value: r.latencySeconds[q],
       })),
   );
 }

@@ -10,13 +10,13 @@ function ladder(name: string, labels: string[]): string[][] {
   return Array.from({ length: plan.floor + 1 }, (_, step) => plan.labelsAt(labels, step, labels[plan.serviceIndex]));
 }
 
-t.test('the duration histogram folds route, then port, then method; status_code folds to its class only at the floor', async (t) => {
-  t.same(ladder('http_request_duration_seconds', ['api:80', 'server', '80', 'GET', '/users/{id}', '503']), [
-    ['api:80', 'server', '80', 'GET', '/users/{id}', '503'],
-    ['api:80', 'server', '80', 'GET', O, '503'],
-    ['api:80', 'server', O, 'GET', O, '503'],
-    ['api:80', 'server', O, O, O, '503'],
-    ['api:80', 'server', O, O, O, '5xx'],
+t.test('the duration histogram folds route, then port, then method; status_code folds to its class only at the floor; error_type stays', async (t) => {
+  t.same(ladder('http_request_duration_seconds', ['api:80', 'server', '80', 'GET', '/users/{id}', '503', '5xx']), [
+    ['api:80', 'server', '80', 'GET', '/users/{id}', '503', '5xx'],
+    ['api:80', 'server', '80', 'GET', O, '503', '5xx'],
+    ['api:80', 'server', O, 'GET', O, '503', '5xx'],
+    ['api:80', 'server', O, O, O, '503', '5xx'],
+    ['api:80', 'server', O, O, O, '5xx', '5xx'],
   ]);
 });
 
@@ -32,12 +32,12 @@ t.test('every family keeps its service, side, status class and error type at the
 
 t.test('folding is idempotent and recognised, whoever folded first', async (t) => {
   const plan = new FoldPlan(family('http_request_duration_seconds'));
-  const floor = plan.labelsAt(['api:80', 'server', '80', 'GET', '/a', '500'], plan.floor, 'api:80');
+  const floor = plan.labelsAt(['api:80', 'server', '80', 'GET', '/a', '500', '5xx'], plan.floor, 'api:80');
   t.same(plan.labelsAt(floor, plan.floor, 'api:80'), floor);
   t.equal(plan.isFolded(floor), true);
-  t.equal(plan.isFolded(['api:80', 'server', '80', 'GET', '/a', '500']), false);
-  t.equal(plan.isFolded([O, 'server', '80', 'GET', '/a', '500']), true, 'the OVERFLOW service');
-  t.equal(plan.isFolded(['api:80', 'server', '80', 'GET', '/a', '0']), false, 'no status is a value, not a fold');
+  t.equal(plan.isFolded(['api:80', 'server', '80', 'GET', '/a', '500', '5xx']), false);
+  t.equal(plan.isFolded([O, 'server', '80', 'GET', '/a', '500', '5xx']), true, 'the OVERFLOW service');
+  t.equal(plan.isFolded(['api:80', 'server', '80', 'GET', '/a', '0', 'aborted']), false, 'no status is a value, not a fold');
 });
 
 t.test('status classes of codes', async (t) => {

@@ -5,7 +5,7 @@ import { OVERFLOW as O, SeriesBudget, type Placement } from '../../src/analytics
 const family = (name: string): MetricFamily => FAMILIES.find((f) => f.name === name)!;
 const DURATION = family('http_request_duration_seconds');
 const REQUESTS = family('http_requests_total');
-const duration = (service: string, route: string, status = '200'): string[] => [service, 'server', '80', 'GET', route, status];
+const duration = (service: string, route: string, status = '200'): string[] => [service, 'server', '80', 'GET', route, status, status[0] === '5' ? '5xx' : ''];
 const where = (p: Placement): [string[], string | undefined] => [p.labels, p.folded];
 
 t.test('a full service folds its route first, then more, and keeps its floor of its own: status classes stay', async (t) => {
@@ -14,7 +14,7 @@ t.test('a full service folds its route first, then more, and keeps its floor of 
   // 9 own series: the tenth of the budget is kept for series with a folded route.
   t.same(where(b.place(DURATION, duration('api:80', '/r9'))), [duration('api:80', O), 'route']);
   t.same(where(b.place(DURATION, duration('api:80', '/r10'))), [duration('api:80', O), 'route'], 'the folded series is held: no more budget');
-  t.same(where(b.place(DURATION, duration('api:80', '/r11', '500'))), [['api:80', 'server', O, O, O, '5xx'], 'route'], 'no room above the floor: the floor, its status class kept');
+  t.same(where(b.place(DURATION, duration('api:80', '/r11', '500'))), [['api:80', 'server', O, O, O, '5xx', '5xx'], 'route'], 'no room above the floor: the floor, its status class kept');
   t.same(where(b.place(DURATION, duration('web:80', '/r0', '500'))), [duration('web:80', '/r0', '500'), undefined], 'another service has its own budget');
   t.same(b.stats(), { series: 12, services: 2, folded: { route: 3, service: 0, global: 0 }, foldedTotal: 3 });
 });
@@ -31,9 +31,9 @@ t.test('past the services cap, new services fold into the OVERFLOW service, with
 t.test('the global cap keeps a fifth for floors, then folds into the OVERFLOW floor, which always exists', async (t) => {
   const b = new SeriesBudget({ perService: 100, global: 5 });
   for (let i = 0; i < 4; i++) t.equal(b.place(DURATION, duration('a', `/r${i}`)).folded, undefined);
-  t.same(where(b.place(DURATION, duration('a', '/r4'))), [['a', 'server', O, O, O, '2xx'], 'route'], 'series above a floor get 4 of 5; the fifth goes to a floor');
-  t.same(where(b.place(DURATION, duration('b', '/r0', '503'))), [[O, 'server', O, O, O, '5xx'], 'global'], 'nothing left: the OVERFLOW floor');
-  t.same(where(b.place(DURATION, duration('c', '/r0', '503'))), [[O, 'server', O, O, O, '5xx'], 'global']);
+  t.same(where(b.place(DURATION, duration('a', '/r4'))), [['a', 'server', O, O, O, '2xx', ''], 'route'], 'series above a floor get 4 of 5; the fifth goes to a floor');
+  t.same(where(b.place(DURATION, duration('b', '/r0', '503'))), [[O, 'server', O, O, O, '5xx', '5xx'], 'global'], 'nothing left: the OVERFLOW floor');
+  t.same(where(b.place(DURATION, duration('c', '/r0', '503'))), [[O, 'server', O, O, O, '5xx', '5xx'], 'global']);
   t.same(b.stats(), { series: 5, services: 1, folded: { route: 1, service: 0, global: 2 }, foldedTotal: 3 }, 'the OVERFLOW floor is not counted');
 });
 

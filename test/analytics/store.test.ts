@@ -7,7 +7,6 @@ import t from 'tap';
 import type { DeltaCell } from '../../src/analytics/cells';
 import { FAMILIES, seriesKey } from '../../src/analytics/families';
 import { Distribution } from '../../src/analytics/distribution';
-import { errorRates } from '../../src/analytics/queries';
 import type { SeriesBudgetLimits } from '../../src/analytics/series-budget';
 import { MetricStore, type HistogramSummary } from '../../src/analytics/store';
 
@@ -26,7 +25,7 @@ function requests(bucketMs: number, value: number, route = '/a', service = 'api:
 function durations(bucketMs: number, values: number[], route = '/a'): DeltaCell {
   const d = new Distribution();
   values.forEach((v) => d.record(v));
-  const labels = ['api:80', 'server', '80', 'GET', route, '200'];
+  const labels = ['api:80', 'server', '80', 'GET', route, '200', ''];
   return { family: 'http_request_duration_seconds', labels, key: seriesKey(labels), bucketMs, value: values.length, dist: d.toData(), bounds: [values.length, ...new Array(14).fill(0)] };
 }
 
@@ -156,19 +155,4 @@ t.test('retired series beyond the global cap are forgotten, the longest idle fir
     ['/b', '/c', '/d', '/e', '/f'],
     'six retired, five kept: /a, the longest idle, is gone',
   );
-});
-
-t.test('error rate per service: errors over requests in the window', async (t) => {
-  now = T0 + 20_000;
-  const s = store();
-  const errors = (value: number, service: string, type: string): DeltaCell => {
-    const labels = [service, 'server', '80', '/a', type === '4xx' ? '404' : '503', type];
-    return { family: 'http_errors_total', labels, key: seriesKey(labels), bucketMs: T0, value };
-  };
-  s.ingest([requests(T0, 40, '/a'), requests(T0, 60, '/b'), requests(T0, 10, '/a', 'web:80'), errors(3, 'api:80', '4xx'), errors(2, 'api:80', '5xx')]);
-  t.same(errorRates(s, 60_000), [
-    { labels: { service: 'api:80' }, requests: 100, requestsPerSecond: 5, errors: 5, errorRate: 0.05, errorsPerSecond: 0.25 },
-    { labels: { service: 'web:80' }, requests: 10, requestsPerSecond: 0.5, errors: 0, errorRate: 0, errorsPerSecond: 0 },
-  ]);
-  t.same(errorRates(s, 60_000, ['service', 'route'], { service: 'api:80' }).map((r) => [r.labels.route, r.errorRate]), [['/a', 5 / 40], ['/b', 0]]);
 });

@@ -58,7 +58,7 @@ export function fillStore(engine: Engine, count: number, nowMs = NOW): void {
   for (let i = 0; i < count; i++) {
     const d = new Distribution();
     d.record(0.001 * ((i % 50) + 1));
-    const labels = [`svc${i % 10}:80`, 'server', '80', 'GET', `/r/${i}`, i % 7 === 0 ? '500' : '200'];
+    const labels = [`svc${i % 10}:80`, 'server', '80', 'GET', `/r/${i}`, ...(i % 7 === 0 ? ['500', '5xx'] : ['200', ''])];
     cells.push({ family: 'http_request_duration_seconds', labels, key: seriesKey(labels), bucketMs: nowMs - (nowMs % 10_000) - 20_000, value: 1, dist: d.toData(), bounds: [1, ...new Array(14).fill(0)] });
   }
   engine.store.ingest(cells);

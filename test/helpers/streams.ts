@@ -119,7 +119,7 @@ export function randomStream(o: StreamOptions): Stream {
       method,
       route,
       status,
-      errorType: status === 0 ? (reset ? 'reset' : 'aborted') : status >= 500 ? '5xx' : status >= 400 ? '4xx' : '',
+      errorType: status === 0 ? (reset ? 'reset' : 'aborted') : status >= 500 ? '5xx' : status >= 400 && side === 'client' ? '4xx' : '',
       requestBytes,
       responseBytes,
       newConnection: (flags & ExchangeFlags.newConnection) !== 0,

@@ -27,6 +27,8 @@ t.test('identity: service, side, port, method, route, status class, error type, 
     { comm: 'api', localPort: 9000, head: 'GET /x HTTP/1.1\r\n', status: 0, flags: A | ExchangeFlags.processExit },
     { comm: 'api', localPort: 9000, head: 'GET /x HTTP/1.1\r\n', status: 0, flags: A | ExchangeFlags.closed },
     { comm: 'api', localPort: 9000, head: 'BREW /x HTTP/1.1\r\n', status: 418 },
+    { comm: 'api', localPort: 9000, head: 'GET /x HTTP/1.1\r\n', status: 200, flags: A | ExchangeFlags.closed },
+    { direction: 'client', comm: 'curl', peerPort: 8080, localPort: 51001, head: 'GET /jobs HTTP/1.1\r\n', status: 404 },
   ]);
   const pick = (id: Identity) => {
     const { service, side, serverPort, method, route, statusCode, statusClass, errorType, abortReason } = id;
@@ -35,13 +37,15 @@ t.test('identity: service, side, port, method, route, status class, error type, 
   t.same(ids.map(pick), [
     'nginx:80 server 80 GET /users/{id} 200 2xx  ',
     'nginx:80 server 80 GET /users/{id} 200 2xx  ',
-    'nginx:80 server 80 PUT /users/{id} 404 4xx 4xx ',
+    'nginx:80 server 80 PUT /users/{id} 404 4xx  ',
     'curl client 8080 POST /jobs 503 5xx 5xx ',
     'api:9000 server 9000 GET /x 0 none reset reset',
     'api:9000 server 9000 GET /x 0 none aborted timeout',
     'api:9000 server 9000 GET /x 0 none aborted process_exit',
     'api:9000 server 9000 GET /x 0 none aborted closed',
-    'api:9000 server 9000 _OTHER /x 418 4xx 4xx ',
+    'api:9000 server 9000 _OTHER /x 418 4xx  ',
+    'api:9000 server 9000 GET /x 200 2xx aborted closed',
+    'curl client 8080 GET /jobs 404 4xx 4xx ',
   ]);
   t.equal(ids[0], ids[1], 'the same identity object for the same labels');
   t.same([ids[0].pid, ids[0].processName], ['100', 'nginx']);

@@ -170,7 +170,7 @@ t.test('GET /metrics: seed names, OpenTelemetry names, percentiles and the agent
     'http_server_request_duration_seconds_bucket{le="0.05",service_name="api:8080",server_port="8080",http_request_method="GET",http_route="/users/{id}",http_response_status_code="200"} 3',
     'http_server_request_duration_seconds_bucket{le="+Inf",service_name="api:8080",server_port="8080",http_request_method="GET",http_route="/users/{id}",http_response_status_code="200"} 6',
     'http_server_request_duration_seconds_count{service_name="api:8080",server_port="8080",http_request_method="POST",http_route="/orders",http_response_status_code="201"} 3',
-    'http_client_request_duration_seconds_count{service_name="curl",server_port="8080",http_request_method="GET",http_route="/users/{id}",http_response_status_code="404"} 3',
+    'http_client_request_duration_seconds_count{service_name="curl",server_port="8080",http_request_method="GET",http_route="/users/{id}",http_response_status_code="404",error_type="4xx"} 3',
     'http_request_duration_seconds_p50{service="curl",side="client"} 0.005',
     'http_tracer_events_processed_total 15',
     'http_tracer_events_lost_total{reason="engine_queue_full"} 0',

@@ -1,7 +1,8 @@
 /**
- * Error processor: failed exchanges classified as 4xx, 5xx, reset (the
- * connection failed mid-exchange) or aborted (closed, timed out, or the
- * process exited). The error rate per service is this over http_requests_total.
+ * Error processor: the seed's http_errors_total, the failed exchanges by the
+ * one rule of src/analytics/red.ts (5xx; 4xx on the client side; reset or
+ * aborted, whatever the status). The same identities carry error_type on the
+ * duration histogram, from which every RED number is read, so the two agree.
  */
 import { familiesOf, type ProcessorPlugin } from '../processor';
 

@@ -4,8 +4,10 @@
  * listens): records are decoded only while the per-second budget lasts, the
  * rest counted. What leaves is fit to leave: the target redacted
  * (src/capture/redact.ts), captured strings with control characters
- * escaped (src/server/safe-text.ts).
+ * escaped (src/server/safe-text.ts). error_type is RED's rule
+ * (src/analytics/red.ts), so the dashboard marks what the metrics count.
  */
+import { errorTypeOf } from '../../analytics/red';
 import { formatEndpoint } from '../../capture/address';
 import { ExchangeCursor } from '../../capture/decoder';
 import { redactTarget } from '../../capture/redact';
@@ -40,6 +42,8 @@ export class ExchangeStream {
           target: escapeControl(redactTarget(e.target, this.redactPatterns)),
           status: e.status,
           aborted: e.aborted,
+          // The rule tells only a reset from any other end of an aborted exchange.
+          error_type: errorTypeOf(e.direction, e.status, e.aborted ? (e.flags.includes('reset') ? 'reset' : 'closed') : ''),
           duration_ms: e.durationNs / 1e6,
           request_bytes: e.requestBytes,
           response_bytes: e.responseBytes,
