@@ -319,3 +319,25 @@ t.test('the API token: writes always, reads with protect_reads, never /api/healt
   t.equal((await guarded.inject({ url: '/metrics', headers: { authorization: `Basic ${token}` } })).statusCode, 401);
   t.equal((await guarded.inject('/api/health')).statusCode, 200, 'liveness stays open');
 });
+
+t.test('secrets in captured targets stay off REST, /api/series and /metrics (query values never, path secrets by redact_patterns)', async (t) => {
+  const SECRET = 'S3cr3tInv1teC0de';
+  const engine = await Engine.start({ workerThreads: 1, clockOffsetMs: 0, now: () => NOW, publishIntervalMs: 60_000, redactPatterns: ['(?<=/invite/)[^/]+', '[^/]+@[^/]+'] });
+  const heads = [`GET /invite/${SECRET}/accept?token=${SECRET} HTTP/1.1\r\n\r\n`, `GET /users/alice@example.com/reset-password?email=alice@example.com&token=${SECRET} HTTP/1.1\r\n\r\n`, `GET http://bob:${SECRET}@proxy.example/x HTTP/1.1\r\n\r\n`];
+  const records = heads.map((head, i) => encodeExchange({ comm: 'api', localPort: 8080, head, status: 200, ...at(1000 * (i + 1), 5) }));
+  engine.ingest(batchOf(...records), records.length);
+  await engine.sync();
+  const exporter = createExporter({ engine });
+  const app = buildApp({ engine, scrape: exporter.scrape, startedAtMs: Date.now() });
+  t.teardown(async () => {
+    await app.close();
+    await engine.stop();
+  });
+  const bodies = await Promise.all(['/api/metrics?window=5m', '/api/series?window=5m', '/metrics', '/api/stats'].map(async (url) => [url, (await app.inject(url)).body] as const));
+  for (const [url, body] of bodies) {
+    t.notMatch(body, SECRET, `${url}: no secret`);
+    t.notMatch(body, 'alice@example.com', `${url}: no address`);
+  }
+  const routes = ((await app.inject('/api/metrics?window=5m')).json().routes as { route: string }[]).map((r) => r.route).sort();
+  t.same(routes, ['/invite/{redacted}/accept', '/users/{redacted}/reset-password', '/x']);
+});
