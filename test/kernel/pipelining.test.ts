@@ -14,7 +14,6 @@ import t, { type Test } from 'tap';
 import type { Exchange } from '../../src/capture/decoder';
 import { describe as describeExchange, freePort, kernelSkipReason, Recorder, run, sleep, tally, tracedServer } from '../helpers/kernel';
 import { startNginx } from '../helpers/nginx';
-import { startLoggedNginx } from '../helpers/nginx-logged';
 import { wholeResponses, type WireResponse } from '../helpers/http-wire';
 import { pipelineClient } from '../helpers/peers';
 import { RawClient, request } from '../helpers/raw-client';
@@ -170,7 +169,7 @@ t.test('wrk, 8 requests per write, against nginx with an access log: every excha
   const CONNECTIONS = 16;
   const DEPTH = 8;
   const port = await freePort();
-  const nginx = await startLoggedNginx(port, { 'index.html': PAGE });
+  const nginx = await startNginx(port, { 'index.html': PAGE }, { accessLog: true });
   t.teardown(() => nginx.stop());
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wrk-pipeline-'));
   t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
