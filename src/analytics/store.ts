@@ -267,20 +267,25 @@ export class MetricStore {
     if (s.holdsBudget) this.budget.release(s.family, s.key);
   }
 
+  /** The store's clock (Unix ms): what "now" means for its queries. Read it once per request. */
+  nowMs(): number {
+    return this.now();
+  }
+
   /** Every live series of a family, with its totals (for exporters). */
   seriesOf(metric: string): IterableIterator<Series> {
     const family = this.families.get(metric);
     return (family ? this.byFamily.get(family) ?? new Set<Series>() : new Set<Series>()).values();
   }
 
-  /** Summaries over the last `windowMs`, one row per series or per group. */
-  window(selector: Selector, windowMs: number): WindowRow[] {
+  /** Summaries over the `windowMs` ending at nowMs (default: the store's clock, read once), one row per series or per group. */
+  window(selector: Selector, windowMs: number, nowMs: number = this.now()): WindowRow[] {
     const family = this.familyOf(selector);
     const problem = this.windowProblem(windowMs, family.kind);
     if (problem) throw new StoreQueryError('window', `${formatDuration(windowMs)} ${problem}`);
     const t = this.tierIndexFor(family.kind, windowMs, 'window');
     const res = this.tiers[family.kind][t].resolutionMs;
-    const now = this.now();
+    const now = nowMs;
     const alignedNow = now - (now % res);
     const startMs = alignedNow + res - windowMs;
     const groups = this.collect(family, compileMatchers(family, selector.match ?? {}), selector.by, t, startMs, alignedNow + res);
@@ -288,11 +293,16 @@ export class MetricStore {
     return [...groups.values()].map((g) => ({ labels: g.labels, summary: summarize(g.acc, seconds) }));
   }
 
-  /** Summaries per step over [startMs, endMs]: points at step starts, each covering [t, t + step); only where there is data. */
-  range(selector: Selector, startMs: number, endMs: number, stepMs: number): RangeRow[] {
+  /**
+   * Summaries per step over [startMs, endMs]: points at step starts, each
+   * covering [t, t + step); only where there is data. The tier is the one
+   * that keeps startMs at nowMs (default: the store's clock): a caller that
+   * chose the step for a span passes the "now" it measured that span from.
+   */
+  range(selector: Selector, startMs: number, endMs: number, stepMs: number, nowMs: number = this.now()): RangeRow[] {
     const family = this.familyOf(selector);
     if (!(endMs >= startMs)) throw new StoreQueryError('end', 'must not be before start');
-    const now = this.now();
+    const now = nowMs;
     const t = this.tierIndexFor(family.kind, Math.max(now - startMs, 1), 'start');
     const res = this.tiers[family.kind][t].resolutionMs;
     if (stepMs < res || stepMs % res !== 0) {

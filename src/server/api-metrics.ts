@@ -40,7 +40,7 @@ function redRow(r: Red): RedRow {
   };
 }
 
-export function apiMetrics(store: MetricStore, q: MetricsQuery, windowMs: number, nowMs: number = Date.now()) {
+export function apiMetrics(store: MetricStore, q: MetricsQuery, windowMs: number, nowMs: number = store.nowMs()) {
   const match: Record<string, LabelMatcher> = {};
   if (q.service !== undefined) match.service = q.service;
   if (q.route !== undefined) match.route = q.route;
@@ -48,13 +48,13 @@ export function apiMetrics(store: MetricStore, q: MetricsQuery, windowMs: number
   if (q.side !== undefined) match.side = q.side;
   if (q.status_class !== undefined) match.status_code = { op: '=~', value: STATUS_PATTERN[q.status_class] };
   const grouped = (by: string[]) =>
-    redRows(store, windowMs, by, match)
+    redRows(store, windowMs, by, match, nowMs)
       .map((r) => ({ ...r.labels, ...redRow(r) }))
       .sort((a, b) => b.requests - a.requests)
       .slice(0, q.limit);
-  const total = redRows(store, windowMs, [], match)[0];
+  const total = redRows(store, windowMs, [], match, nowMs)[0];
   const statusClasses: Record<string, number> = {};
-  for (const r of store.window({ metric: RED_METRIC, by: ['status_code'], match }, windowMs)) {
+  for (const r of store.window({ metric: RED_METRIC, by: ['status_code'], match }, windowMs, nowMs)) {
     const code = r.labels.status_code;
     const cls = code === '0' ? 'none' : `${code[0]}xx`;
     statusClasses[cls] = (statusClasses[cls] ?? 0) + (r.summary as HistogramSummary).count;
@@ -81,13 +81,6 @@ export interface SeriesQuery {
 /** About this many points per chart; the step is the smallest kept resolution that gives at most that. */
 const TARGET_POINTS = 90;
 const STEPS_MS = [10_000, 60_000, 300_000, 900_000, 3_600_000];
-/**
- * The store reads its clock again for each query: the window starts this much
- * later than "now" would put it (never more than one step), so the span the
- * store sees stays inside the tier the step was chosen for while the handler runs.
- */
-const CLOCK_SLACK_MS = 1000;
-
 /** The step for a window: a multiple of the resolution the store keeps for a span that long, with at most TARGET_POINTS points. */
 export function seriesStepMs(store: MetricStore, windowMs: number): number {
   const floorMs = store.resolutionFor('histogram', windowMs);
@@ -106,14 +99,14 @@ export function apiSeries(store: MetricStore, q: SeriesQuery, windowMs: number, 
   if (q.side !== undefined) match.side = q.side;
   const stepMs = seriesStepMs(store, windowMs);
   // windowMs / stepMs steps, the last one the step in progress; aligned to the step, so the
-  // store sees a span of at most windowMs (it picks its tier by that span) until the slack runs out.
-  const endStepMs = nowMs + CLOCK_SLACK_MS - ((nowMs + CLOCK_SLACK_MS) % stepMs);
+  // store, given the same now, sees a span of at most windowMs (it picks its tier by that span).
+  const endStepMs = nowMs - (nowMs % stepMs);
   const startMs = endStepMs + stepMs - windowMs;
   return {
     window: q.window,
     generated_at: new Date(nowMs).toISOString(),
     step_seconds: stepMs / 1000,
-    points: redPoints(store, match, startMs, Math.max(startMs, nowMs), stepMs).map(({ t, red: r }) => ({
+    points: redPoints(store, match, startMs, Math.max(startMs, nowMs), stepMs, nowMs).map(({ t, red: r }) => ({
       t: t / 1000,
       requests_per_second: r.requestsPerSecond,
       error_rate: r.errorRate,

@@ -251,6 +251,21 @@ t.test('GET /api/series: every window the dashboard offers, on a clock that move
   }
 });
 
+t.test('/api/metrics and /api/series read "now" once per request', async (t) => {
+  let reads = 0;
+  const engine = await Engine.start({ workerThreads: 1, clockOffsetMs: 0, now: () => (reads++, NOW), publishIntervalMs: 60_000, flushIntervalMs: 3_600_000 });
+  t.teardown(() => engine.stop());
+  engine.ingest(batchOf(encodeExchange({ status: 200, ...at(1000, 5) })), 1);
+  await engine.sync();
+  const app = buildApp({ engine, scrape: async () => '', startedAtMs: Date.now() });
+  t.teardown(() => app.close());
+  for (const url of ['/api/metrics?window=5m', '/api/series?window=15m', '/api/series?window=1d']) {
+    const before = reads;
+    t.equal((await app.inject(url)).statusCode, 200, url);
+    t.equal(reads - before, 1, `${url}: one read of the clock`);
+  }
+});
+
 t.test('health counts losses from the start, not from the first query', async (t) => {
   const lossy = await Engine.start({ workerThreads: 1, clockOffsetMs: 0, now: () => NOW, bufferSize: 1 });
   t.teardown(() => lossy.stop());

@@ -16,9 +16,9 @@ const SERIES = 600;
  * one evaluation over SERIES series takes 15–180 ms here (a 2-core machine
  * running other suites: 100 ms of CPU can take 450 ms of wall time); inline,
  * the 500 subscribes alone ran 500 evaluations back to back (7 s and more).
- * The slack is for the machine, not for the agent.
+ * The slack is for the machine (the whole suite runs in parallel on 2 cores), not for the agent.
  */
-const RESPONSIVE_MS = 1000;
+const RESPONSIVE_MS = 2000;
 
 /** One evaluation and one /api/health first: the flood measures the agent warm, not the JIT's first compile. */
 async function warmUp(url: string, http: string): Promise<void> {
