@@ -10,7 +10,7 @@ struct {
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 65536);
-	__uint(map_flags, BPF_F_NO_PREALLOC); /* entries are ~3.8 KiB: pay only for live ones */
+	__uint(map_flags, BPF_F_NO_PREALLOC); /* entries are ~3.5 KiB: pay only for live ones */
 	__type(key, __u64);                   /* tgid << 32 | fd */
 	__type(value, struct conn);
 } ht_conns SEC(".maps");

@@ -14,6 +14,17 @@ import { pythonClient, pythonServer, type PyClientResult } from '../helpers/peer
 
 const skip = kernelSkipReason();
 
+type PyClient = Awaited<ReturnType<typeof pythonClient>>;
+
+/** A keep-alive Python client on `port` that has made its first exchange, before any capture. */
+async function clientAfterOneExchange(t: Test, port: number): Promise<PyClient> {
+  const client = await pythonClient(port);
+  t.teardown(() => client.stop());
+  client.request('GET /hello?n=1');
+  t.equal((await client.result()).status, 200, 'first exchange, before capture');
+  return client;
+}
+
 function lossLine(recorder: Recorder): string {
   const s = recorder.capture.stats();
   return `lost ${JSON.stringify(s.lost.byReason)}, kernel ${JSON.stringify(s.kernel)}`;
@@ -35,12 +46,7 @@ t.test('thread-per-connection server blocked in recv before capture: the next ex
   const port = await freePort();
   const server = await pythonServer(port);
   t.teardown(() => server.stop());
-  const client = await pythonClient(port);
-  t.teardown(() => client.stop());
-
-  client.request('GET /hello?n=1');
-  const first = await client.result();
-  t.equal(first.status, 200, 'first exchange, before capture');
+  const client = await clientAfterOneExchange(t, port);
 
   // The server's connection thread is now blocked in recv, the client idle.
   const recorder = new Recorder({ ports: { allow: [port] } });
@@ -68,10 +74,7 @@ t.test('event-loop server (Node), same arrangement: the next exchange is exact',
   const port = await freePort();
   const server = await nodeServer(port);
   t.teardown(() => stopChild(server));
-  const client = await pythonClient(port);
-  t.teardown(() => client.stop());
-  client.request('GET /hello?n=1');
-  t.equal((await client.result()).status, 200, 'first exchange, before capture');
+  const client = await clientAfterOneExchange(t, port);
 
   const recorder = new Recorder({ ports: { allow: [port] } });
   t.teardown(() => recorder.stop());
@@ -88,10 +91,7 @@ t.test('client blocked in recv before capture: the request written after start i
   const port = await freePort();
   const server = await pythonServer(port);
   t.teardown(() => server.stop());
-  const client = await pythonClient(port);
-  t.teardown(() => client.stop());
-  client.request('GET /hello?n=1');
-  t.equal((await client.result()).status, 200, 'first exchange, before capture');
+  const client = await clientAfterOneExchange(t, port);
 
   // /hold is answered only when the server is told: the client sends it and
   // blocks in recv (entered before the capture); the server thread blocks on
