@@ -115,8 +115,7 @@ async function workers(threads: number): Promise<void> {
     let n = 0;
     for (let i = 0; n < events; i = (i + 1) % batches.length) {
       const records = recordsIn(batches[i]);
-      await engine.waitForRoom(records);
-      engine.ingest(batches[i], records);
+      await engine.enqueue(batches[i], records);
       n += records;
     }
     await engine.sync();

@@ -102,8 +102,7 @@ export async function summaryCommand(file: string, values: SummaryValues, io: Io
         if (endMs > lastMs) lastMs = endMs;
         if (endMs < firstMs) firstMs = endMs;
       }
-      await engine.waitForRoom(records);
-      engine.ingest(batch, records);
+      await engine.enqueue(batch, records);
     });
     if (!engine || lastMs === -Infinity) {
       io.stderr.write(`${file}: no exchanges\n`);

@@ -62,7 +62,6 @@ export class Engine {
   private readonly processorNames: string[];
   private readonly timers: NodeJS.Timeout[] = [];
   private readonly pendingDrains = new Map<number, { waiting: Set<ShardHandle>; resolve: () => void }>();
-  private roomWaiters: { records: number; resolve: () => void }[] = [];
   /** Batches given to enqueue() that wait for room, oldest first. */
   private backlog: { batch: Uint8Array; records: number; resolve: (queued: boolean) => void }[] = [];
   private nextDrainId = 0;
@@ -131,7 +130,7 @@ export class Engine {
   }
 
   /**
-   * For sources that can wait (live capture with back-pressure): queues the
+   * For sources that can wait (live capture with back-pressure, replay, benchmarks): queues the
    * batch as soon as a shard has room, after batches already waiting, and
    * resolves then with what ingest() returned. The caller keeps `batch`
    * unchanged until it resolves. stop() drops and counts what still waits.
@@ -140,16 +139,6 @@ export class Engine {
     const target = this.leastLoaded();
     if (this.backlog.length === 0 && (!target || this.hasRoom(target, records))) return Promise.resolve(this.ingest(batch, records));
     return new Promise((resolve) => this.backlog.push({ batch, records, resolve }));
-  }
-
-  /**
-   * For sources that can wait (replay, benchmarks), unlike the kernel: resolves
-   * when a batch of `records` would be queued rather than dropped.
-   */
-  waitForRoom(records: number): Promise<void> {
-    const target = this.leastLoaded();
-    if (!target || this.hasRoom(target, records)) return Promise.resolve();
-    return new Promise((resolve) => this.roomWaiters.push({ records, resolve }));
   }
 
   private dropped(records: number): void {
@@ -244,21 +233,13 @@ export class Engine {
     for (const id of this.pendingDrains.keys()) this.answered(id, shard);
   }
 
-  /** Queues waiting batches, oldest first, while they fit; then wakes waitForRoom() callers. */
+  /** Queues waiting batches, oldest first, while they fit. */
   private roomMade(): void {
     while (this.backlog.length > 0) {
       const target = this.leastLoaded();
       if (target && !this.hasRoom(target, this.backlog[0].records)) break;
       const b = this.backlog.shift()!;
       b.resolve(this.ingest(b.batch, b.records));
-    }
-    if (this.roomWaiters.length === 0) return;
-    const target = this.leastLoaded();
-    const waiting = this.roomWaiters;
-    this.roomWaiters = [];
-    for (const w of waiting) {
-      if (!target || this.hasRoom(target, w.records)) w.resolve();
-      else this.roomWaiters.push(w);
     }
   }
 

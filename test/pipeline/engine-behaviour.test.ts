@@ -113,8 +113,7 @@ t.test('100 000 distinct paths: series stay under the caps, every observation is
   const N = 100_000;
   for (let i = 0; i < N; i += 1000) {
     const batch = requests(1000, (k) => `/p/${word(i + k)}`, { comm: i % 2000 === 0 ? 'api' : 'web' });
-    await engine.waitForRoom(1000);
-    engine.ingest(batch, 1000);
+    await engine.enqueue(batch, 1000);
   }
   await engine.sync();
   const stats = engine.store.stats();
@@ -144,8 +143,7 @@ t.test('a recorded capture replayed gives the same store every time, with 1, 2 o
   for (let run = 0; run < 3; run++) {
     const engine = await engineWith({ workerThreads: 1 + run });
     await readCaptureFile(file, async (batch, records) => {
-      await engine.waitForRoom(records);
-      engine.ingest(batch, records);
+      await engine.enqueue(batch, records);
     });
     await engine.sync();
     const rows = [...engine.store.families.keys()].map((metric) => engine.store.window({ metric, by: metric === 'http_request_duration_seconds' ? ['route'] : undefined }, 900_000));

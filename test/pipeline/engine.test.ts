@@ -32,8 +32,7 @@ async function engineWith(options: Partial<EngineOptions> & { now: () => number 
 
 async function feed(engine: Engine): Promise<void> {
   for (const b of batches) {
-    await engine.waitForRoom(b.records);
-    if (!engine.ingest(b.bytes, b.records)) throw new Error('a batch was dropped after waitForRoom');
+    if (!(await engine.enqueue(b.bytes, b.records))) throw new Error('a batch was dropped by enqueue');
   }
   await engine.sync();
 }

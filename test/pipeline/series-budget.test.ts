@@ -28,8 +28,7 @@ async function feed(engine: Engine, exchanges: Exchange[], endMs: number): Promi
   const endNs = BigInt(endMs) * 1_000_000n;
   for (let i = 0; i < exchanges.length; i += 100) {
     const records = exchanges.slice(i, i + 100).map((e) => encodeExchange({ comm: e.comm, localPort: e.port, status: e.status, head: `GET ${e.path} HTTP/1.1\r\n\r\n`, startNs: endNs - 1_000_000n, endNs }));
-    await engine.waitForRoom(records.length);
-    engine.ingest(batchOf(...records), records.length);
+    await engine.enqueue(batchOf(...records), records.length);
   }
   await engine.sync();
 }
