@@ -10,12 +10,16 @@ export const ErrorCodes = {
   HT_ERR_CAPTURE_FILE: 'a capture file is malformed',
   HT_ERR_PRECONDITION: 'the machine cannot run the capture (privileges, BTF, tracefs)',
   HT_ERR_LISTEN: 'the agent could not open its HTTP port',
+  HT_ERR_DATA_DIR: 'the data directory (--data-dir, HTTP_TRACER_DATA_DIR) cannot hold the database',
   // Answers of the HTTP port: the `code` field of every JSON error body.
   HT_ERR_BAD_REQUEST: 'a request parameter, header or body is invalid',
   HT_ERR_QUERY: 'the store cannot answer the query as asked (window, step, start)',
   HT_ERR_NOT_FOUND: 'no such path',
   HT_ERR_METHOD_NOT_ALLOWED: 'the path exists, but not for this method (see Allow)',
   HT_ERR_UNAUTHORIZED: 'a valid bearer token is required',
+  HT_ERR_FORBIDDEN: 'writes without a configured token are accepted only from loopback, and never from another site\'s page',
+  HT_ERR_CONFLICT: 'the resource cannot change that way (a rule from the configuration file, an incident already resolved)',
+  HT_ERR_ALERTING_DISABLED: 'alerting is off (enable_alerting: false)',
   HT_ERR_INTERNAL: 'the agent failed to answer (a bug: please report it)',
 } as const;
 
