@@ -129,6 +129,11 @@ export interface Notification {
   notice: AlertNotice;
   /** Rule channels; empty: every target. */
   channels: string[];
+  /**
+   * A firing alert sent again (every resend interval) so that Alertmanager
+   * does not time it out; webhook and Slack targets skip repeats.
+   */
+  repeat: boolean;
 }
 
 export type TargetKind = 'alertmanager' | 'webhook' | 'slack';
