@@ -1,22 +1,30 @@
 /**
- * The bearer token on the HTTP port. With a token configured:
- *   - every write (any method but GET/HEAD/OPTIONS under /api/) needs it;
- *   - with protectReads, every read under /api/ and the metrics path too —
- *     except /api/health, the liveness probe Kubernetes and load balancers
- *     call without secrets (it carries counts and probe names, no captured data).
- * Without a token, nothing is guarded (the default bind is loopback only).
- * A refusal is a 401 with `WWW-Authenticate: Bearer` and a JSON error; the
- * comparison takes the same time whatever the guess.
+ * Who may write and read through the HTTP port. A write is any method but
+ * GET/HEAD/OPTIONS under /api/ (creating an alert rule, acknowledging an
+ * incident).
+ *   - Every write from a browser page must come from an allowed origin
+ *     (origin-policy.ts): another site's page cannot act on the agent (403).
+ *   - With a token configured, every write needs it, and with protectReads
+ *     every read under /api/ and the metrics path too — except /api/health,
+ *     the liveness probe Kubernetes and load balancers call without secrets
+ *     (it carries counts and probe names, no captured data). A refusal is a
+ *     401 with `WWW-Authenticate: Bearer`; the comparison takes the same time
+ *     whatever the guess.
+ *   - Without a token, writes are accepted only from loopback (403 for any
+ *     other peer); reads stay open (the default bind is loopback only).
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { sendError } from './http-errors';
+import { OriginPolicy } from './origin-policy';
 
 export interface ApiSecurity {
   /** The token, as read at start (at least 16 characters); undefined: no guard. */
   token?: string;
   /** Guard reads too (the REST API and /metrics), not only writes. */
   protectReads: boolean;
+  /** Browser origins allowed to write besides the agent's own. Default none. */
+  allowedOrigins?: readonly string[];
 }
 
 const OPEN_PATHS = ['/api/health'];
@@ -39,19 +47,38 @@ function routedPath(url: string): string | undefined {
   }
 }
 
+/** 127.0.0.0/8, ::1, and IPv4 loopback mapped into IPv6. */
+export function isLoopback(address: string | undefined): boolean {
+  return address !== undefined && (address === '::1' || /^(::ffff:)?127\./.test(address));
+}
+
 export function installApiAuth(app: FastifyInstance, security: ApiSecurity, metricsPath: string): void {
   const { token } = security;
-  if (token === undefined) return;
-  const guarded = (req: FastifyRequest): boolean => {
+  const origins = new OriginPolicy(security.allowedOrigins ?? []);
+  /** 'write', 'read' (guarded with protectReads) or 'open'. */
+  const kind = (req: FastifyRequest): 'write' | 'read' | 'open' => {
     const path = routedPath(req.url);
-    if (path === undefined) return true; // undecodable: the router refuses it; never let it through unguarded
-    if (OPEN_PATHS.includes(path)) return false;
+    if (path === undefined) return 'write'; // undecodable: the router refuses it; never let it through unguarded
+    if (OPEN_PATHS.includes(path)) return 'open';
     const api = path.startsWith('/api/');
-    if (!READ_METHODS.has(req.method)) return api;
-    return security.protectReads && (api || path === metricsPath);
+    if (!READ_METHODS.has(req.method)) return api ? 'write' : 'open';
+    return api || path === metricsPath ? 'read' : 'open';
   };
   app.addHook('onRequest', async (req, reply) => {
-    if (!guarded(req) || bearerMatches(req.headers.authorization, token)) return;
+    const k = kind(req);
+    if (k === 'write' && !origins.allows(req.headers.origin, req.headers.host)) {
+      return sendError(reply, 403, { code: 'HT_ERR_FORBIDDEN', error: 'forbidden', message: `origin ${req.headers.origin} may not write here (same origin, or one of allowed_origins)` });
+    }
+    if (token === undefined) {
+      if (k !== 'write' || isLoopback(req.socket.remoteAddress)) return;
+      return sendError(reply, 403, {
+        code: 'HT_ERR_FORBIDDEN',
+        error: 'forbidden',
+        message: `writes from ${req.socket.remoteAddress} need an API token on the agent (HTTP_TRACER_API_TOKEN); without one, only loopback may write`,
+      });
+    }
+    const guarded = k === 'write' || (k === 'read' && security.protectReads);
+    if (!guarded || bearerMatches(req.headers.authorization, token)) return;
     const given = req.headers.authorization !== undefined;
     reply.header('www-authenticate', given ? 'Bearer realm="http-tracer", error="invalid_token"' : 'Bearer realm="http-tracer"');
     return sendError(reply, 401, {
