@@ -8,8 +8,9 @@ cd "$(dirname "$0")/.."
 
 log() { printf 'setup: %s\n' "$*" >&2; }
 
-# Build toolchain, and what the tests drive (nginx, curl, wrk, python3, redis-server, prometheus, chromium).
-packages=(clang llvm libbpf-dev libelf-dev zlib1g-dev make g++ pkg-config python3 curl nginx-light wrk redis-server prometheus chromium)
+# Build toolchain, and what the tests drive (nginx, curl, wrk, python3, redis-server, prometheus,
+# prometheus-alertmanager, chromium).
+packages=(clang llvm libbpf-dev libelf-dev zlib1g-dev make g++ pkg-config python3 curl nginx-light wrk redis-server prometheus prometheus-alertmanager chromium)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -28,7 +29,7 @@ if ((${#missing[@]})); then
     missing=("${missing[@]/bpftool/}")
     missing+=(linux-tools-common "linux-tools-$(uname -r)")
   fi
-  # Do not let the nginx and redis-server packages start system services (ports 80, 6379).
+  # Do not let the nginx, redis-server and alertmanager packages start system services (ports 80, 6379, 9093).
   policy=/usr/sbin/policy-rc.d
   created_policy=
   if [ ! -e "$policy" ]; then printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod +x "$policy" && created_policy=1; fi
