@@ -6,6 +6,7 @@
  *                    new_event (exchanges, sampled), new_metric (a series seen for the
  *                    first time), error.
  *   /ws/analytics    seed 003: a snapshot of every service's RED, periodically.
+ *   both             alert_triggered / alert_resolved {alert} as alerts change state.
  *
  *   upgrade ──> path (404) ──> origin, token (403, 401: upgrade-guard.ts) ──> cap (503) ──> client
  *   message ──> rate (message-rate.ts: refused, then closed 1008) ──> parse ──> subscriptions
@@ -22,6 +23,7 @@
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer } from 'ws';
+import type { AlertEvent } from '../../alerting/types';
 import type { MetricStore, Series } from '../../analytics/store';
 import { compileRedactPatterns } from '../../capture/redact';
 import { apiMetrics } from '../api-metrics';
@@ -238,6 +240,12 @@ export class LiveHub {
   /** One evaluation for every subscriber of a query: serialized once, captured strings escaped. */
   private evaluate(query: Parameters<typeof apiMetrics>[1], windowMs: number): string {
     return JSON.stringify(apiMetrics(this.store, query, windowMs), controlEscapingReplacer);
+  }
+
+  /** alert_triggered / alert_resolved to every client: few, and each one matters (no budget). */
+  alert(event: AlertEvent): void {
+    const text = JSON.stringify({ type: event.type, alert: event.alert }, controlEscapingReplacer);
+    for (const c of this.clients) this.sendText(c, text);
   }
 
   /** new_metric to every /ws/{id} client, within the per-second budget. */

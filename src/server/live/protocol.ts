@@ -6,7 +6,7 @@
  *                    {type:"unsubscribe", query_id}
  *   agent → client   subscribed, unsubscribed, realtime_update {query_id, data},
  *                    new_event {query_id, data}, new_metric {data}, analytics_snapshot {data},
- *                    error {message[, query_id]}
+ *                    alert_triggered {alert}, alert_resolved {alert}, error {message[, query_id]}
  *
  * Parsing costs O(message size) and does no store work: a subscribe only
  * names a query (its normalized key shares one evaluation among every
