@@ -7,6 +7,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import { Capture, type CaptureOptions } from '../../src/capture/capture';
 import type { Test } from 'tap';
@@ -184,12 +185,20 @@ export const BIN = path.join(__dirname, '..', '..', 'bin', 'http-tracer.js');
 
 /**
  * `http-tracer COMMAND ARGS` as its own process with its HTTP port on
- * 127.0.0.1:port; resolves once the port accepts connections (or says what
- * the agent printed if it never does). Killed when the test process exits.
+ * 127.0.0.1:port and its own data directory (a new temporary one unless
+ * `env` names one); resolves once the port accepts connections (or says
+ * what the agent printed if it never does). Killed when the test process exits.
  */
-export async function agentProcess(command: 'run' | 'demo', args: string[], port: number): Promise<{ child: ChildProcess; url: string; stderr: () => string }> {
+export async function agentProcess(command: 'run' | 'demo', args: string[], port: number, env: Record<string, string> = {}): Promise<{ child: ChildProcess; url: string; stderr: () => string }> {
   const child = spawn(process.execPath, [BIN, command, ...args], {
-    env: { ...process.env, HTTP_TRACER_ANALYTICS_DASHBOARD_PORT: String(port), HTTP_TRACER_ANALYTICS_DASHBOARD_ADDRESS: '127.0.0.1', HTTP_TRACER_ANALYTICS_WORKER_THREADS: '2' },
+    env: {
+      ...process.env,
+      HTTP_TRACER_ANALYTICS_DASHBOARD_PORT: String(port),
+      HTTP_TRACER_ANALYTICS_DASHBOARD_ADDRESS: '127.0.0.1',
+      HTTP_TRACER_ANALYTICS_WORKER_THREADS: '2',
+      HTTP_TRACER_DATA_DIR: fs.mkdtempSync(path.join(os.tmpdir(), 'http-tracer-data-')),
+      ...env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   children.add(child);
