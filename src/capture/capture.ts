@@ -10,6 +10,7 @@
  * back-pressures into the ring buffer (ringBufferBytes, sized for bursts);
  * records are lost only if the ring overflows, counted as ringbuf_full.
  */
+import { fail, integerIn } from '../config/validate';
 import { TracerError } from '../errors';
 import { FILTER_MAX, HEAD_DEFAULT, HEAD_MAX, KernelCounters, verifyLayout, type KernelCounterName } from './abi';
 import { loadAddon, type Addon, type AttachResult, type NativeStats, type NativeTracer, type NativeTracerOptions } from './addon';
@@ -57,15 +58,6 @@ export type OnBatch = (batch: Buffer, records: number) => unknown;
 const FILTER_OFF = 0;
 const FILTER_ALLOW = 1;
 const FILTER_DENY = 2;
-
-function fail(key: string, value: unknown, reason: string): never {
-  throw new TracerError('HT_ERR_OPTION', `${key}: ${JSON.stringify(value)} ${reason}`);
-}
-
-function integerIn(key: string, value: number, min: number, max: number): number {
-  if (!Number.isInteger(value) || value < min || value > max) fail(key, value, `must be an integer in [${min}, ${max}]`);
-  return value;
-}
 
 function listFilter(key: string, filter: ListFilter<number> | undefined, max: number): { mode: number; values: number[] } {
   if (!filter || (!filter.allow?.length && !filter.deny?.length)) return { mode: FILTER_OFF, values: [] };

@@ -2,6 +2,7 @@
  * Command-line options shared by trace, record and replay, turned into
  * capture options and exchange filters. Every bad value names the option.
  */
+import { optionInteger } from '../config/validate';
 import { TracerError } from '../errors';
 import type { CaptureOptions } from '../capture/capture';
 import { STATUS_CLASSES, type ExchangeFilter } from './exchange-line';
@@ -36,12 +37,8 @@ function usage(message: string): never {
   throw new TracerError('HT_ERR_USAGE', message);
 }
 
-export function parseInteger(option: string, text: string, min: number, max: number): number {
-  if (!/^\d+$/.test(text)) usage(`--${option} ${JSON.stringify(text)}: expected an integer`);
-  const n = Number(text);
-  if (n < min || n > max) usage(`--${option} ${text}: must be in [${min}, ${max}]`);
-  return n;
-}
+/** A whole number from an option's text (src/config/validate.ts); HT_ERR_USAGE naming the option. */
+export const parseInteger = optionInteger;
 
 function list(option: string, values: string[] | undefined, max: number): number[] | undefined {
   // "--port 80,443" and "--port 80 --port 443" both work.

@@ -21,11 +21,12 @@
 import { isIP } from 'node:net';
 import { formatDuration, parseDuration } from '../analytics/duration';
 import { compileRedactPatterns } from '../capture/redact';
-import { TracerError } from '../errors';
 import type { EngineOptions } from '../pipeline/engine-options';
+import { DEFAULT_HTTP_LIMITS } from './http-limits';
 import { DEFAULT_LIVE, type LiveOptions } from './live-options';
 import { readApiToken, readRegularFile } from './api-token';
 import { refuseUnknownKeys } from './config-keys';
+import { fail, flag, integer, isObject, refuse, strings, wholeNumber } from './validate';
 
 export type AnalyticsOptions = Omit<EngineOptions, 'clockOffsetMs' | 'now'>;
 
@@ -47,7 +48,7 @@ export interface ServerOptions {
   maxConnections: number;
 }
 
-export const DEFAULT_SERVER: ServerOptions = { port: 8080, address: '127.0.0.1', enableDashboard: true, metricsPath: '/metrics', maxConnections: 1000 };
+export const DEFAULT_SERVER: ServerOptions = { port: 8080, address: '127.0.0.1', enableDashboard: true, metricsPath: '/metrics', maxConnections: DEFAULT_HTTP_LIMITS.maxConnections };
 
 /** Who may read and write through the port, and what captured data may show (the REST API, /metrics and the live hub read it). */
 export interface SecurityOptions {
@@ -74,40 +75,10 @@ export interface AgentConfig {
   enableAlerting: boolean;
 }
 
-function fail(where: string, value: unknown, reason: string): never {
-  const shown = JSON.stringify(value) ?? String(value);
-  throw new TracerError('HT_ERR_OPTION', `${where}: ${shown.length > 80 ? `${shown.slice(0, 77)}...` : shown} ${reason}`);
-}
-
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
-
 function duration(where: string, text: unknown): number {
   const ms = parseDuration(text);
   if (ms === undefined) fail(where, text, 'is not a duration (a positive whole number and s, m, h or d: "30s", "5m", "1h")');
   return ms as number;
-}
-
-function integer(where: string, v: unknown, min = -Infinity, max = Infinity, unit = ''): number {
-  if (typeof v !== 'number' || !Number.isInteger(v)) fail(where, v, 'must be an integer');
-  if ((v as number) < min || (v as number) > max) fail(where, v, `must be from ${min} to ${max}${unit}`);
-  return v as number;
-}
-
-function strings(where: string, v: unknown): string[] {
-  if (!Array.isArray(v) || v.some((s) => typeof s !== 'string')) fail(where, v, 'must be an array of strings');
-  return v as string[];
-}
-
-function flag(where: string, v: unknown): boolean {
-  if (v === true || v === 'true') return true;
-  if (v === false || v === 'false') return false;
-  fail(where, v, 'must be true or false');
-}
-
-/** A whole number from a variable's text. */
-function wholeNumber(name: string, text: string, min: number, max: number, unit = ''): number {
-  if (!/^\d+$/.test(text)) fail(name, text, 'must be a whole number');
-  return integer(name, Number(text), min, max, unit);
 }
 
 const FLUSH_SECONDS = { min: 1, max: 3600 };
@@ -186,7 +157,7 @@ function readDocument(file: string): unknown {
   try {
     return JSON.parse(text);
   } catch (e) {
-    throw new TracerError('HT_ERR_OPTION', `config ${file}: not valid JSON: ${(e as Error).message}`);
+    refuse(`config ${file}`, `not valid JSON: ${(e as Error).message}`);
   }
 }
 
@@ -277,7 +248,7 @@ export function loadAnalyticsOptions(file: string | undefined, env: NodeJS.Proce
   security.redactPatterns = options.redactPatterns ?? [];
   security.token = readApiToken(env, tokenFile);
   if (security.protectReads && security.token === undefined) {
-    throw new TracerError('HT_ERR_OPTION', 'protect_reads: needs an API token (HTTP_TRACER_API_TOKEN, HTTP_TRACER_API_TOKEN_FILE or output.analytics.api_token_file)');
+    refuse('protect_reads', 'needs an API token (HTTP_TRACER_API_TOKEN, HTTP_TRACER_API_TOKEN_FILE or output.analytics.api_token_file)');
   }
   return { options, sources, server, security, live, enableAnalytics, enableAlerting };
 }

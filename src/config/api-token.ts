@@ -5,15 +5,11 @@
  * Messages never show the token.
  */
 import fs from 'node:fs';
-import { TracerError } from '../errors';
+import { refuse } from './validate';
 
 export const MIN_TOKEN_LENGTH = 16;
 const MAX_TOKEN_FILE_BYTES = 4096;
 const TOKEN = /^[\x21-\x7e]+$/;
-
-function refuse(where: string, reason: string): never {
-  throw new TracerError('HT_ERR_OPTION', `${where}: ${reason}`);
-}
 
 function checked(where: string, raw: string): string {
   const token = raw.trim();

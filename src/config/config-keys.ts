@@ -4,7 +4,7 @@
  * in place. The message names the key where it stands and the closest known
  * key when one is near.
  */
-import { TracerError } from '../errors';
+import { isObject, refuse } from './validate';
 
 /** An object's known keys; `true`: any value there (its owner validates it). */
 export interface KeyTree {
@@ -66,8 +66,6 @@ export function closestKey(key: string, known: readonly string[]): string | unde
   return bestDistance <= Math.max(1, Math.floor(key.length / 3)) ? best : undefined;
 }
 
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
-
 /**
  * Throws HT_ERR_OPTION for the first key `tree` does not know, at any depth,
  * as "SOURCE: output.analytics.workers: is not a known key; did you mean
@@ -82,7 +80,7 @@ export function refuseUnknownKeys(doc: unknown, source: string, tree: KeyTree = 
     const sub = tree[key];
     if (sub === undefined) {
       const near = closestKey(key, known);
-      throw new TracerError('HT_ERR_OPTION', `${source}: ${where}: is not a known key${near ? `; did you mean "${near}"?` : ''} (known here: ${known.join(', ')})`);
+      refuse(`${source}: ${where}`, `is not a known key${near ? `; did you mean "${near}"?` : ''} (known here: ${known.join(', ')})`);
     }
     if (sub !== true) refuseUnknownKeys(value, source, sub, where);
   }

@@ -8,7 +8,7 @@ import { FoldPlan } from '../analytics/fold-plan';
 import { RoutePattern } from '../analytics/route';
 import { DEFAULT_SERIES_LIMITS, type SeriesBudgetLimits } from '../analytics/series-budget';
 import { compileRedactPatterns } from '../capture/redact';
-import { TracerError } from '../errors';
+import { fail as failAt, integerIn, strings as stringsAt } from '../config/validate';
 
 export interface EngineOptions {
   /** Shards, each a worker thread. Default 4 (the seed's). */
@@ -56,17 +56,9 @@ export function resolveEngineOptions(options: EngineOptions, families: readonly 
     const base = /^[^[]*/.exec(key)![0];
     return sources[key] ?? (sources[base] ? sources[base] + key.slice(base.length) : key);
   };
-  const fail = (key: string, value: unknown, reason: string): never => {
-    throw new TracerError('HT_ERR_OPTION', `${named(key)}: ${JSON.stringify(value)} ${reason}`);
-  };
-  const integer = (key: string, value: unknown, min: number, max: number): number => {
-    if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) fail(key, value, `must be an integer in [${min}, ${max}]`);
-    return value as number;
-  };
-  const strings = (key: string, value: unknown): string[] => {
-    if (!Array.isArray(value) || value.some((v) => typeof v !== 'string')) fail(key, value, 'must be an array of strings');
-    return value as string[];
-  };
+  const fail = (key: string, value: unknown, reason: string): never => failAt(named(key), value, reason);
+  const integer = (key: string, value: unknown, min: number, max: number): number => integerIn(named(key), value, min, max);
+  const strings = (key: string, value: unknown): string[] => stringsAt(named(key), value);
 
   const retentionMs = integer('retentionMs', options.retentionMs ?? 86_400_000, 60_000, 30 * 86_400_000);
   const windowSizesMs = options.windowSizesMs ?? DEFAULT_WINDOWS_MS.filter((w) => w <= retentionMs);

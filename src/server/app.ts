@@ -11,6 +11,7 @@ import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import { DURATION_PATTERN, formatDuration, parseDuration } from '../analytics/duration';
 import type { AttachResult } from '../capture/addon';
 import type { CaptureStats } from '../capture/capture';
+import { DEFAULT_HTTP_LIMITS, type HttpLimits } from '../config/http-limits';
 import type { Engine } from '../pipeline/engine';
 import { installApiAuth, type ApiSecurity } from './api-auth';
 import { apiMetrics, apiSeries, type MetricsQuery, type SeriesQuery } from './api-metrics';
@@ -20,22 +21,6 @@ import { badRequest, frameworkErrors, installErrorHandling } from './http-errors
 import type { LiveHub } from './live/hub';
 import { LossWatch, SAMPLE_EVERY_MS } from './loss-watch';
 import { controlEscapingReplacer } from './safe-text';
-
-/** Bounds on the port's clients; the defaults suit a Prometheus, a kubelet and a few dashboards. */
-export interface HttpLimits {
-  /** Sockets open at once; past it the oldest idle one is closed for the new one. */
-  maxConnections: number;
-  /** A request's headers must arrive within this (slow-header clients), and a socket silent this long is closed (half-open ones). */
-  headersTimeoutMs: number;
-  /** A whole request must arrive within this. */
-  requestTimeoutMs: number;
-  /** An idle keep-alive socket is closed after this. */
-  keepAliveTimeoutMs: number;
-  /** How often Node checks the headers and request timeouts. */
-  connectionsCheckingIntervalMs: number;
-}
-
-export const DEFAULT_HTTP_LIMITS: HttpLimits = { maxConnections: 1000, headersTimeoutMs: 10_000, requestTimeoutMs: 30_000, keepAliveTimeoutMs: 5_000, connectionsCheckingIntervalMs: 1_000 };
 
 export interface AppSources {
   engine: Engine;
