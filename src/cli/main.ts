@@ -38,6 +38,9 @@ every interface): REST under /api, Prometheus /metrics
   --config FILE         the seed's configuration file (output.analytics: dashboard_port,
                         dashboard_address, metrics_endpoint, worker_threads, ...);
                         HTTP_TRACER_* variables override it; unknown keys are refused
+  --data-dir DIR        where the agent keeps its database (alert rules, incidents);
+                        over HTTP_TRACER_DATA_DIR and output.analytics.data_dir
+                        (default /var/lib/ebpf-http-tracer)
 
 replay --summary: the file through the analytics engine, then requests, rate, errors
 and p50/p95/p99 per service and route:
@@ -69,6 +72,7 @@ export async function main(argv: string[]): Promise<number> {
       window: { type: 'string' },
       top: { type: 'string' },
       config: { type: 'string' },
+      'data-dir': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -85,6 +89,7 @@ export async function main(argv: string[]): Promise<number> {
   if (values.config !== undefined && !(command === 'run' || command === 'demo' || (command === 'replay' && values.summary))) {
     throw new TracerError('HT_ERR_USAGE', '--config goes with run, demo and replay --summary');
   }
+  if (values['data-dir'] !== undefined && !(command === 'run' || command === 'demo')) throw new TracerError('HT_ERR_USAGE', '--data-dir goes with run and demo');
   const filterOption = (['port', 'not-port', 'pid', 'not-pid', 'comm', 'status'] as const).find((o) => values[o] !== undefined);
   if (values.summary && filterOption) throw new TracerError('HT_ERR_USAGE', `--${filterOption} does not apply to --summary, which summarises every exchange of the file`);
   if ((needsFile && !file) || (!needsFile && file !== undefined) || extra.length > 0) {

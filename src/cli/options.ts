@@ -2,8 +2,7 @@
  * Command-line options shared by trace, record and replay, turned into
  * capture options and exchange filters. Every bad value names the option.
  */
-import { optionInteger } from '../config/validate';
-import { TracerError } from '../errors';
+import { optionInteger, usage } from '../config/validate';
 import type { CaptureOptions } from '../capture/capture';
 import { STATUS_CLASSES, type ExchangeFilter } from './exchange-line';
 
@@ -31,10 +30,6 @@ export interface ParsedCaptureValues {
   'head-bytes'?: string;
   'ring-buffer-bytes'?: string;
   'exchange-timeout-ms'?: string;
-}
-
-function usage(message: string): never {
-  throw new TracerError('HT_ERR_USAGE', message);
 }
 
 /** A whole number from an option's text (src/config/validate.ts); HT_ERR_USAGE naming the option. */

@@ -21,6 +21,7 @@ export const DEMO_PORT = 8090;
 
 export interface RunValues extends ParsedCaptureValues {
   config?: string;
+  'data-dir'?: string;
 }
 
 function child(script: string, args: string[]): ChildProcess {
@@ -39,7 +40,7 @@ async function demoService(): Promise<ChildProcess> {
 }
 
 export async function runCommand(values: RunValues, io: Io, demo: boolean): Promise<number> {
-  const config = loadAnalyticsOptions(values.config, process.env);
+  const config = loadAnalyticsOptions(values.config, process.env, { dataDir: values['data-dir'] });
   if (!config.enableAnalytics) {
     io.stderr.write('analytics disabled (enable_analytics: false): tracing only, no HTTP port\n');
     return traceCommand(values, io);

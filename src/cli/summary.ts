@@ -10,7 +10,7 @@ import type { MetricStore } from '../analytics/store';
 import { ExchangeCursor } from '../capture/decoder';
 import { readCaptureFile } from '../capture/capture-file';
 import { loadAnalyticsOptions } from '../config/analytics-config';
-import { TracerError } from '../errors';
+import { usage } from '../config/validate';
 import { parseDuration } from '../analytics/duration';
 import { Engine } from '../pipeline/engine';
 import { DEFAULT_WINDOWS_MS } from '../pipeline/engine-options';
@@ -37,10 +37,6 @@ export interface SummaryRow {
   p99Seconds: number;
 }
 
-
-function usage(message: string): never {
-  throw new TracerError('HT_ERR_USAGE', message);
-}
 
 /** The RED rows of a window (src/analytics/red.ts), busiest first. */
 export function summaryRows(store: MetricStore, windowMs: number): SummaryRow[] {

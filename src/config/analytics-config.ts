@@ -16,9 +16,13 @@
  *     "http_max_connections": 1000,
  *     "api_token_file": "/var/run/secrets/http-tracer/token", "protect_reads": false,
  *     "allowed_origins": ["https://grafana.example"], "redact_patterns": ["/invite/[^/]+"],
- *     ...alerting keys (read by the alerting engine) }}}
+ *     "enable_alerting": true, "alert_rules": [...], "notifications": {...}, "data_dir": "/var/lib/ebpf-http-tracer" }}}
+ *
+ * The alerting keys are handed over raw (AgentConfig.alerting): src/alerting
+ * validates rules and notification targets, and config/ imports nothing of it.
  */
 import { isIP } from 'node:net';
+import path from 'node:path';
 import { formatDuration, parseDuration } from '../analytics/duration';
 import { compileRedactPatterns } from '../capture/redact';
 import type { EngineOptions } from '../pipeline/engine-options';
@@ -62,6 +66,38 @@ export interface SecurityOptions {
   redactPatterns: string[];
 }
 
+/** The default home of the agent's database (alert rules, incidents). */
+export const DEFAULT_DATA_DIR = '/var/lib/ebpf-http-tracer';
+
+/**
+ * The alerting engine's part of the configuration, as the user wrote it:
+ * src/alerting validates the rules and the notification targets (messages
+ * name them with rulesSource and notificationsWhere); only the switch and
+ * the data directory are checked here.
+ */
+export interface AlertingConfig {
+  /** output.analytics.enable_alerting / HTTP_TRACER_ANALYTICS_ENABLE_ALERTING; default true (rules created through the API need it). */
+  enabled: boolean;
+  /** output.analytics.alert_rules, unvalidated; [] when absent. */
+  rules: unknown[];
+  /** Where the rules came from, for messages: "config /etc/http-tracer.json" ("no configuration file" when there is none, and no rules). */
+  rulesSource: string;
+  /** output.analytics.notifications, unvalidated; undefined when absent. */
+  notifications: unknown;
+  /** "config FILE: output.analytics.notifications", for messages. */
+  notificationsWhere: string;
+  /** An absolute path: --data-dir, else HTTP_TRACER_DATA_DIR, else output.analytics.data_dir, else DEFAULT_DATA_DIR. */
+  dataDir: string;
+  /** "--data-dir", "HTTP_TRACER_DATA_DIR", "config FILE: output.analytics.data_dir" or "default". */
+  dataDirSource: string;
+}
+
+/** What the command line sets over the file and the variables. */
+export interface CliOverrides {
+  /** --data-dir: relative paths are taken from the current directory. */
+  dataDir?: string;
+}
+
 export interface AgentConfig {
   options: AnalyticsOptions;
   /** Where each engine option and each server option ("server.port", …) came from. */
@@ -71,8 +107,7 @@ export interface AgentConfig {
   live: LiveOptions;
   /** output.enable_analytics / HTTP_TRACER_ENABLE_ANALYTICS: false makes `run` a plain tracer. */
   enableAnalytics: boolean;
-  /** analytics.enable_alerting / HTTP_TRACER_ANALYTICS_ENABLE_ALERTING, for the alerting engine. */
-  enableAlerting: boolean;
+  alerting: AlertingConfig;
 }
 
 function duration(where: string, text: unknown): number {
@@ -186,15 +221,30 @@ function redactPattern(where: string, v: unknown): string {
   return v as string;
 }
 
-/** Reads the file (if any), then applies the environment. */
-export function loadAnalyticsOptions(file: string | undefined, env: NodeJS.ProcessEnv): AgentConfig {
+/** A data directory from the file or a variable: an absolute path (the agent's working directory is not the user's). */
+function dataDir(where: string, v: unknown): string {
+  if (typeof v !== 'string' || v === '' || v.includes('\0')) fail(where, v, 'must be a directory path');
+  if (!path.isAbsolute(v as string)) fail(where, v, 'must be an absolute path (e.g. /var/lib/ebpf-http-tracer)');
+  return path.normalize(v as string);
+}
+
+/** Reads the file (if any), then applies the environment, then the command line's overrides. */
+export function loadAnalyticsOptions(file: string | undefined, env: NodeJS.ProcessEnv, cli: CliOverrides = {}): AgentConfig {
   const sources: OptionSources = {};
   const server: ServerOptions = { ...DEFAULT_SERVER };
   const live: LiveOptions = { ...DEFAULT_LIVE };
   const security: SecurityOptions = { protectReads: false, allowedOrigins: [], redactPatterns: [] };
   let options: AnalyticsOptions = {};
   let enableAnalytics = true;
-  let enableAlerting = false;
+  const alerting: AlertingConfig = {
+    enabled: true,
+    rules: [],
+    rulesSource: 'no configuration file',
+    notifications: undefined,
+    notificationsWhere: `${SECTION}.notifications`,
+    dataDir: DEFAULT_DATA_DIR,
+    dataDirSource: 'default',
+  };
   for (const [key, fileKey] of [['port', 'dashboard_port'], ['address', 'dashboard_address'], ['metricsPath', 'metrics_endpoint']]) {
     sources[`server.${key}`] = `${SECTION}.${fileKey} (default)`;
   }
@@ -207,8 +257,13 @@ export function loadAnalyticsOptions(file: string | undefined, env: NodeJS.Proce
     options = engineOptions(a, at);
     for (const [key, fileKey] of Object.entries(FILE_KEYS)) sources[key] = at(fileKey);
     if (output.enable_analytics !== undefined) enableAnalytics = flag(`${source}: output.enable_analytics`, output.enable_analytics);
-    if (a.enable_alerting !== undefined) enableAlerting = flag(at('enable_alerting'), a.enable_alerting);
+    if (a.enable_alerting !== undefined) alerting.enabled = flag(at('enable_alerting'), a.enable_alerting);
     if (a.alert_rules !== undefined && !Array.isArray(a.alert_rules)) fail(at('alert_rules'), a.alert_rules, 'must be an array of rules');
+    alerting.rules = (a.alert_rules as unknown[] | undefined) ?? [];
+    alerting.rulesSource = source;
+    alerting.notifications = a.notifications;
+    alerting.notificationsWhere = at('notifications');
+    if (a.data_dir !== undefined) alerting.dataDir = dataDir((alerting.dataDirSource = at('data_dir')), a.data_dir);
     if (a.dashboard_port !== undefined) server.port = integer((sources['server.port'] = at('dashboard_port')), a.dashboard_port, 1, 65535);
     if (a.dashboard_address !== undefined) server.address = address((sources['server.address'] = at('dashboard_address')), a.dashboard_address);
     if (a.enable_dashboard !== undefined) server.enableDashboard = flag(at('enable_dashboard'), a.enable_dashboard);
@@ -231,7 +286,8 @@ export function loadAnalyticsOptions(file: string | undefined, env: NodeJS.Proce
     options.flushIntervalMs = wholeNumber((sources.flushIntervalMs = 'HTTP_TRACER_ANALYTICS_FLUSH_INTERVAL_SECONDS'), v, FLUSH_SECONDS.min, FLUSH_SECONDS.max, ' seconds') * 1000;
   }
   if ((v = text('HTTP_TRACER_ENABLE_ANALYTICS')) !== undefined) enableAnalytics = flag('HTTP_TRACER_ENABLE_ANALYTICS', v);
-  if ((v = text('HTTP_TRACER_ANALYTICS_ENABLE_ALERTING')) !== undefined) enableAlerting = flag('HTTP_TRACER_ANALYTICS_ENABLE_ALERTING', v);
+  if ((v = text('HTTP_TRACER_ANALYTICS_ENABLE_ALERTING')) !== undefined) alerting.enabled = flag('HTTP_TRACER_ANALYTICS_ENABLE_ALERTING', v);
+  if ((v = text('HTTP_TRACER_DATA_DIR')) !== undefined) alerting.dataDir = dataDir((alerting.dataDirSource = 'HTTP_TRACER_DATA_DIR'), v);
   if ((v = text('HTTP_TRACER_PROTECT_READS')) !== undefined) security.protectReads = flag('HTTP_TRACER_PROTECT_READS', v);
   if ((v = text('HTTP_TRACER_ALLOWED_ORIGINS')) !== undefined) {
     security.allowedOrigins = v
@@ -250,7 +306,11 @@ export function loadAnalyticsOptions(file: string | undefined, env: NodeJS.Proce
   if (security.protectReads && security.token === undefined) {
     refuse('protect_reads', 'needs an API token (HTTP_TRACER_API_TOKEN, HTTP_TRACER_API_TOKEN_FILE or output.analytics.api_token_file)');
   }
-  return { options, sources, server, security, live, enableAnalytics, enableAlerting };
+  if (cli.dataDir !== undefined) {
+    // As with --config, a relative path is the user's, from where they typed it.
+    alerting.dataDir = dataDir((alerting.dataDirSource = '--data-dir'), cli.dataDir === '' ? cli.dataDir : path.resolve(cli.dataDir));
+  }
+  return { options, sources, server, security, live, enableAnalytics, alerting };
 }
 
 function address(where: string, v: unknown): string {

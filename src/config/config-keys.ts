@@ -39,6 +39,9 @@ export const ANALYTICS_KEYS: KeyTree = {
   // the alerting engine's (validated there)
   enable_alerting: true,
   alert_rules: true,
+  notifications: true,
+  // the agent's database (alert rules, incidents)
+  data_dir: true,
 };
 
 export const CONFIG_KEYS: KeyTree = { output: { enable_analytics: true, analytics: ANALYTICS_KEYS } };

@@ -66,10 +66,15 @@ export function wholeNumber(where: string, text: string, min: number, max: numbe
   return integer(where, Number(text), min, max, unit);
 }
 
-/** A whole number from a command-line option's text: HT_ERR_USAGE "--port "http": expected an integer", "--port 70000: must be in [1, 65535]". */
+/** HT_ERR_USAGE: the command line (exit 2). */
+export function usage(message: string): never {
+  throw new TracerError('HT_ERR_USAGE', message);
+}
+
+/** A whole number from a command-line option's text: "--port "http": expected an integer", "--port 70000: must be in [1, 65535]". */
 export function optionInteger(option: string, text: string, min: number, max: number): number {
-  if (!WHOLE_NUMBER.test(text)) throw new TracerError('HT_ERR_USAGE', `--${option} ${JSON.stringify(text)}: expected an integer`);
+  if (!WHOLE_NUMBER.test(text)) usage(`--${option} ${JSON.stringify(text)}: expected an integer`);
   const n = Number(text);
-  if (n < min || n > max) throw new TracerError('HT_ERR_USAGE', `--${option} ${text}: must be in [${min}, ${max}]`);
+  if (n < min || n > max) usage(`--${option} ${text}: must be in [${min}, ${max}]`);
   return n;
 }

@@ -105,6 +105,8 @@ t.test('every bad configuration: exit 2, the key named in its own units, nothing
     { name: 'processors not strings', config: analytics({ processors: [1] }), message: `${A}.processors: [1] must be an array of strings` },
     { name: 'alert_rules not an array', config: analytics({ alert_rules: {} }), message: `${A}.alert_rules: {} must be an array of rules` },
     { name: 'enable_alerting text', config: analytics({ enable_alerting: 'yes' }), message: `${A}.enable_alerting: "yes" must be true or false` },
+    { name: 'data_dir relative', config: analytics({ data_dir: 'data' }), message: `${A}.data_dir: "data" must be an absolute path` },
+    { name: 'data dir relative (variable)', env: { HTTP_TRACER_DATA_DIR: 'data' }, message: 'HTTP_TRACER_DATA_DIR: "data" must be an absolute path' },
     { name: 'enable_analytics number', config: file({ output: { enable_analytics: 1 } }), message: 'output.enable_analytics: 1 must be true or false' },
     // the port
     { name: 'port 0', config: analytics({ dashboard_port: 0 }), message: `${A}.dashboard_port: 0 must be from 1 to 65535`, env: { HTTP_TRACER_ANALYTICS_DASHBOARD_PORT: '' } },

@@ -74,6 +74,7 @@ t.test('usage errors exit 2 with the reason', async (t) => {
     [['replay', file, '--summary', '--port', '80'], '--port does not apply to --summary'],
     [['replay', file, '--window', '5m'], '--window goes with replay --summary'],
     [['trace', '--summary'], '--summary goes with replay --summary'],
+    [['trace', '--data-dir', '/tmp'], '--data-dir goes with run and demo'],
   ];
   for (const [args, message] of cases) {
     const r = await run(process.execPath, [BIN, ...args]);

@@ -95,13 +95,57 @@ t.test("the server's port, address and paths: the seed's keys, our address key, 
 
 t.test('enable_analytics and enable_alerting, from the file and the variables', async (t) => {
   const seed = loadAnalyticsOptions(file(SEED), {});
-  t.same([seed.enableAnalytics, seed.enableAlerting], [true, true], "the seed's example");
+  t.same([seed.enableAnalytics, seed.alerting.enabled], [true, true], "the seed's example");
   const off = loadAnalyticsOptions(file({ output: { enable_analytics: false } }), {});
-  t.same([off.enableAnalytics, off.enableAlerting], [false, false]);
+  t.same([off.enableAnalytics, off.alerting.enabled], [false, true], 'alerting is on unless switched off (rules created through the API need it)');
+  t.equal(loadAnalyticsOptions(file({ output: { analytics: { enable_alerting: false } } }), {}).alerting.enabled, false);
   const env = loadAnalyticsOptions(file(SEED), { HTTP_TRACER_ENABLE_ANALYTICS: 'false', HTTP_TRACER_ANALYTICS_ENABLE_ALERTING: 'false' });
-  t.same([env.enableAnalytics, env.enableAlerting], [false, false], 'variables win');
+  t.same([env.enableAnalytics, env.alerting.enabled], [false, false], 'variables win');
   t.throws(() => loadAnalyticsOptions(undefined, { HTTP_TRACER_ENABLE_ANALYTICS: 'yes' }), { message: 'HTTP_TRACER_ENABLE_ANALYTICS: "yes" must be true or false' });
   t.throws(() => loadAnalyticsOptions(file({ output: { enable_analytics: 1 } }), {}), { message: /output\.enable_analytics: 1 must be true or false/ });
+});
+
+t.test('the alerting section is handed over raw, with where it came from', async (t) => {
+  const p = file(SEED);
+  const seed = loadAnalyticsOptions(p, {}).alerting;
+  t.same(seed.rules, SEED.output.analytics.alert_rules, 'the rules as written (src/alerting validates them)');
+  t.equal(seed.rulesSource, `config ${p}`);
+  t.equal(seed.notifications, undefined);
+  t.equal(seed.notificationsWhere, `config ${p}: output.analytics.notifications`);
+  const notifications = { alertmanager: { url: 'http://127.0.0.1:9093' }, anything: ['the alerting code judges it'] };
+  t.same(loadAnalyticsOptions(file({ output: { analytics: { notifications } } }), {}).alerting.notifications, notifications);
+  t.same(loadAnalyticsOptions(undefined, {}).alerting, {
+    enabled: true,
+    rules: [],
+    rulesSource: 'no configuration file',
+    notifications: undefined,
+    notificationsWhere: 'output.analytics.notifications',
+    dataDir: '/var/lib/ebpf-http-tracer',
+    dataDirSource: 'default',
+  }, 'defaults');
+  t.throws(() => loadAnalyticsOptions(file({ output: { analytics: { alert_rules: { name: 'x' } } } }), {}), { code: 'HT_ERR_OPTION', message: /output\.analytics\.alert_rules: \{"name":"x"\} must be an array of rules/ });
+});
+
+t.test('the data directory: --data-dir, then HTTP_TRACER_DATA_DIR, then data_dir, then the default; absolute paths only', async (t) => {
+  const p = file({ output: { analytics: { data_dir: '/srv/tracer' } } });
+  const where = (f: string | undefined, env: Record<string, string>, dataDir?: string) => {
+    const a = loadAnalyticsOptions(f, env, { dataDir }).alerting;
+    return [a.dataDir, a.dataDirSource];
+  };
+  t.same(where(p, {}), ['/srv/tracer', `config ${p}: output.analytics.data_dir`]);
+  t.same(where(p, { HTTP_TRACER_DATA_DIR: '/data/' }), ['/data/', 'HTTP_TRACER_DATA_DIR']);
+  t.same(where(p, { HTTP_TRACER_DATA_DIR: '/data' }, '/cli'), ['/cli', '--data-dir']);
+  t.same(where(undefined, {}, 'rel/dir'), [path.resolve('rel/dir'), '--data-dir'], 'a relative --data-dir is taken from the current directory');
+  const cases: [string | undefined, Record<string, string>, string | undefined, string][] = [
+    [file({ output: { analytics: { data_dir: 'data' } } }), {}, undefined, 'output.analytics.data_dir: "data" must be an absolute path'],
+    [file({ output: { analytics: { data_dir: 7 } } }), {}, undefined, 'output.analytics.data_dir: 7 must be a directory path'],
+    [undefined, { HTTP_TRACER_DATA_DIR: './data' }, undefined, 'HTTP_TRACER_DATA_DIR: "./data" must be an absolute path'],
+    [undefined, { HTTP_TRACER_DATA_DIR: '' }, undefined, 'HTTP_TRACER_DATA_DIR: "" must be a directory path'],
+    [undefined, {}, '', '--data-dir: "" must be a directory path'],
+  ];
+  for (const [f, env, dataDir, message] of cases) {
+    t.throws(() => loadAnalyticsOptions(f, env, { dataDir }), { code: 'HT_ERR_OPTION', message: new RegExp(message.replace(/[[\]().*+?{}|^$]/g, '\\$&')) }, message);
+  }
 });
 
 t.test('the environment wins over the file', async (t) => {
