@@ -6,6 +6,7 @@
  *   npm run bench:scrape -- [--series 10000]
  */
 import { parseArgs } from 'node:util';
+import { engineReaders } from '../src/agent/readers';
 import { Distribution } from '../src/analytics/distribution';
 import { seriesKey } from '../src/analytics/families';
 import type { DeltaCell } from '../src/analytics/cells';
@@ -32,7 +33,7 @@ async function main(): Promise<void> {
     }
   }
   engine.store.ingest(cells);
-  const exporter = createExporter({ engine });
+  const exporter = createExporter(engineReaders(engine));
   await exporter.scrape(); // warm up
   const runs = 10;
   let bytes = 0;

@@ -21,6 +21,7 @@ import { Engine } from '../pipeline/engine';
 import { buildApp, metricsPathConflict } from '../server/app';
 import { LiveHub } from '../server/live/hub';
 import { createExporter } from '../server/prometheus-exporter';
+import { engineReaders } from './readers';
 
 export interface AgentParts {
   config: AgentConfig;
@@ -77,15 +78,13 @@ export async function startAgent(parts: AgentParts): Promise<Agent> {
     await engine.stop();
     throw e;
   }
-  const attached = capture.attach.filter((a) => a.attached).length;
-  const exporter = createExporter({ engine, capture: () => capture.stats(), probes: { attached, total: capture.attach.length } });
+  const readers = engineReaders(engine, capture);
+  const exporter = createExporter(readers);
   const live = new LiveHub(engine.store, config.live, config.security);
   liveHub = live;
   const app = buildApp({
-    engine,
+    ...readers,
     scrape: exporter.scrape,
-    capture: () => capture.stats(),
-    attach: capture.attach,
     startedAtMs,
     metricsPath: config.server.metricsPath,
     live,

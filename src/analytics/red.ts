@@ -96,14 +96,14 @@ export function red(all: HistogramSummary | undefined, failed: HistogramSummary 
  * in the store's order. `by` and `match` name labels of RED_METRIC; `match`
  * must not constrain error_type (errors are selected through it).
  */
-export function redRows(store: MetricStore, windowMs: number, by: readonly string[], match: Record<string, LabelMatcher> = {}, nowMs?: number): RedGroup[] {
+export function redRows(store: Pick<MetricStore, 'window'>, windowMs: number, by: readonly string[], match: Record<string, LabelMatcher> = {}, nowMs?: number): RedGroup[] {
   const key = (labels: Record<string, string>): string => by.map((l) => labels[l]).join('\u0000');
   const failed = new Map(store.window({ metric: RED_METRIC, by, match: { ...match, ...FAILED } }, windowMs, nowMs).map((r) => [key(r.labels), r.summary as HistogramSummary]));
   return store.window({ metric: RED_METRIC, by, match }, windowMs, nowMs).map((r) => ({ labels: r.labels, ...red(r.summary as HistogramSummary, failed.get(key(r.labels))) }));
 }
 
 /** RED over all matching exchanges per step in [startMs, endMs], at step starts (Unix ms), only steps with traffic. Same `match` rule as redRows. */
-export function redPoints(store: MetricStore, match: Record<string, LabelMatcher>, startMs: number, endMs: number, stepMs: number, nowMs?: number): { t: number; red: Red }[] {
+export function redPoints(store: Pick<MetricStore, 'range'>, match: Record<string, LabelMatcher>, startMs: number, endMs: number, stepMs: number, nowMs?: number): { t: number; red: Red }[] {
   const range = (m: Record<string, LabelMatcher>) => store.range({ metric: RED_METRIC, match: m, by: [] }, startMs, endMs, stepMs, nowMs)[0]?.points ?? [];
   const failed = new Map(range({ ...match, ...FAILED }).map((p) => [p.t, p.summary as HistogramSummary]));
   return range(match).map((p) => ({ t: p.t, red: red(p.summary as HistogramSummary, failed.get(p.t)) }));

@@ -4,7 +4,8 @@
  * included).
  */
 import { RED_METRIC, red, redPoints, redRows, type Red } from '../analytics/red';
-import type { HistogramSummary, LabelMatcher, MetricStore } from '../analytics/store';
+import type { HistogramSummary, LabelMatcher } from '../analytics/store';
+import type { StoreReader } from './sources';
 
 export interface MetricsQuery {
   window: string;
@@ -40,7 +41,7 @@ function redRow(r: Red): RedRow {
   };
 }
 
-export function apiMetrics(store: MetricStore, q: MetricsQuery, windowMs: number, nowMs: number = store.nowMs()) {
+export function apiMetrics(store: StoreReader, q: MetricsQuery, windowMs: number, nowMs: number = store.nowMs()) {
   const match: Record<string, LabelMatcher> = {};
   if (q.service !== undefined) match.service = q.service;
   if (q.route !== undefined) match.route = q.route;
@@ -82,7 +83,7 @@ export interface SeriesQuery {
 const TARGET_POINTS = 90;
 const STEPS_MS = [10_000, 60_000, 300_000, 900_000, 3_600_000];
 /** The step for a window: a multiple of the resolution the store keeps for a span that long, with at most TARGET_POINTS points. */
-export function seriesStepMs(store: MetricStore, windowMs: number): number {
+export function seriesStepMs(store: StoreReader, windowMs: number): number {
   const floorMs = store.resolutionFor('histogram', windowMs);
   return STEPS_MS.find((s) => s >= floorMs && s % floorMs === 0 && windowMs / s <= TARGET_POINTS) ?? Math.max(floorMs, STEPS_MS[STEPS_MS.length - 1]);
 }
@@ -92,7 +93,7 @@ export function seriesStepMs(store: MetricStore, windowMs: number): number {
  * seconds, as uPlot takes them), only where there was traffic. `nowMs` is read
  * once per request by the caller.
  */
-export function apiSeries(store: MetricStore, q: SeriesQuery, windowMs: number, nowMs: number) {
+export function apiSeries(store: StoreReader, q: SeriesQuery, windowMs: number, nowMs: number) {
   const match: Record<string, LabelMatcher> = {};
   if (q.service !== undefined) match.service = q.service;
   if (q.route !== undefined) match.route = q.route;

@@ -9,10 +9,7 @@
  */
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import { DURATION_PATTERN, formatDuration, parseDuration } from '../analytics/duration';
-import type { AttachResult } from '../capture/addon';
-import type { CaptureStats } from '../capture/capture';
 import { DEFAULT_HTTP_LIMITS, type HttpLimits } from '../config/http-limits';
-import type { Engine } from '../pipeline/engine';
 import { installApiAuth, type ApiSecurity } from './api-auth';
 import { apiMetrics, apiSeries, type MetricsQuery, type SeriesQuery } from './api-metrics';
 import { guardConnections } from './connection-guard';
@@ -21,13 +18,17 @@ import { badRequest, frameworkErrors, installErrorHandling } from './http-errors
 import type { LiveHub } from './live/hub';
 import { LossWatch, SAMPLE_EVERY_MS } from './loss-watch';
 import { controlEscapingReplacer } from './safe-text';
+import type { HealthSource, StoreReader } from './sources';
 
 export interface AppSources {
-  engine: Engine;
+  /** The store's read side: the REST queries, and its counters for /api/stats. */
+  store: StoreReader;
+  /** The engine's, the capture's and the probes' counters: /api/health, /api/stats, /api/processors. */
+  health: HealthSource;
+  /** The windows offered by default (window_sizes), in ms, for /api/stats. */
+  windowSizesMs: readonly number[];
   /** prom-client text for /metrics. */
   scrape: () => Promise<string>;
-  capture?: () => CaptureStats;
-  attach?: AttachResult[];
   /** When the agent started: loss counters were 0 then. */
   startedAtMs: number;
   metricsPath?: string;
@@ -60,7 +61,7 @@ const FILTERS = {
 const AGGREGATORS = 3;
 
 export function buildApp(sources: AppSources): FastifyInstance {
-  const { engine } = sources;
+  const { store, health } = sources;
   const limits = { ...DEFAULT_HTTP_LIMITS, ...sources.http };
   const metricsPath = sources.metricsPath ?? '/metrics';
   const app = Fastify({
@@ -86,8 +87,8 @@ export function buildApp(sources: AppSources): FastifyInstance {
   app.addHook('onClose', async () => clearInterval(sampler));
 
   app.get('/api/health', NO_QUERY, async () => {
-    const stats = engine.stats();
-    const failedProbes = (sources.attach ?? []).filter((a) => !a.attached).map((a) => a.program);
+    const stats = health.engineStats();
+    const failedProbes = (health.probes ?? []).filter((a) => !a.attached).map((a) => a.program);
     const lost = losses.recent();
     const problems = [
       ...stats.failures.map((f) => `engine: ${f.split('\n')[0]}`),
@@ -102,14 +103,14 @@ export function buildApp(sources: AppSources): FastifyInstance {
       buffer_capacity: stats.bufferCapacity,
       worker_threads: stats.workerThreads,
       uptime_seconds: (Date.now() - sources.startedAtMs) / 1000,
-      probes: sources.attach ? { attached: sources.attach.length - failedProbes.length, total: sources.attach.length, failed: failedProbes } : null,
+      probes: health.probes ? { attached: health.probes.length - failedProbes.length, total: health.probes.length, failed: failedProbes } : null,
       lost: { total: lostTotal(sources), last_minute: lost },
       problems,
     };
   });
 
   app.get('/api/processors', NO_QUERY, async () => ({
-    processors: Object.entries(engine.stats().processors).map(([name, p]) => ({
+    processors: Object.entries(health.engineStats().processors).map(([name, p]) => ({
       name,
       events_in: p.eventsIn,
       writes: p.writes,
@@ -120,8 +121,8 @@ export function buildApp(sources: AppSources): FastifyInstance {
   }));
 
   app.get('/api/stats', NO_QUERY, async () => {
-    const e = engine.stats();
-    const capture = sources.capture?.();
+    const e = health.engineStats();
+    const capture = health.captureStats?.();
     return {
       uptime_seconds: (Date.now() - sources.startedAtMs) / 1000,
       engine: {
@@ -137,10 +138,10 @@ export function buildApp(sources: AppSources): FastifyInstance {
         unknown_records: e.unknownRecords,
       },
       capture: capture ? { records: capture.records, batches: capture.batches, lost: capture.lost } : null,
-      store: engine.store.stats(),
+      store: store.stats(),
       websocket: sources.live?.stats() ?? null,
       http: (({ open, evictedIdle, refusedBusy }) => ({ open, max_connections: limits.maxConnections, evicted_idle: evictedIdle, refused_busy: refusedBusy }))(connections()),
-      windows: engine.options.windowSizesMs.map(formatDuration),
+      windows: sources.windowSizesMs.map(formatDuration),
     };
   });
 
@@ -160,7 +161,7 @@ export function buildApp(sources: AppSources): FastifyInstance {
   /** The window in ms, or undefined after a 400 naming it when the store cannot serve it. */
   const windowMsOrReject = (window: string, reply: FastifyReply): number | undefined => {
     const windowMs = parseDuration(window)!; // the schema has checked the syntax
-    const problem = engine.store.windowProblem(windowMs);
+    const problem = store.windowProblem(windowMs);
     if (!problem) return windowMs;
     badRequest(reply, 'window', `window: ${window} ${problem}`, 'HT_ERR_QUERY');
     return undefined;
@@ -177,13 +178,13 @@ export function buildApp(sources: AppSources): FastifyInstance {
     }),
     async (req, reply) => {
       const windowMs = windowMsOrReject(req.query.window, reply);
-      return windowMs === undefined ? reply : apiMetrics(engine.store, req.query, windowMs, engine.options.now());
+      return windowMs === undefined ? reply : apiMetrics(store, req.query, windowMs, store.nowMs());
     },
   );
 
   app.get<{ Querystring: SeriesQuery }>('/api/series', querySchema({ window: windowParam('15m'), ...FILTERS }), async (req, reply) => {
     const windowMs = windowMsOrReject(req.query.window, reply);
-    return windowMs === undefined ? reply : apiSeries(engine.store, req.query, windowMs, engine.options.now());
+    return windowMs === undefined ? reply : apiSeries(store, req.query, windowMs, store.nowMs());
   });
 
   app.get(metricsPath, NO_QUERY, async (_req, reply) => {
@@ -195,5 +196,5 @@ export function buildApp(sources: AppSources): FastifyInstance {
 }
 
 function lostTotal(sources: AppSources): number {
-  return (sources.capture?.().lost.total ?? 0) + sources.engine.stats().droppedEvents;
+  return (sources.health.captureStats?.().lost.total ?? 0) + sources.health.engineStats().droppedEvents;
 }

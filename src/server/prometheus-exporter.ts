@@ -6,15 +6,16 @@
  *                                          --> OpenTelemetry names (http_server_request_duration_seconds, …;
  *                                              the duration histogram goes out under these only)
  *   store 5m window     --------------------> http_request_duration_seconds_p50/_p95/_p99 (seed)
- *   engine, capture     --------------------> http_tracer_* (the agent's own health)
+ *   health source       --------------------> http_tracer_* (the agent's own health: engine, capture, probes)
  */
 import { Registry, type MetricObjectWithValues, type MetricValue, type MetricValueWithName } from 'prom-client';
 import type { MetricFamily } from '../analytics/families';
 import { redRows } from '../analytics/red';
-import type { MetricStore, Series } from '../analytics/store';
+import type { Series } from '../analytics/store';
 import type { CaptureStats } from '../capture/capture';
-import type { Engine } from '../pipeline/engine';
+import type { EngineStats } from '../pipeline/engine';
 import { escapeControl } from './safe-text';
+import type { HealthSource, StoreReader } from './sources';
 
 type Value = MetricValue<string> | MetricValueWithName<string>;
 type Type = 'counter' | 'gauge' | 'histogram';
@@ -97,7 +98,7 @@ function histogramValues(out: Value[], name: string, family: MetricFamily, serie
   out.push({ metricName: `${name}_count`, labels: NO_LABELS, sharedLabels, value: h.count } as Value);
 }
 
-function familyMetric(store: MetricStore, family: MetricFamily): ScrapeTimeMetric {
+function familyMetric(store: StoreReader, family: MetricFamily): ScrapeTimeMetric {
   const labelsOf = labelCache(family, SEED_LABEL);
   return new ScrapeTimeMetric(family.name, family.help, family.kind, () => {
     const values: Value[] = [];
@@ -110,7 +111,7 @@ function familyMetric(store: MetricStore, family: MetricFamily): ScrapeTimeMetri
 }
 
 /** http_server_request_duration_seconds / http_client_request_duration_seconds from the duration family; error_type (OpenTelemetry's error.type) only on errors. */
-function otelDurationMetric(store: MetricStore, family: MetricFamily, side: 'server' | 'client'): ScrapeTimeMetric {
+function otelDurationMetric(store: StoreReader, family: MetricFamily, side: 'server' | 'client'): ScrapeTimeMetric {
   const name = `http_${side}_request_duration_seconds`;
   const sideIndex = family.labels.indexOf('side');
   const labelsOf = labelCache(family, OTEL_LABEL, ['side']);
@@ -124,7 +125,7 @@ function otelDurationMetric(store: MetricStore, family: MetricFamily, side: 'ser
 }
 
 /** The seed's percentile gauges, per service and side, over a window: RED's latency (src/analytics/red.ts). */
-function percentileMetric(store: MetricStore, q: 'p50' | 'p95' | 'p99', windowMs: number): ScrapeTimeMetric {
+function percentileMetric(store: StoreReader, q: 'p50' | 'p95' | 'p99', windowMs: number): ScrapeTimeMetric {
   return new ScrapeTimeMetric(
     `http_request_duration_seconds_${q}`,
     `The ${q.slice(1)}th percentile of HTTP exchange duration over the last ${windowMs / 60_000} minutes, within 1 %.`,
@@ -138,17 +139,14 @@ function percentileMetric(store: MetricStore, q: 'p50' | 'p95' | 'p99', windowMs
 }
 
 export interface ExporterSources {
-  engine: Engine;
-  /** The capture's counters, when capturing (not when replaying). */
-  capture?: () => CaptureStats;
-  /** Probes attached and expected, when capturing. */
-  probes?: { attached: number; total: number };
+  store: StoreReader;
+  /** The engine's counters; the capture's and the probes' when capturing (not when replaying). */
+  health: HealthSource;
 }
 
 /** The Prometheus registry of the agent. Each scrape reads the store; nothing is recorded per exchange. */
 export function createExporter(sources: ExporterSources, percentileWindowMs = 300_000): { registry: Registry; scrape: () => Promise<string> } {
-  const { engine } = sources;
-  const store = engine.store;
+  const { store, health } = sources;
   const registry = new Registry();
   // The duration histogram goes out once, under its OpenTelemetry names; the seed's
   // name carries the percentile gauges (as the seed's example shows).
@@ -162,11 +160,11 @@ export function createExporter(sources: ExporterSources, percentileWindowMs = 30
 
   let lastScrapeSeconds = 0;
   // One snapshot of the engine's counters per scrape, shared by the metrics that read it.
-  let engineStats: ReturnType<Engine['stats']> | undefined;
-  const stats = (): ReturnType<Engine['stats']> => (engineStats ??= engine.stats());
+  let engineStats: EngineStats | undefined;
+  const stats = (): EngineStats => (engineStats ??= health.engineStats());
   // The same for the capture's counters (each read sums the kernel's per-CPU counters).
   let captureStats: CaptureStats | undefined;
-  const capture = (): CaptureStats | undefined => (captureStats ??= sources.capture?.());
+  const capture = (): CaptureStats | undefined => (captureStats ??= health.captureStats?.());
   const own = (name: string, help: string, type: Type, values: () => Value[]): void => registry.registerMetric(new ScrapeTimeMetric(name, help, type, values) as never);
   own('http_tracer_events_lost_total', 'Exchanges the agent could not count, by reason (kernel, addon and engine queues).', 'counter', () => {
     const lost: Record<string, number> = { ...(capture()?.lost.byReason ?? {}), engine_queue_full: stats().droppedEvents };
@@ -199,11 +197,12 @@ export function createExporter(sources: ExporterSources, percentileWindowMs = 30
   own('http_tracer_processor_seconds_total', 'Time each processor spent.', 'counter', () =>
     Object.entries(stats().processors).map(([processor, p]) => ({ labels: { processor: escapeControl(processor) }, value: p.timeNs / 1e9 })),
   );
-  if (sources.probes) {
-    const probes = sources.probes;
+  if (health.probes) {
+    const probes = health.probes;
+    const attached = probes.filter((p) => p.attached).length;
     own('http_tracer_probes_attached', 'eBPF programs attached, and expected.', 'gauge', () => [
-      { labels: { state: 'attached' }, value: probes.attached },
-      { labels: { state: 'expected' }, value: probes.total },
+      { labels: { state: 'attached' }, value: attached },
+      { labels: { state: 'expected' }, value: probes.length },
     ]);
   }
   own('http_tracer_scrape_duration_seconds', 'How long the previous scrape of /metrics took.', 'gauge', () => [{ value: lastScrapeSeconds, labels: {} }]);

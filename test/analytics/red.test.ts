@@ -10,6 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import t from 'tap';
+import { engineReaders } from '../../src/agent/readers';
 import type { DeltaCell } from '../../src/analytics/cells';
 import { Distribution } from '../../src/analytics/distribution';
 import { FAMILIES, seriesKey } from '../../src/analytics/families';
@@ -137,7 +138,7 @@ t.test('the same traffic, the same requests and errors on every surface', async 
   );
   c.ws.close();
 
-  const scrape = await createExporter({ engine }).scrape();
+  const scrape = await createExporter(engineReaders(engine)).scrape();
   /** The sum of the values of the lines of `metric` that carry every one of `labels`. */
   const sum = (metric: string, ...labels: string[]): number =>
     scrape

@@ -5,6 +5,7 @@
  */
 import type { Test } from 'tap';
 import { WebSocket } from 'ws';
+import { engineReaders } from '../../src/agent/readers';
 import type { DeltaCell } from '../../src/analytics/cells';
 import { Distribution } from '../../src/analytics/distribution';
 import { seriesKey } from '../../src/analytics/families';
@@ -37,7 +38,7 @@ export async function startLive(t: Test, live: Partial<LiveOptions> = {}, batch 
   engine.ingest(batch, batch.length / encodeExchange({ head: `GET /users/0 HTTP/1.1\r\n\r\n` }).length);
   await engine.sync();
   const hub = new LiveHub(engine.store, { ...DEFAULT_LIVE, ...live }, security);
-  const server = buildApp({ engine, scrape: async () => '', startedAtMs: Date.now(), live: hub, ...app });
+  const server = buildApp({ ...engineReaders(engine), scrape: async () => '', startedAtMs: Date.now(), live: hub, ...app });
   hub.attach(server.server);
   const http = await server.listen({ host: '127.0.0.1', port: 0 });
   t.teardown(async () => {

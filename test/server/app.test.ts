@@ -3,6 +3,7 @@
  * through inject() and over real HTTP: exact values, every bad input named.
  */
 import t from 'tap';
+import { engineReaders } from '../../src/agent/readers';
 import { Engine } from '../../src/pipeline/engine';
 import { buildApp } from '../../src/server/app';
 import { createExporter } from '../../src/server/prometheus-exporter';
@@ -26,8 +27,8 @@ async function setup() {
   ];
   engine.ingest(batchOf(...records), records.length);
   await engine.sync();
-  const exporter = createExporter({ engine });
-  const app = buildApp({ engine, scrape: exporter.scrape, startedAtMs: Date.now() - 5000 });
+  const exporter = createExporter(engineReaders(engine));
+  const app = buildApp({ ...engineReaders(engine), scrape: exporter.scrape, startedAtMs: Date.now() - 5000 });
   t.teardown(async () => {
     await app.close();
     await engine.stop();
@@ -57,14 +58,15 @@ t.test('health turns degraded when probes did not attach or exchanges are being 
     { program: 'sys_enter_read', target: 'syscalls/sys_enter_read', attached: true, error: '' },
     { program: 'sys_enter_sendfile64', target: 'syscalls/sys_enter_sendfile64', attached: false, error: 'ENOENT' },
   ];
-  const app = buildApp({ engine, scrape: async () => '', startedAtMs: Date.now(), attach });
+  const readers = engineReaders(engine);
+  const app = buildApp({ ...readers, health: { ...readers.health, probes: attach }, scrape: async () => '', startedAtMs: Date.now() });
   t.teardown(() => app.close());
   const h = (await app.inject('/api/health')).json();
   t.match(h, { status: 'degraded', probes: { attached: 1, total: 2, failed: ['sys_enter_sendfile64'] }, problems: ['probes not attached: sys_enter_sendfile64'] });
 
   const lossy = await Engine.start({ workerThreads: 1, clockOffsetMs: 0, now: () => NOW, bufferSize: 1 });
   t.teardown(() => lossy.stop());
-  const app2 = buildApp({ engine: lossy, scrape: async () => '', startedAtMs: Date.now() });
+  const app2 = buildApp({ ...engineReaders(lossy), scrape: async () => '', startedAtMs: Date.now() });
   t.teardown(() => app2.close());
   t.equal((await app2.inject('/api/health')).json().status, 'healthy', 'before: healthy');
   const batch = batchOf(encodeExchange(), encodeExchange());
@@ -186,7 +188,7 @@ t.test('GET /metrics: seed names, OpenTelemetry names, percentiles and the agent
 
 t.test('enable_dashboard: the page and its bundled assets, with a content security policy', async (t) => {
   const { engine } = await setup();
-  const app = buildApp({ engine, scrape: async () => '', startedAtMs: Date.now(), dashboard: true });
+  const app = buildApp({ ...engineReaders(engine), scrape: async () => '', startedAtMs: Date.now(), dashboard: true });
   t.teardown(() => app.close());
   const page = await app.inject('/');
   t.equal(page.statusCode, 200);
@@ -236,7 +238,7 @@ t.test('GET /api/series: every window the dashboard offers, on a clock that move
     );
     engine.ingest(batchOf(...records), records.length);
     await engine.sync();
-    const app = buildApp({ engine, scrape: async () => '', startedAtMs: Date.now() });
+    const app = buildApp({ ...engineReaders(engine), scrape: async () => '', startedAtMs: Date.now() });
     t.teardown(() => app.close());
     for (const window of Object.keys(steps)) {
       const r = await app.inject(`/api/series?window=${window}`);
@@ -257,7 +259,7 @@ t.test('/api/metrics and /api/series read "now" once per request', async (t) => 
   t.teardown(() => engine.stop());
   engine.ingest(batchOf(encodeExchange({ status: 200, ...at(1000, 5) })), 1);
   await engine.sync();
-  const app = buildApp({ engine, scrape: async () => '', startedAtMs: Date.now() });
+  const app = buildApp({ ...engineReaders(engine), scrape: async () => '', startedAtMs: Date.now() });
   t.teardown(() => app.close());
   for (const url of ['/api/metrics?window=5m', '/api/series?window=15m', '/api/series?window=1d']) {
     const before = reads;
@@ -273,7 +275,7 @@ t.test('health counts losses from the start, not from the first query', async (t
   const batch = batchOf(encodeExchange(), encodeExchange());
   lossy.ingest(batch, 2);
   lossy.ingest(batch, 2); // dropped before anyone asked for health
-  const app = buildApp({ engine: lossy, scrape: async () => '', startedAtMs });
+  const app = buildApp({ ...engineReaders(lossy), scrape: async () => '', startedAtMs });
   t.teardown(() => app.close());
   const first = (await app.inject('/api/health')).json();
   t.match(first, { status: 'degraded', lost: { total: 2, last_minute: 2 }, problems: ['2 exchanges lost in the last minute'] });
@@ -288,8 +290,8 @@ t.test('captured control characters leave neither REST JSON nor /metrics raw', a
   ];
   engine.ingest(batchOf(...records), records.length);
   await engine.sync();
-  const exporter = createExporter({ engine });
-  const app = buildApp({ engine, scrape: exporter.scrape, startedAtMs: Date.now() });
+  const exporter = createExporter(engineReaders(engine));
+  const app = buildApp({ ...engineReaders(engine), scrape: exporter.scrape, startedAtMs: Date.now() });
   t.teardown(() => app.close());
   const RAW = /[\x00-\x08\x0b-\x1f\x7f-\x9f]|\\u00[01][0-9a-f]|\\u007f|\\u00[89][0-9a-f]/i;
   const rest = await app.inject('/api/metrics?window=1m');
@@ -311,8 +313,8 @@ t.test('captured control characters leave neither REST JSON nor /metrics raw', a
 t.test('the API token: writes always, reads with protect_reads, never /api/health; 401 with WWW-Authenticate', async (t) => {
   const { engine } = await setup();
   const token = 'a-token-of-32-characters-or-so!!';
-  const open = buildApp({ engine, scrape: async () => 'm 1\n', startedAtMs: Date.now(), security: { token, protectReads: false } });
-  const guarded = buildApp({ engine, scrape: async () => 'm 1\n', startedAtMs: Date.now(), security: { token, protectReads: true } });
+  const open = buildApp({ ...engineReaders(engine), scrape: async () => 'm 1\n', startedAtMs: Date.now(), security: { token, protectReads: false } });
+  const guarded = buildApp({ ...engineReaders(engine), scrape: async () => 'm 1\n', startedAtMs: Date.now(), security: { token, protectReads: true } });
   t.teardown(() => Promise.all([open.close(), guarded.close()]));
   const bearer = (v: string) => ({ authorization: `Bearer ${v}` });
 
@@ -342,8 +344,8 @@ t.test('secrets in captured targets stay off REST, /api/series and /metrics (que
   const records = heads.map((head, i) => encodeExchange({ comm: 'api', localPort: 8080, head, status: 200, ...at(1000 * (i + 1), 5) }));
   engine.ingest(batchOf(...records), records.length);
   await engine.sync();
-  const exporter = createExporter({ engine });
-  const app = buildApp({ engine, scrape: exporter.scrape, startedAtMs: Date.now() });
+  const exporter = createExporter(engineReaders(engine));
+  const app = buildApp({ ...engineReaders(engine), scrape: exporter.scrape, startedAtMs: Date.now() });
   t.teardown(async () => {
     await app.close();
     await engine.stop();

@@ -6,6 +6,7 @@
  */
 import type net from 'node:net';
 import t from 'tap';
+import { engineReaders } from '../../src/agent/readers';
 import { Engine } from '../../src/pipeline/engine';
 import { buildApp } from '../../src/server/app';
 import { rawExchange, silentSockets } from '../helpers/raw-http';
@@ -15,7 +16,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 t.test('past the cap, idle and slow sockets give way; health and /metrics answer; timeouts reap the rest', async (t) => {
   const engine = await Engine.start({ workerThreads: 1, clockOffsetMs: 0 });
   const app = buildApp({
-    engine,
+    ...engineReaders(engine),
     scrape: async () => 'up 1\n',
     startedAtMs: Date.now(),
     http: { maxConnections: 200, headersTimeoutMs: 1500, requestTimeoutMs: 3000, keepAliveTimeoutMs: 1000, connectionsCheckingIntervalMs: 250 },
@@ -59,7 +60,7 @@ t.test('past the cap, idle and slow sockets give way; health and /metrics answer
 
 t.test('an idle keep-alive socket is closed after the keep-alive timeout', async (t) => {
   const engine = await Engine.start({ workerThreads: 1, clockOffsetMs: 0 });
-  const app = buildApp({ engine, scrape: async () => '', startedAtMs: Date.now(), http: { keepAliveTimeoutMs: 300 } });
+  const app = buildApp({ ...engineReaders(engine), scrape: async () => '', startedAtMs: Date.now(), http: { keepAliveTimeoutMs: 300 } });
   t.teardown(async () => {
     await app.close();
     await engine.stop();

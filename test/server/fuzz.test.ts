@@ -7,6 +7,7 @@
  * batch of raw bytes over real HTTP. Deterministic: a seeded generator.
  */
 import t from 'tap';
+import { engineReaders } from '../../src/agent/readers';
 import { Engine } from '../../src/pipeline/engine';
 import { buildApp } from '../../src/server/app';
 import { createExporter } from '../../src/server/prometheus-exporter';
@@ -111,7 +112,7 @@ t.test('2 500 generated bad requests: every one a 4xx with a JSON error code; th
   );
   engine.ingest(batchOf(...records), records.length);
   await engine.sync();
-  const app = buildApp({ engine, scrape: createExporter({ engine }).scrape, startedAtMs: Date.now(), dashboard: true });
+  const app = buildApp({ ...engineReaders(engine), scrape: createExporter(engineReaders(engine)).scrape, startedAtMs: Date.now(), dashboard: true });
   t.teardown(async () => {
     await app.close();
     await engine.stop();
