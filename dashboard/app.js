@@ -55,13 +55,20 @@ $('token-form').addEventListener('submit', (e) => {
   refreshHealth().catch(console.error);
 });
 
-async function getJson(path) {
+async function request(path, init = {}) {
   const token = apiToken();
-  const res = await fetch(path, token ? { headers: { authorization: `Bearer ${token}` } } : undefined);
+  const headers = { ...(init.headers || {}), ...(token ? { authorization: `Bearer ${token}` } : {}) };
+  const res = await fetch(path, { ...init, headers });
   if (res.status === 401) askToken(token ? 'the agent refused this token' : 'the agent needs its API token');
-  if (!res.ok) throw new Error(`${path}: ${res.status}`);
+  if (!res.ok) {
+    const body = await res.json().catch(() => ({}));
+    throw new Error(`${path}: ${res.status}${body.message ? ` ${body.message}` : ''}`);
+  }
   return res.json();
 }
+
+const getJson = (path) => request(path);
+const postJson = (path, body) => request(path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
 
 function query(extra = {}) {
   const q = new URLSearchParams({ window: state.window, ...extra });
@@ -152,11 +159,107 @@ async function refreshHealth() {
   table($('processors'), [['processor'], ['events', 1], ['writes', 1], ['ns/event', 1]], p.processors.map((x) => ({
     cells: [x.name, String(x.events_in), String(x.writes), x.ns_per_event === null ? '–' : x.ns_per_event.toFixed(0)],
   })));
+  await refreshAlerts();
+}
+
+const labelText = (labels) => Object.entries(labels).map(([k, v]) => `${k}=${v}`).join(', ');
+const since = (iso) => (iso ? new Date(iso).toLocaleTimeString() : '–');
+const value = (v) => (v === null || v === undefined ? '–' : Math.abs(v) >= 100 ? v.toFixed(0) : String(Number(v.toPrecision(3))));
+
+function button(label, onClick) {
+  const b = text('button', label);
+  b.type = 'button';
+  b.addEventListener('click', onClick);
+  return b;
+}
+
+async function incidentAction(id, action, body) {
+  $('incident-error').textContent = '';
+  try {
+    await postJson(`/api/incidents/${encodeURIComponent(id)}/${action}`, { by: 'dashboard', ...body });
+  } catch (e) {
+    $('incident-error').textContent = String(e.message || e);
+  }
+  await refreshAlerts();
+}
+
+function showIncidents(incidents) {
+  const el = $('incidents');
+  el.replaceChildren();
+  const head = document.createElement('tr');
+  for (const h of ['severity', 'alert', 'labels', 'status', 'opened', 'value', '']) head.append(text('th', h));
+  el.append(head);
+  if (incidents.length === 0) {
+    const tr = document.createElement('tr');
+    const td = text('td', 'no open incidents', 'empty');
+    td.colSpan = 7;
+    tr.append(td);
+    el.append(tr);
+  }
+  for (const i of incidents) {
+    const tr = document.createElement('tr');
+    tr.dataset.incident = i.id;
+    const status = i.silenced_until && new Date(i.silenced_until) > new Date() ? `${i.status}, silenced until ${since(i.silenced_until)}` : i.status;
+    tr.append(text('td', i.severity, i.severity), text('td', i.rule_name), text('td', labelText(i.labels)), text('td', status, 'status'), text('td', since(i.opened_at)), text('td', value(i.last_value), 'num'));
+    const actions = document.createElement('td');
+    if (i.status === 'open') actions.append(button('acknowledge', () => incidentAction(i.id, 'acknowledge', {})));
+    actions.append(button('silence 1h', () => incidentAction(i.id, 'silence', { duration: '1h' })));
+    actions.append(button('resolve', () => incidentAction(i.id, 'resolve', {})));
+    tr.append(actions);
+    el.append(tr);
+  }
+}
+
+// Anomaly rules: value, baseline and band per group, kept from each refresh (the API gives the current band).
+const anomalyHistory = new Map();
+
+function showAnomalies(rules) {
+  const now = Date.now() / 1000;
+  for (const rule of rules) {
+    for (const g of rule.groups || []) {
+      if (!g.baseline) continue;
+      const id = `anomaly-${rule.id}-${labelText(g.labels)}`.replace(/[^A-Za-z0-9_-]/g, '_');
+      let h = anomalyHistory.get(id);
+      if (!h) {
+        const box = document.createElement('div');
+        box.className = 'chart';
+        box.append(text('h2', `${rule.name} ${labelText(g.labels)}: value and band`));
+        const plot = document.createElement('div');
+        plot.id = id;
+        box.append(plot);
+        $('anomaly-charts').append(box);
+        h = { t: [], value: [], mean: [], lower: [], upper: [] };
+        anomalyHistory.set(id, h);
+      }
+      h.t.push(now);
+      h.value.push(g.value);
+      h.mean.push(g.baseline.mean);
+      h.lower.push(g.baseline.lower);
+      h.upper.push(g.baseline.upper);
+      for (const a of Object.values(h)) if (a.length > 360) a.shift();
+      chart(id, [{ label: 'value', stroke: '#58a6ff' }, { label: 'baseline', stroke: '#8a98a8' }, { label: 'lower', stroke: '#3fb950', dash: [4, 4] }, { label: 'upper', stroke: '#f85149', dash: [4, 4] }], [h.t, h.value, h.mean, h.lower, h.upper]);
+    }
+  }
+}
+
+async function refreshAlerts() {
   const a = await getJson('/api/alerts');
-  const list = $('alerts');
-  list.replaceChildren();
-  if (a.alerts.length === 0) list.append(text('li', 'no active alerts', 'empty'));
-  for (const alert of a.alerts) list.append(text('li', `${alert.name}: ${alert.state ?? ''} ${alert.value ?? ''}`, alert.labels?.severity ?? 'warning'));
+  const firing = a.active.filter((x) => x.state === 'firing').length;
+  $('alert-count').textContent = `${firing} firing`;
+  $('alert-count').className = `pill ${firing ? 'firing' : ''}`;
+  table(
+    $('active-alerts'),
+    [['severity'], ['alert'], ['labels'], ['state'], ['since'], ['value', 1], ['threshold', 1], ['message']],
+    a.active.length === 0
+      ? [{ cells: ['', 'no active alerts', '', '', '', '', '', ''], classes: [, 'empty'] }]
+      : a.active.map((x) => ({
+          cells: [x.severity, x.name, labelText(x.labels), x.state, since(x.fired_at || x.active_since), value(x.value), `${x.condition} ${value(x.threshold)}`, x.message],
+          classes: [x.severity, , , x.state],
+        })),
+  );
+  const incidents = await getJson('/api/incidents?status=unresolved&limit=50');
+  showIncidents(incidents.incidents);
+  showAnomalies(a.alerts.filter((r) => r.alert_type === 'anomaly'));
 }
 
 function showTail() {
@@ -203,6 +306,13 @@ function connect() {
   ws.addEventListener('message', (event) => {
     const m = JSON.parse(event.data);
     if (m.type === 'realtime_update') showMetrics(m.data);
+    else if (m.type === 'alert_triggered' || m.type === 'alert_resolved') {
+      const panel = document.querySelector('.alerts-panel');
+      panel.classList.remove('flash');
+      void panel.offsetWidth; // restart the animation
+      panel.classList.add('flash');
+      refreshAlerts().catch(console.error);
+    }
     else if (m.type === 'new_event') {
       state.tail.unshift(m.data);
       state.tail.length = Math.min(state.tail.length, 200);
