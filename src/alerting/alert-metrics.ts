@@ -21,6 +21,9 @@ import type { HistogramSummary, MetricStore, Summary } from '../analytics/store'
  */
 export type AlertMetricKind = 'count' | 'rate' | 'fraction' | 'seconds' | 'bytes';
 
+/** What alert evaluation reads of the store (a MetricStore, or the server's StoreReader). */
+export type AlertStore = Pick<MetricStore, 'families' | 'window' | 'windowProblem'>;
+
 export interface GroupValue {
   /** The group's labels (group_by → value). */
   labels: Record<string, string>;
@@ -42,7 +45,7 @@ export interface AlertMetric {
    * value (NaN: a percentile with no exchange) are left out. The map and its
    * entries belong to the caller.
    */
-  values(store: MetricStore, windowMs: number, match: Record<string, string>, groupBy: readonly string[], nowMs: number): Map<string, GroupValue>;
+  values(store: Pick<MetricStore, 'window'>, windowMs: number, match: Record<string, string>, groupBy: readonly string[], nowMs: number): Map<string, GroupValue>;
 }
 
 /** The group key: group_by values joined with NUL ('' for no group_by). */

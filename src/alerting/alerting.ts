@@ -36,8 +36,7 @@
 import crypto from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { TracerError } from '../errors';
-import type { MetricStore } from '../analytics/store';
-import { resolveAlertMetric, type AlertMetric } from './alert-metrics';
+import { resolveAlertMetric, type AlertMetric, type AlertStore } from './alert-metrics';
 import { ANOMALY_MIN_EVALUATIONS, observe } from './anomaly';
 import { Incidents } from './incidents';
 import { compare, missingValue, nextPhase, type Phase } from './instance-state';
@@ -65,7 +64,8 @@ export const BASELINE_IDLE_MS = 3_600_000;
 export const DEFAULT_RESEND_INTERVAL_MS = 60_000;
 
 export interface AlertingDeps {
-  store: MetricStore;
+  /** Read at every evaluation (one query per rule; two for the error names). */
+  store: AlertStore;
   /** API rules (SQLite in production). */
   rules: RuleRepository;
   incidents: IncidentRepository;
