@@ -34,3 +34,32 @@ export function escapeForTerminal(s: string): string {
 export function controlEscapingReplacer(_key: string, value: unknown): unknown {
   return typeof value === 'string' ? escapeControl(value) : value;
 }
+
+/**
+ * A JSON payload as JSON.stringify(payload, controlEscapingReplacer) would
+ * read it, made into a new value before a schema serializer sees it: every
+ * string escaped (escapeControl), toJSON() applied, numbers JSON cannot carry
+ * (NaN, ±Infinity) as null, undefined and functions left out of objects and
+ * null in arrays. Keys are the agent's own names and are kept as they are.
+ */
+export function escapedForJson(value: unknown): unknown {
+  switch (typeof value) {
+    case 'string':
+      return escapeControl(value);
+    case 'number':
+      return Number.isFinite(value) ? value : null;
+    case 'object': {
+      if (value === null) return null;
+      if (typeof (value as { toJSON?: unknown }).toJSON === 'function') return escapedForJson((value as { toJSON: () => unknown }).toJSON());
+      if (Array.isArray(value)) return value.map((v) => (v === undefined || typeof v === 'function' || typeof v === 'symbol' ? null : escapedForJson(v)));
+      const out: Record<string, unknown> = {};
+      for (const [k, v] of Object.entries(value)) {
+        if (v === undefined || typeof v === 'function' || typeof v === 'symbol') continue;
+        out[k] = escapedForJson(v);
+      }
+      return out;
+    }
+    default:
+      return value;
+  }
+}

@@ -3,7 +3,7 @@
  * control bytes: C0, DEL and C1 as \xNN, backslash doubled, the rest kept.
  */
 import t from 'tap';
-import { controlEscapingReplacer, escapeControl, escapeForTerminal } from '../../src/server/safe-text';
+import { controlEscapingReplacer, escapeControl, escapedForJson, escapeForTerminal } from '../../src/server/safe-text';
 
 t.test('escapeControl: C0, DEL, C1 and backslash; printable and other Unicode kept', async (t) => {
   t.equal(escapeControl('/users/42?q=1'), '/users/42?q=1');
@@ -25,4 +25,22 @@ t.test('controlEscapingReplacer: every string value of a JSON document', async (
   const text = JSON.stringify({ route: '/a\x9b', rows: [{ service: 'p\x07:80', n: 1 }], ok: true }, controlEscapingReplacer);
   t.notMatch(text, /[\x00-\x1f\x7f-\x9f]|\\u00[01]/);
   t.same(JSON.parse(text), { route: '/a\\x9b', rows: [{ service: 'p\\x07:80', n: 1 }], ok: true });
+});
+
+t.test('escapedForJson: the value JSON.stringify(…, controlEscapingReplacer) would write, as a value (for schema serializers)', async (t) => {
+  const doc = {
+    route: '/a\x9b\\',
+    rows: [{ service: 'p\x07:80', n: 1, rate: NaN, max: Infinity, gone: undefined, fn: () => 1 }, undefined, -Infinity],
+    at: new Date(0),
+    nested: { deeper: [['\x00']], ok: true, none: null },
+  };
+  const copy = escapedForJson(doc);
+  t.equal(JSON.stringify(copy), JSON.stringify(doc, controlEscapingReplacer));
+  t.same(copy, {
+    route: '/a\\x9b\\\\',
+    rows: [{ service: 'p\\x07:80', n: 1, rate: null, max: null }, null, null],
+    at: '1970-01-01T00:00:00.000Z',
+    nested: { deeper: [['\\x00']], ok: true, none: null },
+  });
+  t.equal(doc.route, '/a\x9b\\', 'the payload itself is left alone');
 });
