@@ -32,6 +32,12 @@
  * - An alert that fires while silenced is notified (repeat: false) at the
  *   first evaluation after the silence ends, if still firing.
  * - Config rules enabled or disabled through the API stay so until restart.
+ * - A group gone from the data: see instance-state.ts (counts, rates and
+ *   fractions count as 0, seconds and bytes as unknown). A rule with
+ *   group_by [] always has its one group: 0 when nothing matched (so
+ *   "requests below 1/s" fires on silence); anomaly baselines of vanished
+ *   groups see 0 (or nothing, for latencies) and go after BASELINE_IDLE_MS.
+ * - Rules may share a name (seed 000 allows it); ids tell them apart.
  */
 import crypto from 'node:crypto';
 import { performance } from 'node:perf_hooks';
