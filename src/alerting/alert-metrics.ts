@@ -116,6 +116,16 @@ const RED_NAMES: readonly [string, AlertMetricKind, (r: Red) => number, boolean]
 ];
 
 /**
+ * Seed 000's examples name the API's own counters api_requests_total and
+ * api_errors_total: on this agent those are the HTTP exchanges it sees, so
+ * the names (and their _rate) are the RED ones.
+ */
+const SEED_000_ALIASES: readonly [string, string][] = [
+  ['api_requests_total', 'http_requests_total'],
+  ['api_errors_total', 'http_errors_total'],
+];
+
+/**
  * The metric a rule names, or why it is not one (listing the known forms).
  * `families`: the store's (plugins add theirs); default the built-in ones.
  * RED names come first: http_requests_total and http_errors_total are RED
@@ -123,6 +133,11 @@ const RED_NAMES: readonly [string, AlertMetricKind, (r: Red) => number, boolean]
  * duration histogram so that `method` can be matched on both).
  */
 export function resolveAlertMetric(name: string, families: readonly MetricFamily[] = FAMILIES): AlertMetric | string {
+  const alias = SEED_000_ALIASES.find(([seed]) => name === seed || name === `${seed}_rate`);
+  if (alias) {
+    const m = resolveAlertMetric(alias[1] + name.slice(alias[0].length), families);
+    return typeof m === 'string' ? m : { ...m, name };
+  }
   const redName = RED_NAMES.find(([n]) => n === name);
   if (redName) {
     const m = redMetric(name, redName[1], redName[2], redName[3], families);
@@ -142,6 +157,7 @@ export function resolveAlertMetric(name: string, families: readonly MetricFamily
       .map(([n]) => n)
       .join(', ')}, http_request_duration_histogram_{p50,p90,p95,p99}, http_request_duration_seconds_{p50,p90,p95,p99,mean,max}; ` +
     `any store metric, alone or with _rate: ${families.map((f) => f.name).join(', ')}; ` +
+    `seed 000's api_requests_total and api_errors_total (the http_ ones); ` +
     `and for histograms (${histograms.join(', ')}) _p50, _p90, _p95, _p99, _mean, _max)`
   );
 }

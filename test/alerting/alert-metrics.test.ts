@@ -60,7 +60,8 @@ t.test('names, families, kinds and labels', async (t) => {
   t.same(metric('error_rate').labels, ['service', 'side', 'server_port', 'method', 'route', 'status_code'], 'RED names: no error_type');
   t.same(metric('http_request_duration_seconds').labels.includes('error_type'), true, 'the family itself: all its labels');
   t.same(metric('process_events_total').serviceLabel, 'process_name');
-  for (const bad of ['api_errors_total', 'http_requests_total_p95', 'network_bytes_total_rate_rate', 'http_request_duration_histogram_p75', '']) {
+  t.same([metric('api_errors_total').family, metric('api_errors_total').kind, metric('api_errors_total_rate').kind, metric('api_requests_total_rate').name], ['http_request_duration_seconds', 'count', 'rate', 'api_requests_total_rate'], "seed 000's names are the RED ones");
+  for (const bad of ['api_latency_total', 'api_errors_total_p95', 'http_requests_total_p95', 'network_bytes_total_rate_rate', 'http_request_duration_histogram_p75', '']) {
     t.match(resolveAlertMetric(bad), /is not a metric alerts can use/, JSON.stringify(bad));
   }
   t.equal(groupKey({ service: 'a', route: '/x' }, ['service', 'route']), 'a\u0000/x');

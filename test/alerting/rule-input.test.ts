@@ -40,10 +40,10 @@ const SEED_002_RULES = [
   },
 ];
 
-/** Seed 000, "Create Alert", verbatim but for the metric (api_errors_total is the seed's app's, not ours). */
+/** Seed 000, "Create Alert", verbatim (api_errors_total: this agent's http_errors_total). */
 const SEED_000_BODY = {
   name: 'High Error Rate Alert',
-  metric_name: 'http_errors_total',
+  metric_name: 'api_errors_total',
   alert_type: 'threshold',
   threshold: 100,
   condition: '>',
@@ -82,7 +82,7 @@ t.test("seed 000's POST body, verbatim", async (t) => {
   t.same(rule, {
     id: 'alert_0123456789abcdef',
     name: 'High Error Rate Alert',
-    metric: 'http_errors_total',
+    metric: 'api_errors_total',
     alertType: 'threshold',
     condition: 'gt',
     threshold: 100,
@@ -105,7 +105,7 @@ t.test("seed 000's POST body, verbatim", async (t) => {
   t.same(api, {
     id: 'alert_0123456789abcdef',
     name: 'High Error Rate Alert',
-    metric_name: 'http_errors_total',
+    metric_name: 'api_errors_total',
     alert_type: 'threshold',
     threshold: 100,
     condition: '>',
@@ -113,7 +113,7 @@ t.test("seed 000's POST body, verbatim", async (t) => {
     created_at: '2027-01-15T08:00:00.000Z',
     last_triggered: '2027-01-15T08:01:00.000Z',
     notification_channels: ['email', 'slack'],
-    metric: 'http_errors_total',
+    metric: 'api_errors_total',
     condition_name: 'gt',
     severity: 'warning',
     description: '',
@@ -130,10 +130,10 @@ t.test("seed 000's POST body, verbatim", async (t) => {
   t.same(ruleFromApi(JSON.parse(JSON.stringify(api)), IDS), rule, 'what GET shows can be PUT back');
   t.equal(ruleToApi(rule, { triggerCount: 0 }).last_triggered, null, 'never triggered: null');
 
-  // The seed's own metric is not one of ours: refused, naming it and what is known.
-  const e = catchError(() => ruleFromApi({ ...SEED_000_BODY, metric_name: 'api_errors_total' }, IDS)) as AlertInputError;
+  // A metric that is not one of ours: refused, naming it and what is known.
+  const e = catchError(() => ruleFromApi({ ...SEED_000_BODY, metric_name: 'api_latency_total' }, IDS)) as AlertInputError;
   t.equal(e.field, 'metric_name');
-  t.match(e.message, /^metric_name: "api_errors_total" is not a metric alerts can use \(known: http_requests_total, http_requests_total_rate, http_errors_total, http_errors_total_rate, error_rate, /);
+  t.match(e.message, /^metric_name: "api_latency_total" is not a metric alerts can use \(known: http_requests_total, http_requests_total_rate, http_errors_total, http_errors_total_rate, error_rate, /);
 });
 
 t.test('every extra, both spellings of conditions, anomaly defaults', async (t) => {
@@ -198,7 +198,7 @@ t.test('every bad API field is a 400 naming it', async (t) => {
     [{ ...SEED_000_BODY, frobnicate: 1 }, 'frobnicate', 'frobnicate: is not a known field (known: metric_name, metric, condition_operator, name, alert_type, condition, threshold, duration_seconds, window, match, group_by, severity, description, labels, annotations, notification_channels, sensitivity, enabled)'],
     [{ ...SEED_000_BODY, metric_name: 'nope' }, 'metric_name', ''],
     [{ ...SEED_000_BODY, metric_name: undefined }, 'metric_name', 'metric_name: is required (a metric name such as http_errors_total_rate)'],
-    [{ ...SEED_000_BODY, metric: 'error_rate' }, 'metric', 'metric: "error_rate" differs from metric_name "http_errors_total": give one of them'],
+    [{ ...SEED_000_BODY, metric: 'error_rate' }, 'metric', 'metric: "error_rate" differs from metric_name "api_errors_total": give one of them'],
     [{ ...SEED_000_BODY, condition: '>>' }, 'condition', 'condition: ">>" must be one of >, <, ==, !=, >=, <= (or gt, lt, eq, ne, gte, lte)'],
     [{ ...SEED_000_BODY, condition: undefined }, 'condition', 'condition: is required: one of >, <, ==, !=, >=, <= (or gt, lt, eq, ne, gte, lte)'],
     [{ ...SEED_000_BODY, condition_operator: 'gt' }, 'condition_operator', 'condition_operator: is another name for condition: give one of them'],
@@ -209,10 +209,10 @@ t.test('every bad API field is a 400 naming it', async (t) => {
     [{ ...SEED_000_BODY, alert_type: 'ml' }, 'alert_type', 'alert_type: "ml" must be "threshold" or "anomaly"'],
     [{ ...SEED_000_BODY, window: '10s' }, 'window', 'window: "10s" must be a duration from 30s to 1d ("30s", "5m", "1h")'],
     [{ ...SEED_000_BODY, window: 60 }, 'window', 'window: 60 must be a duration from 30s to 1d ("30s", "5m", "1h")'],
-    [{ ...SEED_000_BODY, match: { error_type: '5xx' } }, 'match.error_type', 'match.error_type: is not a label of http_errors_total (its labels: service, side, server_port, method, route, status_code)'],
+    [{ ...SEED_000_BODY, match: { error_type: '5xx' } }, 'match.error_type', 'match.error_type: is not a label of api_errors_total (its labels: service, side, server_port, method, route, status_code)'],
     [{ ...SEED_000_BODY, match: { route: 5 } }, 'match.route', 'match.route: 5 must be a string'],
     [{ ...SEED_000_BODY, group_by: 'service' }, 'group_by', 'group_by: "service" must be an array of label names (e.g. ["service", "route"]; [] for one alert over everything)'],
-    [{ ...SEED_000_BODY, group_by: ['service', 'pod'] }, 'group_by[1]', 'group_by[1]: "pod" is not a label of http_errors_total (its labels: service, side, server_port, method, route, status_code)'],
+    [{ ...SEED_000_BODY, group_by: ['service', 'pod'] }, 'group_by[1]', 'group_by[1]: "pod" is not a label of api_errors_total (its labels: service, side, server_port, method, route, status_code)'],
     [{ ...SEED_000_BODY, group_by: ['route', 'route'] }, 'group_by[1]', 'group_by[1]: "route" is listed twice'],
     [{ ...SEED_000_BODY, severity: 'page' }, 'severity', 'severity: "page" must be one of info, warning, error, critical'],
     [{ ...SEED_000_BODY, description: 'x'.repeat(2001) }, 'description', 'description: is 2001 characters long; at most 2000'],
