@@ -1,0 +1,142 @@
+/**
+ * The agent's one database: `<data dir>/http-tracer.db`, SQLite through
+ * better-sqlite3 (synchronous: every call finishes before it returns, so a
+ * repository method is one transaction and nothing is half-written).
+ *
+ *   openDatabase(dir, "--data-dir")
+ *     mkdir -p (0700) → writable? → open → WAL, synchronous=FULL, busy_timeout,
+ *     foreign_keys → migrations (one transaction each) → a write probe → Database
+ *   any failure → TracerError HT_ERR_DATA_DIR "<where> <dir>: <what is wrong; what to do>"
+ *
+ * Durability: WAL with synchronous=FULL fsyncs the log at every commit. The
+ * writes are rare (a rule created through the API, an incident changing
+ * state), so that costs little, and what the API confirmed survives a power
+ * loss, not only a crash of the agent (NORMAL would survive the crash only).
+ *
+ * Ownership: the caller (agent/agent.ts) owns the Database from open to
+ * closeDatabase; repositories borrow it and must not be used after.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import BetterSqlite3 from 'better-sqlite3';
+import { TracerError } from '../errors';
+import { migrate, NewerSchemaError, SCHEMA_VERSION } from './migrations';
+
+export type Database = BetterSqlite3.Database;
+
+export const DATABASE_FILE = 'http-tracer.db';
+export const DEFAULT_DATA_DIR = '/var/lib/ebpf-http-tracer';
+
+/** How long a statement waits for another process's write lock (another agent on the same directory) before failing. */
+const BUSY_TIMEOUT_MS = 5000;
+
+/**
+ * Opens (creating when needed) the database under dataDir and brings its
+ * schema up to date. `where` is how the user named the directory
+ * ("--data-dir", "HTTP_TRACER_DATA_DIR", "config FILE: …data_dir"), for messages.
+ */
+export function openDatabase(dataDir: string, where: string): Database {
+  const problem = (what: string, cause?: unknown): TracerError =>
+    new TracerError('HT_ERR_DATA_DIR', `${where} ${dataDir}: ${what}`, cause === undefined ? undefined : { cause });
+  prepareDirectory(dataDir, problem);
+
+  const file = path.join(dataDir, DATABASE_FILE);
+  let db: Database | undefined;
+  try {
+    db = new BetterSqlite3(file, { timeout: BUSY_TIMEOUT_MS });
+    // The first statements read the file: a file that is not a database fails here.
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = FULL');
+    db.pragma('foreign_keys = ON');
+    migrate(db);
+    // SQLite opens a file it may not write read-only without a word; find out now, not at the first incident.
+    db.pragma(`user_version = ${SCHEMA_VERSION}`);
+    return db;
+  } catch (e) {
+    if (db?.open) db.close();
+    throw problem(describeSqliteFailure(e, where), e);
+  }
+}
+
+/** Checkpoints the log into the database file and closes. Idempotent. */
+export function closeDatabase(db: Database): void {
+  if (!db.open) return;
+  try {
+    // Leaves a single file behind (the -wal emptied), for backups and copies.
+    db.pragma('wal_checkpoint(TRUNCATE)');
+  } catch {
+    // Busy (another process reading) or the disk failing: closing still works.
+  }
+  db.close();
+}
+
+function prepareDirectory(dataDir: string, problem: (what: string, cause?: unknown) => TracerError): void {
+  try {
+    makeDirectory(path.resolve(dataDir));
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST') throw problem('is a file, not a directory; point it at a directory (it is created when missing)', e);
+    if (code === 'ENOTDIR') throw problem('a part of the path is a file, not a directory; point it at a directory (it is created when missing)', e);
+    if (code === 'EACCES' || code === 'EPERM') throw problem('cannot be created (permission denied); create it for the user the agent runs as, or choose another directory', e);
+    if (code === 'EROFS') throw problem('cannot be created: the file system is read-only; choose a directory on a writable volume', e);
+    throw problem(`cannot be created (${errorText(e)})`, e);
+  }
+  // As root, permission bits do not stop a write; access() still reports a read-only file system.
+  try {
+    fs.accessSync(dataDir, fs.constants.W_OK | fs.constants.X_OK);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'EROFS') throw problem('is on a read-only file system; choose a directory on a writable volume', e);
+    throw problem('is not writable by the agent; give the user the agent runs as write access, or choose another directory', e);
+  }
+}
+
+/**
+ * mkdir -p, mode 0700 for what it creates. Not fs.mkdirSync({recursive}):
+ * that loops forever when mkdir answers ENOENT under an existing parent
+ * (a path under /proc, Node 20), and the agent would hang at start.
+ */
+function makeDirectory(dir: string): void {
+  try {
+    fs.mkdirSync(dir, { mode: 0o700 });
+    return;
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST') {
+      if (fs.statSync(dir).isDirectory()) return;
+      throw e;
+    }
+    const parent = path.dirname(dir);
+    if (code !== 'ENOENT' || parent === dir) throw e;
+  }
+  makeDirectory(path.dirname(dir));
+  fs.mkdirSync(dir, { mode: 0o700 }); // ENOENT again (a /proc path): thrown, not retried
+}
+
+function describeSqliteFailure(e: unknown, where: string): string {
+  if (e instanceof NewerSchemaError) {
+    return `${DATABASE_FILE} has schema version ${e.found}, newer than this agent knows (${e.known}): it was written by a newer ebpf-http-tracer; run that version, or point ${where} at another directory`;
+  }
+  const code = (e as { code?: string }).code ?? '';
+  if (code === 'SQLITE_NOTADB' || code.startsWith('SQLITE_CORRUPT')) {
+    return `${DATABASE_FILE} is damaged or not a SQLite database (${errorText(e)}); move it aside to start with an empty database, or restore a backup`;
+  }
+  if (code.startsWith('SQLITE_READONLY') || code.startsWith('SQLITE_PERM')) {
+    return `${DATABASE_FILE} cannot be written (${errorText(e)}); give the user the agent runs as write access to it and to the directory`;
+  }
+  if (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED')) {
+    return `${DATABASE_FILE} stayed locked for ${BUSY_TIMEOUT_MS / 1000} s (is another agent using this directory?); give each agent its own directory`;
+  }
+  if (code.startsWith('SQLITE_CANTOPEN')) {
+    return `${DATABASE_FILE} cannot be opened (${errorText(e)}); it must be a regular file the agent can read and write`;
+  }
+  if (code.startsWith('SQLITE_FULL') || code.startsWith('SQLITE_IOERR')) {
+    return `${DATABASE_FILE} cannot be written (${errorText(e)}); check the volume (full, failing)`;
+  }
+  return `${DATABASE_FILE} cannot be used (${errorText(e)})`;
+}
+
+function errorText(e: unknown): string {
+  const err = e as { code?: string; message?: string };
+  return err.code && !String(err.message).includes(err.code) ? `${err.code}: ${err.message}` : String(err.message ?? e);
+}
