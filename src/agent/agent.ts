@@ -1,5 +1,9 @@
 /**
- * The agent: capture → engine → one HTTP port (REST, /metrics).
+ * The agent, and the one place that wires it: capture → engine → one HTTP
+ * port (REST, /metrics, WebSocket). Every part is a Component (component.ts),
+ * started in the order of the list in startAgent and shut down in reverse;
+ * a part reads the ones before it through narrow views (readers.ts), never
+ * their internals.
  *
  *   Capture (addon poll thread) --batches--> Engine.enqueue --> shards --> store
  *           ^                                  | held while the shards are full: the capture
@@ -8,8 +12,9 @@
  *                               `--> LiveHub (sampled exchanges for new_event)
  *   Fastify on address:port <-- REST, /metrics read the store and the stats; /ws/* (LiveHub)
  *
- * stop() closes the port, detaches the programs, then publishes and stops the
- * engine; it is idempotent.
+ * stop() closes the port (its WebSocket clients too) and the hub, detaches
+ * the programs and waits for the batches in flight, then publishes and stops
+ * the engine; it is idempotent.
  */
 import type { FastifyInstance } from 'fastify';
 import type { AddressInfo } from 'node:net';
@@ -21,6 +26,7 @@ import { Engine } from '../pipeline/engine';
 import { buildApp, metricsPathConflict } from '../server/app';
 import { LiveHub } from '../server/live/hub';
 import { createExporter } from '../server/prometheus-exporter';
+import { component, startInOrder } from './component';
 import { engineReaders } from './readers';
 
 export interface AgentParts {
@@ -61,60 +67,53 @@ function urlOf(a: AddressInfo): string {
 export async function startAgent(parts: AgentParts): Promise<Agent> {
   const { config } = parts;
   const startedAtMs = Date.now();
-  const engine = await Engine.start({ ...config.options, clockOffsetMs: parts.clockOffsetMs }, config.sources);
-  let capture: Capture;
-  // Made once the capture runs; batches before that have no live listener anyway.
-  let liveHub: LiveHub | undefined;
-  try {
-    const also = parts.alsoOnBatch;
-    capture = parts.startCapture((batch, records) => {
-      // Settles once a shard has the batch; until then its credit holds back the capture.
-      const queued = engine.enqueue(batch, records);
-      liveHub?.exchanges(batch, records, parts.clockOffsetMs);
-      also?.(batch, records);
-      return queued;
-    });
-  } catch (e) {
-    await engine.stop();
-    throw e;
-  }
-  const readers = engineReaders(engine, capture);
-  const exporter = createExporter(readers);
-  const live = new LiveHub(engine.store, config.live, config.security);
-  liveHub = live;
-  const app = buildApp({
-    ...readers,
-    scrape: exporter.scrape,
-    startedAtMs,
-    metricsPath: config.server.metricsPath,
-    live,
-    dashboard: config.server.enableDashboard,
-    security: config.security,
-    http: { maxConnections: config.server.maxConnections },
-  });
-  live.attach(app.server);
-  let url: string;
-  try {
-    await app.listen({ host: config.server.address, port: config.server.port });
-    url = urlOf(app.server.address() as AddressInfo);
-  } catch (e) {
-    live.close();
-    await capture.stop();
-    await engine.stop();
-    throw new TracerError('HT_ERR_LISTEN', `cannot listen on ${config.server.address}:${config.server.port}: ${(e as Error).message}`);
-  }
-  let stopped: Promise<void> | undefined;
-  return {
-    url,
-    engine,
-    capture,
-    app,
-    stop: () =>
-      (stopped ??= (async () => {
-        live.close();
+
+  const engine = component('engine', () => Engine.start({ ...config.options, clockOffsetMs: parts.clockOffsetMs }, config.sources), (e) => e.stop());
+
+  // Stopping resolves once the engine has queued every batch in flight.
+  const capture = component(
+    'capture',
+    () =>
+      parts.startCapture((batch, records) => {
+        // Settles once a shard has the batch; until then its credit holds back the capture.
+        const queued = engine.value.enqueue(batch, records);
+        // Made once the capture runs; batches before that have no live listener anyway.
+        live.current?.exchanges(batch, records, parts.clockOffsetMs);
+        parts.alsoOnBatch?.(batch, records);
+        return queued;
+      }),
+    (c) => c.stop(),
+  );
+
+  const live = component('live hub', () => new LiveHub(engine.value.store, config.live, config.security), (hub) => hub.close());
+
+  const server = component(
+    'server',
+    async () => {
+      const readers = engineReaders(engine.value, capture.value);
+      const app = buildApp({
+        ...readers,
+        scrape: createExporter(readers).scrape,
+        startedAtMs,
+        metricsPath: config.server.metricsPath,
+        live: live.value,
+        dashboard: config.server.enableDashboard,
+        security: config.security,
+        http: { maxConnections: config.server.maxConnections },
+      });
+      live.value.attach(app.server);
+      try {
+        await app.listen({ host: config.server.address, port: config.server.port });
+      } catch (e) {
         await app.close();
-        await capture.stop(); // resolves once the engine has queued every batch
-        await engine.stop();
-      })()),
-  };
+        throw new TracerError('HT_ERR_LISTEN', `cannot listen on ${config.server.address}:${config.server.port}: ${(e as Error).message}`);
+      }
+      return { app, url: urlOf(app.server.address() as AddressInfo) };
+    },
+    ({ app }) => app.close(),
+  );
+
+  // In order: each uses those before it. Shut down in reverse.
+  const shutdown = await startInOrder([engine, capture, live, server]);
+  return { url: server.value.url, engine: engine.value, capture: capture.value, app: server.value.app, stop: shutdown };
 }

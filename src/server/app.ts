@@ -82,6 +82,11 @@ export function buildApp(sources: AppSources): FastifyInstance {
   // Every JSON answer: captured strings with their control characters escaped, before any serializer sees them.
   app.addHook('preSerialization', (_req, _reply, payload, done) => done(null, escapedForJson(payload)));
   const connections = guardConnections(app.server, limits.maxConnections, sources.live !== undefined);
+  // close() waits for every socket the server accepted: the WebSocket ones end with the port.
+  app.addHook('preClose', (done) => {
+    connections.endUpgraded();
+    done();
+  });
   installErrorHandling(app);
   installApiAuth(app, sources.security ?? { protectReads: false }, metricsPath);
   const lostTotal = (): number => (health.captureStats?.().lost.total ?? 0) + health.engineStats().droppedEvents;
@@ -98,7 +103,7 @@ export function buildApp(sources: AppSources): FastifyInstance {
     startedAtMs,
     windowSizesMs: sources.windowSizesMs,
     websocket: live && (() => live.stats()),
-    connections,
+    connections: connections.stats,
     maxConnections: limits.maxConnections,
   });
   app.register(alertsStubRoutes);

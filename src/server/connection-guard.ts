@@ -14,7 +14,8 @@
  * Prometheus and the kubelet. A scraper sends its request at once, so it is
  * never the oldest idle. Node's timeouts (set in app.ts: headers, request,
  * keep-alive) reap the rest on their own. WebSocket sockets count, and are
- * never taken (the live hub caps those).
+ * never taken (the live hub caps those); closing the port ends them
+ * (endUpgraded), since Node's close waits for every socket it accepted.
  */
 import type { Server } from 'node:http';
 import type { Socket } from 'node:net';
@@ -26,11 +27,18 @@ export interface ConnectionGuardStats {
   refusedBusy: number;
 }
 
+export interface ConnectionGuard {
+  stats(): ConnectionGuardStats;
+  /** Ends every upgraded (WebSocket) socket still open: the port is closing. */
+  endUpgraded(): void;
+}
+
 /** withUpgrades: someone (the live hub) takes upgraded sockets; without one, Node answers an upgrade as a plain request. */
-export function guardConnections(server: Server, maxConnections: number, withUpgrades: boolean): () => ConnectionGuardStats {
+export function guardConnections(server: Server, maxConnections: number, withUpgrades: boolean): ConnectionGuard {
   // Insertion order is age: the first idle one found is the oldest.
   const open = new Set<Socket>();
   const busy = new Set<Socket>();
+  const upgraded = new Set<Socket>();
   const stats = { evictedIdle: 0, refusedBusy: 0 };
   server.on('connection', (socket: Socket) => {
     if (open.size >= maxConnections) {
@@ -54,6 +62,7 @@ export function guardConnections(server: Server, maxConnections: number, withUpg
     socket.once('close', () => {
       open.delete(socket);
       busy.delete(socket);
+      upgraded.delete(socket);
     });
   });
   server.on('request', (req, res) => {
@@ -63,6 +72,16 @@ export function guardConnections(server: Server, maxConnections: number, withUpg
   });
   // Upgraded to WebSocket: owned by the live hub from now on, never evicted here. (Listening
   // to 'upgrade' claims upgrades from Node, hence only when the hub listens too.)
-  if (withUpgrades) server.on('upgrade', (req) => busy.add(req.socket as Socket));
-  return () => ({ open: open.size, ...stats });
+  if (withUpgrades) {
+    server.on('upgrade', (req) => {
+      busy.add(req.socket as Socket);
+      upgraded.add(req.socket as Socket);
+    });
+  }
+  return {
+    stats: () => ({ open: open.size, ...stats }),
+    endUpgraded: () => {
+      for (const s of upgraded) s.destroy();
+    },
+  };
 }
