@@ -25,7 +25,6 @@ import { migrate, NewerSchemaError, SCHEMA_VERSION } from './migrations';
 export type Database = BetterSqlite3.Database;
 
 export const DATABASE_FILE = 'http-tracer.db';
-export const DEFAULT_DATA_DIR = '/var/lib/ebpf-http-tracer';
 
 /** How long a statement waits for another process's write lock (another agent on the same directory) before failing. */
 const BUSY_TIMEOUT_MS = 5000;
