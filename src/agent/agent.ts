@@ -11,13 +11,17 @@
  *                               `--> onBatch (e.g. the demo's live lines)
  *                               `--> LiveHub (sampled exchanges for new_event)
  *   Fastify on address:port <-- REST, /metrics read the store and the stats; /ws/* (LiveHub)
+ *   Alerting (alerting-part.ts) <-- reads the store every flush interval; events to the LiveHub,
+ *                                   notifications to Alertmanager / webhooks; rules and incidents in SQLite
  *
- * stop() closes the port (its WebSocket clients too) and the hub, detaches
+ * stop() closes the port (its WebSocket clients too), stops alerting (what
+ * is queued for the receivers gets a last attempt), closes the hub, detaches
  * the programs and waits for the batches in flight, then publishes and stops
  * the engine; it is idempotent.
  */
 import type { FastifyInstance } from 'fastify';
 import type { AddressInfo } from 'node:net';
+import os from 'node:os';
 import type { Capture, OnBatch } from '../capture/capture';
 import type { AgentConfig } from '../config/analytics-config';
 import { probeListen } from '../config/port-probe';
@@ -26,6 +30,7 @@ import { Engine } from '../pipeline/engine';
 import { buildApp, metricsPathConflict } from '../server/app';
 import { LiveHub } from '../server/live/hub';
 import { createExporter } from '../server/prometheus-exporter';
+import { planAlerting, startAlerting } from './alerting-part';
 import { component, startInOrder } from './component';
 import { engineReaders } from './readers';
 
@@ -64,9 +69,17 @@ function urlOf(a: AddressInfo): string {
   return `http://${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}`;
 }
 
+/** The address people reach the port at: a wildcard bind is reached by the host's name. */
+function reachableUrl(config: AgentConfig, listening: string | undefined): string {
+  const url = listening ?? `http://${config.server.address.includes(':') ? `[${config.server.address}]` : config.server.address}:${config.server.port}`;
+  return url.replace(/^http:\/\/(0\.0\.0\.0|\[::\])(?=:)/, `http://${os.hostname()}`);
+}
+
 export async function startAgent(parts: AgentParts): Promise<Agent> {
   const { config } = parts;
   const startedAtMs = Date.now();
+  // The rules and targets are checked before anything loads (HT_ERR_OPTION, exit code 2).
+  const alertingPlan = planAlerting(config, process.env);
 
   const engine = component('engine', () => Engine.start({ ...config.options, clockOffsetMs: parts.clockOffsetMs }, config.sources), (e) => e.stop());
 
@@ -87,12 +100,34 @@ export async function startAgent(parts: AgentParts): Promise<Agent> {
 
   const live = component('live hub', () => new LiveHub(engine.value.store, config.live, config.security), (hub) => hub.close());
 
+  const alerting = component(
+    'alerting',
+    () =>
+      alertingPlan &&
+      startAlerting(config, alertingPlan, {
+        store: engine.value.store,
+        intervalMs: engine.value.options.flushIntervalMs,
+        live: live.value,
+        dashboardUrl: () => reachableUrl(config, server.current?.url),
+      }),
+    (a) => a?.shutdown(),
+  );
+
   const server = component(
     'server',
     async () => {
       const readers = engineReaders(engine.value, capture.value);
+      const running = alerting.value;
+      if (running) {
+        readers.health.alerting = () => ({
+          stats: running.alerting.stats(),
+          targets: running.targets(),
+          failingRules: running.alerting.rules().flatMap((v) => (v.lastError ? [v.lastError] : [])),
+        });
+      }
       const app = buildApp({
         ...readers,
+        alerting: running?.alerting,
         scrape: createExporter(readers).scrape,
         startedAtMs,
         metricsPath: config.server.metricsPath,
@@ -114,6 +149,6 @@ export async function startAgent(parts: AgentParts): Promise<Agent> {
   );
 
   // In order: each uses those before it. Shut down in reverse.
-  const shutdown = await startInOrder([engine, capture, live, server]);
+  const shutdown = await startInOrder([engine, capture, live, alerting, server]);
   return { url: server.value.url, engine: engine.value, capture: capture.value, app: server.value.app, stop: shutdown };
 }

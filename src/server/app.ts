@@ -24,7 +24,8 @@ import { DASHBOARD_PATHS, registerDashboard } from './dashboard';
 import { frameworkErrors, installErrorHandling } from './http-errors';
 import type { LiveHub } from './live/hub';
 import { LossWatch, SAMPLE_EVERY_MS } from './loss-watch';
-import { alertsStubRoutes } from './routes/alerts-stub';
+import { alertRoutes } from './routes/alerts';
+import type { Alerting } from '../alerting/alerting';
 import { healthRoutes } from './routes/health';
 import { indexRoutes } from './routes/index';
 import { metricsRoutes } from './routes/metrics';
@@ -51,6 +52,8 @@ export interface AppSources {
   dashboard?: boolean;
   /** The API token, if any; default none. */
   security?: ApiSecurity;
+  /** Rules, alerts and incidents (/api/alerts, /api/incidents); undefined when alerting is off. */
+  alerting?: Alerting;
   http?: Partial<HttpLimits>;
 }
 
@@ -106,7 +109,7 @@ export function buildApp(sources: AppSources): FastifyInstance {
     connections: connections.stats,
     maxConnections: limits.maxConnections,
   });
-  app.register(alertsStubRoutes);
+  app.register(alertRoutes, { alerting: sources.alerting });
   app.register(metricsRoutes, { store });
   app.register(prometheusRoutes, { path: metricsPath, scrape: sources.scrape });
   if (sources.dashboard) {

@@ -9,6 +9,7 @@
  *   health source       --------------------> http_tracer_* (the agent's own health: engine, capture, probes)
  */
 import { Registry, type MetricObjectWithValues, type MetricValue, type MetricValueWithName } from 'prom-client';
+import type { TargetStats } from '../alerting/types';
 import type { MetricFamily } from '../analytics/families';
 import { redRows } from '../analytics/red';
 import type { Series } from '../analytics/store';
@@ -166,6 +167,7 @@ export function createExporter(sources: ExporterSources, percentileWindowMs = 30
   let captureStats: CaptureStats | undefined;
   const capture = (): CaptureStats | undefined => (captureStats ??= health.captureStats?.());
   const own = (name: string, help: string, type: Type, values: () => Value[]): void => registry.registerMetric(new ScrapeTimeMetric(name, help, type, values) as never);
+  let alertingSnapshot = (): void => undefined;
   own('http_tracer_events_lost_total', 'Exchanges the agent could not count, by reason (kernel, addon and engine queues).', 'counter', () => {
     const lost: Record<string, number> = { ...(capture()?.lost.byReason ?? {}), engine_queue_full: stats().droppedEvents };
     return Object.entries(lost).map(([reason, value]) => ({ labels: { reason }, value }));
@@ -205,6 +207,25 @@ export function createExporter(sources: ExporterSources, percentileWindowMs = 30
       { labels: { state: 'expected' }, value: probes.length },
     ]);
   }
+  if (health.alerting) {
+    const read = health.alerting;
+    // One snapshot per scrape, shared by the alerting metrics.
+    let snapshot: ReturnType<typeof read> | undefined;
+    alertingSnapshot = () => (snapshot = undefined);
+    const alerting = (): ReturnType<typeof read> => (snapshot ??= read());
+    own('http_tracer_alerts', 'Alert instances (one per rule and group) by state.', 'gauge', () => [
+      { labels: { state: 'pending' }, value: alerting().stats.instances.pending },
+      { labels: { state: 'firing' }, value: alerting().stats.instances.firing },
+    ]);
+    own('http_tracer_alert_evaluations_total', 'Evaluations of every enabled rule (one per flush interval).', 'counter', () => [{ labels: {}, value: alerting().stats.evaluations }]);
+    own('http_tracer_alert_rule_failures_total', 'Rule evaluations that failed.', 'counter', () => [{ labels: {}, value: alerting().stats.failures }]);
+    own('http_tracer_alert_evaluation_seconds', 'How long the latest evaluation of every rule took.', 'gauge', () => [{ labels: {}, value: alerting().stats.lastEvaluationMs / 1000 }]);
+    const perTarget = (value: (t: TargetStats) => number) => (): Value[] => alerting().targets.map((t) => ({ labels: { target: escapeControl(t.name), kind: t.kind }, value: value(t) }));
+    own('http_tracer_notifications_sent_total', 'Notifications a target accepted.', 'counter', perTarget((t) => t.sent));
+    own('http_tracer_notifications_failed_total', 'Notification attempts that failed (each retry counts), by target.', 'counter', perTarget((t) => t.failed));
+    own('http_tracer_notifications_dropped_total', 'Notifications dropped from a full queue (repeats of firing alerts first; never a resolve within the memory guard).', 'counter', perTarget((t) => t.dropped));
+    own('http_tracer_notifications_queued', 'Notifications waiting for a target (retrying or not yet sent).', 'gauge', perTarget((t) => t.queued));
+  }
   own('http_tracer_scrape_duration_seconds', 'How long the previous scrape of /metrics took.', 'gauge', () => [{ value: lastScrapeSeconds, labels: {} }]);
 
   return {
@@ -213,6 +234,7 @@ export function createExporter(sources: ExporterSources, percentileWindowMs = 30
       const start = process.hrtime.bigint();
       engineStats = undefined;
       captureStats = undefined;
+      alertingSnapshot();
       const text = await registry.metrics();
       lastScrapeSeconds = Number(process.hrtime.bigint() - start) / 1e9;
       return text;

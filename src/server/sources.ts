@@ -5,8 +5,10 @@
  * server/ sees the Engine, its options or its shards.
  *
  *   StoreReader   queries, the store's clock, its own counters   (MetricStore fits as is)
- *   HealthSource  engine, capture and probe counters             (read when asked)
+ *   HealthSource  engine, capture, probe and alerting counters   (read when asked)
  */
+import type { AlertingStats } from '../alerting/alerting';
+import type { TargetStats } from '../alerting/types';
 import type { MetricStore } from '../analytics/store';
 import type { AttachResult } from '../capture/addon';
 import type { CaptureStats } from '../capture/capture';
@@ -26,4 +28,6 @@ export interface HealthSource {
   captureStats?(): CaptureStats;
   /** What became of each eBPF program, when capturing; fixed after start. */
   probes?: readonly AttachResult[];
+  /** Rule evaluation, rules whose latest evaluation failed ("rule name: why"), notification delivery; when alerting is on. */
+  alerting?(): { stats: AlertingStats; targets: TargetStats[]; failingRules: string[] };
 }

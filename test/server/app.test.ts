@@ -48,7 +48,7 @@ t.test('GET /api/health, /api/processors, /api/stats, /api/alerts', async (t) =>
   const stats = (await app.inject('/api/stats')).json();
   t.match(stats.engine, { status: 'running', events_in: 15, events_processed: 15, dropped_events: 0 });
   t.same(stats.windows, ['1m', '5m', '15m', '1h', '1d']);
-  t.same((await app.inject('/api/alerts')).json(), { alerts: [], history: [] });
+  t.same((await app.inject('/api/alerts')).json(), { enabled: false, alerts: [], active: [], history: [] }, 'alerting off: nothing');
   t.same((await app.inject('/')).json().endpoints, ['/api/metrics?window=5m', '/api/series?window=15m', '/api/health', '/api/processors', '/api/stats', '/api/alerts', '/metrics', '/ws/{client_id}', '/ws/analytics']);
 });
 
@@ -323,7 +323,8 @@ t.test('the API token: writes always, reads with protect_reads, never /api/healt
   t.equal(write.statusCode, 401, 'a write without the token');
   t.equal(write.headers['www-authenticate'], 'Bearer realm="http-tracer"');
   t.same(write.json(), { code: 'HT_ERR_UNAUTHORIZED', error: 'unauthorized', message: 'this path needs the API token: Authorization: Bearer <token>' });
-  t.equal((await open.inject({ method: 'POST', url: '/api/alerts', headers: bearer(token) })).statusCode, 405, 'with the token, the write reaches routing');
+  const reached = await open.inject({ method: 'POST', url: '/api/alerts', headers: bearer(token) });
+  t.same([reached.statusCode, reached.json().code], [409, 'HT_ERR_ALERTING_DISABLED'], 'with the token, the write reaches the route (alerting is off here)');
 
   for (const url of ['/api/metrics?window=1m', '/api/series', '/api/stats', '/api/processors', '/api/alerts', '/metrics', '/api/nothing', '/%61pi/stats', '/%6detrics', '/api/%73tats']) {
     t.equal((await guarded.inject(url)).statusCode, 401, `${url} without a token`);

@@ -26,6 +26,7 @@ import type { AlertInstance, Incident, IncidentStatus } from '../../alerting/typ
 import { parseDuration } from '../../analytics/duration';
 import { TracerError, type ErrorCode } from '../../errors';
 import { badRequest, sendError } from '../http-errors';
+import { ERROR_RESPONSES, INTEGER, NUMBER, NUMBER_OR_NULL, object, STRING, STRING_OR_NULL, STRINGS } from './schemas';
 
 export interface AlertRoutesOptions {
   /** Undefined when alerting is off (enable_alerting: false): reads answer empty, writes 409. */
@@ -100,6 +101,102 @@ function refuse(reply: FastifyReply, e: unknown): FastifyReply {
   return sendError(reply, status, { code: err.code, error: SHORT[status], message: err.message });
 }
 
+// Response schemas: every property each answer carries (schemas.ts: fast-json-stringify drops the rest).
+const LABELS = { type: 'object', additionalProperties: STRING } as const;
+const BASELINE = object({ mean: NUMBER, deviation: NUMBER, lower: NUMBER, upper: NUMBER, samples: INTEGER }, { nullable: true });
+const INSTANCE = object({
+  rule_id: STRING,
+  name: STRING,
+  severity: STRING,
+  state: STRING,
+  labels: LABELS,
+  value: NUMBER_OR_NULL,
+  threshold: NUMBER,
+  condition: STRING,
+  active_since: STRING_OR_NULL,
+  fired_at: STRING_OR_NULL,
+  resolved_at: STRING_OR_NULL,
+  value_at_firing: NUMBER_OR_NULL,
+  message: STRING,
+  incident_id: STRING_OR_NULL,
+  baseline: BASELINE,
+});
+const RULE_FIELDS = {
+  id: STRING,
+  name: STRING,
+  metric_name: STRING,
+  alert_type: STRING,
+  threshold: NUMBER,
+  condition: STRING,
+  enabled: { type: 'boolean' },
+  created_at: STRING,
+  last_triggered: STRING_OR_NULL,
+  notification_channels: STRINGS,
+  metric: STRING,
+  condition_name: STRING,
+  severity: STRING,
+  description: STRING,
+  duration_seconds: INTEGER,
+  window: STRING,
+  match: LABELS,
+  group_by: STRINGS,
+  labels: LABELS,
+  annotations: LABELS,
+  source: STRING,
+  trigger_count: INTEGER,
+  updated_at: STRING,
+  state: STRING,
+  instances: { type: 'array', items: INSTANCE },
+};
+const RULE = {
+  ...object(RULE_FIELDS),
+  properties: {
+    ...RULE_FIELDS,
+    // Anomaly rules only.
+    sensitivity: NUMBER,
+    groups: { type: 'array', items: object({ labels: LABELS, value: NUMBER_OR_NULL, baseline: BASELINE }) },
+  },
+};
+const NOTICE = object({
+  rule_id: STRING,
+  name: STRING,
+  metric: STRING,
+  severity: STRING,
+  state: STRING,
+  labels: LABELS,
+  annotations: LABELS,
+  value: NUMBER_OR_NULL,
+  threshold: NUMBER,
+  condition: STRING,
+  starts_at: STRING,
+  message: STRING,
+  generator_url: STRING,
+});
+const NOTICE_WITH_OPTIONALS = { ...NOTICE, properties: { ...NOTICE.properties, ends_at: STRING, incident_id: STRING } };
+const ALERTS = object({ enabled: { type: 'boolean' }, alerts: { type: 'array', items: RULE }, active: { type: 'array', items: INSTANCE }, history: { type: 'array', items: NOTICE_WITH_OPTIONALS } });
+const INCIDENT = object({
+  id: STRING,
+  rule_id: STRING,
+  rule_name: STRING,
+  labels: LABELS,
+  severity: STRING,
+  status: STRING,
+  opened_at: STRING,
+  acknowledged_at: STRING_OR_NULL,
+  acknowledged_by: STRING_OR_NULL,
+  resolved_at: STRING_OR_NULL,
+  resolved_by: STRING_OR_NULL,
+  silenced_until: STRING_OR_NULL,
+  silenced: { type: 'boolean' },
+  value_at_open: NUMBER_OR_NULL,
+  last_value: NUMBER_OR_NULL,
+  message: STRING,
+  history: { type: 'array', items: object({ at: STRING, action: STRING, by: STRING, note: STRING_OR_NULL }) },
+});
+const INCIDENTS = object({ incidents: { type: 'array', items: INCIDENT } });
+const answers = (ok: object, status = 200) => ({ [status]: ok, ...ERROR_RESPONSES });
+const NO_CONTENT = { 204: { type: 'null' }, ...ERROR_RESPONSES };
+
 const ID = { type: 'string', minLength: 1, maxLength: 80 };
 const ID_PARAMS = { type: 'object', properties: { id: ID }, required: ['id'] };
 const NO_QUERY = { type: 'object', additionalProperties: false, properties: {} };
@@ -145,6 +242,7 @@ export const alertRoutes: FastifyPluginAsync<AlertRoutesOptions> = async (app, {
           additionalProperties: false,
           properties: { enabled_only: { type: 'boolean', default: false }, history_limit: { type: 'integer', minimum: 0, maximum: 500, default: 50 } },
         },
+        response: answers(ALERTS),
       },
     },
     async (req) => {
@@ -159,15 +257,15 @@ export const alertRoutes: FastifyPluginAsync<AlertRoutesOptions> = async (app, {
     },
   );
 
-  app.post('/api/alerts', { schema: { querystring: NO_QUERY } }, async (req, reply) => answer(reply, () => ruleViewToApi(on().create(req.body)), 201));
+  app.post('/api/alerts', { schema: { querystring: NO_QUERY, response: answers(RULE, 201) } }, async (req, reply) => answer(reply, () => ruleViewToApi(on().create(req.body)), 201));
 
-  app.get<{ Params: { id: string } }>('/api/alerts/:id', { schema: { params: ID_PARAMS, querystring: NO_QUERY } }, async (req, reply) => answer(reply, () => ruleViewToApi(on().rule(req.params.id))));
+  app.get<{ Params: { id: string } }>('/api/alerts/:id', { schema: { params: ID_PARAMS, querystring: NO_QUERY, response: answers(RULE) } }, async (req, reply) => answer(reply, () => ruleViewToApi(on().rule(req.params.id))));
 
-  app.put<{ Params: { id: string } }>('/api/alerts/:id', { schema: { params: ID_PARAMS, querystring: NO_QUERY } }, async (req, reply) =>
+  app.put<{ Params: { id: string } }>('/api/alerts/:id', { schema: { params: ID_PARAMS, querystring: NO_QUERY, response: answers(RULE) } }, async (req, reply) =>
     answer(reply, () => ruleViewToApi(on().replace(req.params.id, req.body))),
   );
 
-  app.delete<{ Params: { id: string } }>('/api/alerts/:id', { schema: { params: ID_PARAMS, querystring: NO_QUERY } }, async (req, reply) => {
+  app.delete<{ Params: { id: string } }>('/api/alerts/:id', { schema: { params: ID_PARAMS, querystring: NO_QUERY, response: NO_CONTENT } }, async (req, reply) => {
     try {
       on().remove(req.params.id);
     } catch (e) {
@@ -177,7 +275,7 @@ export const alertRoutes: FastifyPluginAsync<AlertRoutesOptions> = async (app, {
   });
 
   for (const [action, enabled] of [['enable', true], ['disable', false]] as const) {
-    app.post<{ Params: { id: string } }>(`/api/alerts/:id/${action}`, { schema: { params: ID_PARAMS, querystring: NO_QUERY } }, async (req, reply) =>
+    app.post<{ Params: { id: string } }>(`/api/alerts/:id/${action}`, { schema: { params: ID_PARAMS, querystring: NO_QUERY, response: answers(RULE) } }, async (req, reply) =>
       answer(reply, () => ruleViewToApi(on().setEnabled(req.params.id, enabled))),
     );
   }
@@ -195,6 +293,7 @@ export const alertRoutes: FastifyPluginAsync<AlertRoutesOptions> = async (app, {
             limit: { type: 'integer', minimum: 1, maximum: 1000, default: 100 },
           },
         },
+        response: answers(INCIDENTS),
       },
     },
     async (req) => {
@@ -209,12 +308,12 @@ export const alertRoutes: FastifyPluginAsync<AlertRoutesOptions> = async (app, {
     },
   );
 
-  app.get<{ Params: { id: string } }>('/api/incidents/:id', { schema: { params: ID_PARAMS, querystring: NO_QUERY } }, async (req, reply) =>
+  app.get<{ Params: { id: string } }>('/api/incidents/:id', { schema: { params: ID_PARAMS, querystring: NO_QUERY, response: answers(INCIDENT) } }, async (req, reply) =>
     answer(reply, () => incidentToApi(on().incident(req.params.id), now())),
   );
 
   for (const action of ['acknowledge', 'resolve'] as const) {
-    app.post<{ Params: { id: string }; Body: Actor | null }>(`/api/incidents/:id/${action}`, { schema: { params: ID_PARAMS, querystring: NO_QUERY, body: ACTION_BODY } }, async (req, reply) =>
+    app.post<{ Params: { id: string }; Body: Actor | null }>(`/api/incidents/:id/${action}`, { schema: { params: ID_PARAMS, querystring: NO_QUERY, body: ACTION_BODY, response: answers(INCIDENT) } }, async (req, reply) =>
       answer(reply, () => {
         const { by = 'api', note } = req.body ?? {};
         return incidentToApi(on()[action](req.params.id, by, note), now());
@@ -224,7 +323,7 @@ export const alertRoutes: FastifyPluginAsync<AlertRoutesOptions> = async (app, {
 
   app.post<{ Params: { id: string }; Body: Actor & { until?: string; duration?: string } }>(
     '/api/incidents/:id/silence',
-    { schema: { params: ID_PARAMS, querystring: NO_QUERY, body: SILENCE_BODY } },
+    { schema: { params: ID_PARAMS, querystring: NO_QUERY, body: SILENCE_BODY, response: answers(INCIDENT) } },
     async (req, reply) => {
       const { until, duration, by = 'api', note } = req.body;
       const t = now();

@@ -1,11 +1,12 @@
 /**
  * GET /api/health: healthy or degraded, and why — engine failures, probes
- * that did not attach, exchanges lost in about the last minute. Open even
- * with protect_reads (the liveness probe; api-auth.ts).
+ * that did not attach, exchanges lost in about the last minute, alert rules
+ * that failed to evaluate, notification targets whose last attempt failed.
+ * Open even with protect_reads (the liveness probe; api-auth.ts).
  */
 import type { FastifyPluginAsync } from 'fastify';
 import type { HealthSource } from '../sources';
-import { ERROR_RESPONSES, INTEGER, NO_QUERY, NUMBER, object, STRING, STRINGS } from './schemas';
+import { ERROR_RESPONSES, INTEGER, NO_QUERY, NUMBER, object, STRING, STRING_OR_NULL, STRINGS } from './schemas';
 
 export interface HealthRouteOptions {
   health: HealthSource;
@@ -28,18 +29,51 @@ const HEALTH = object({
   uptime_seconds: NUMBER,
   probes: object({ attached: INTEGER, total: INTEGER, failed: STRINGS }, { nullable: true }),
   lost: object({ total: INTEGER, last_minute: INTEGER }),
+  alerting: object(
+    {
+      rules: INTEGER,
+      pending: INTEGER,
+      firing: INTEGER,
+      evaluations: INTEGER,
+      evaluation_failures: INTEGER,
+      last_evaluation_ms: NUMBER,
+      notifications: {
+        type: 'array',
+        items: object({
+          name: STRING,
+          kind: STRING,
+          url: STRING,
+          sent: INTEGER,
+          failed: INTEGER,
+          queued: INTEGER,
+          dropped: INTEGER,
+          last_error: STRING_OR_NULL,
+          last_error_at: STRING_OR_NULL,
+          last_success_at: STRING_OR_NULL,
+        }),
+      },
+    },
+    { nullable: true },
+  ),
   problems: { type: 'array', items: STRING },
 });
+
+const iso = (ms: number | undefined): string | null => (ms === undefined ? null : new Date(ms).toISOString());
 
 export const healthRoutes: FastifyPluginAsync<HealthRouteOptions> = async (app, { health, startedAtMs, lost }) => {
   app.get('/api/health', { schema: { querystring: NO_QUERY, response: { 200: HEALTH, ...ERROR_RESPONSES } } }, async () => {
     const stats = health.engineStats();
     const failedProbes = (health.probes ?? []).filter((a) => !a.attached).map((a) => a.program);
     const lastMinute = lost.lastMinute();
+    const alerting = health.alerting?.();
+    // A target is failing while its last attempt failed (a success since clears it).
+    const failing = (alerting?.targets ?? []).filter((t) => t.lastErrorAt !== undefined && t.lastErrorAt > (t.lastSuccessAt ?? 0));
     const problems = [
       ...stats.failures.map((f) => `engine: ${f.split('\n')[0]}`),
       ...(failedProbes.length ? [`probes not attached: ${failedProbes.join(', ')}`] : []),
       ...(lastMinute > 0 ? [`${lastMinute} exchanges lost in the last minute`] : []),
+      ...(alerting?.failingRules ?? []).map((r) => `alert rule ${r}`),
+      ...failing.map((t) => `notifications to ${t.name} (${t.url}) failing: ${t.lastError} (${t.queued} waiting)`),
     ];
     return {
       status: problems.length === 0 ? 'healthy' : 'degraded',
@@ -51,6 +85,28 @@ export const healthRoutes: FastifyPluginAsync<HealthRouteOptions> = async (app, 
       uptime_seconds: (Date.now() - startedAtMs) / 1000,
       probes: health.probes ? { attached: health.probes.length - failedProbes.length, total: health.probes.length, failed: failedProbes } : null,
       lost: { total: lost.total(), last_minute: lastMinute },
+      alerting: alerting
+        ? {
+            rules: alerting.stats.rules,
+            pending: alerting.stats.instances.pending,
+            firing: alerting.stats.instances.firing,
+            evaluations: alerting.stats.evaluations,
+            evaluation_failures: alerting.stats.failures,
+            last_evaluation_ms: alerting.stats.lastEvaluationMs,
+            notifications: alerting.targets.map((t) => ({
+              name: t.name,
+              kind: t.kind,
+              url: t.url,
+              sent: t.sent,
+              failed: t.failed,
+              queued: t.queued,
+              dropped: t.dropped,
+              last_error: t.lastError ?? null,
+              last_error_at: iso(t.lastErrorAt),
+              last_success_at: iso(t.lastSuccessAt),
+            })),
+          }
+        : null,
       problems,
     };
   });

@@ -35,6 +35,7 @@ export const NUMBER = { type: 'number' } as const;
 /** A number JSON cannot carry otherwise (no data: NaN, ±Infinity) goes out as null. */
 export const NUMBER_OR_NULL = { type: ['number', 'null'] } as const;
 export const STRING = { type: 'string' } as const;
+export const STRING_OR_NULL = { type: ['string', 'null'] } as const;
 export const STRINGS = { type: 'array', items: STRING } as const;
 
 /** An object whose every listed property is present. */

@@ -1,0 +1,95 @@
+/**
+ * The agent's alerting part: the configuration's rules and notification
+ * targets, checked before anything loads (planAlerting), then the rules
+ * evaluated on the store every flush interval, their incidents and API rules
+ * in the database under the data directory, and their notifications through
+ * the dispatcher (startAlerting).
+ *
+ *   store --every flush_interval_seconds--> Alerting --events--> LiveHub (alert_triggered / alert_resolved)
+ *                                              |  `--notify--> Dispatcher --> Alertmanager, webhook, Slack
+ *                                              `--rules, incidents--> SQLite (data_dir/http-tracer.db)
+ */
+import os from 'node:os';
+import { Alerting } from '../alerting/alerting';
+import { Dispatcher } from '../alerting/notifiers/dispatcher';
+import { notificationTargets } from '../alerting/notifiers/targets-config';
+import { rulesFromConfig } from '../alerting/rule-input';
+import type { AlertRule, TargetConfig, TargetStats } from '../alerting/types';
+import type { MetricStore } from '../analytics/store';
+import type { AgentConfig } from '../config/analytics-config';
+import type { LiveHub } from '../server/live/hub';
+import { closeDatabase, openDatabase } from '../storage/database';
+import { SqliteIncidentRepository } from '../storage/incident-repository';
+import { SqliteRuleRepository } from '../storage/rule-repository';
+
+export interface AlertingPlan {
+  /** The configuration file's rules, validated. */
+  configRules: AlertRule[];
+  targets: TargetConfig[];
+}
+
+/**
+ * The rules and targets of the configuration and environment, or undefined
+ * when alerting is off. Throws HT_ERR_OPTION naming the rule and key, or the
+ * target and key (exit code 2), before the engine or the probes load.
+ */
+export function planAlerting(config: AgentConfig, env: NodeJS.ProcessEnv, now = Date.now()): AlertingPlan | undefined {
+  const a = config.alerting;
+  if (!a.enabled) return undefined;
+  return { configRules: rulesFromConfig(a.rules, a.rulesSource, now), targets: notificationTargets(a.notifications, a.notificationsWhere, env) };
+}
+
+export interface RunningAlerting {
+  alerting: Alerting;
+  /** The notification targets' counters. */
+  targets(): TargetStats[];
+  /** Stops evaluating, tries to deliver what is queued, closes the database. */
+  shutdown(): Promise<void>;
+}
+
+export interface AlertingDepsOfAgent {
+  store: MetricStore;
+  intervalMs: number;
+  live: LiveHub;
+  /** The dashboard's address as people reach it (links in notifications). */
+  dashboardUrl: () => string;
+}
+
+export function startAlerting(config: AgentConfig, plan: AlertingPlan, deps: AlertingDepsOfAgent): RunningAlerting {
+  const db = openDatabase(config.alerting.dataDir, config.alerting.dataDirSource);
+  try {
+    const dispatcher = new Dispatcher(plan.targets);
+    const alerting = new Alerting({
+      store: deps.store,
+      rules: new SqliteRuleRepository(db),
+      incidents: new SqliteIncidentRepository(db),
+      notify: (n) => dispatcher.enqueue(n),
+      // Checked again against the store: its families (processor plugins add theirs) and the windows it keeps.
+      configRules: plan.configRules.length ? rulesFromConfig(config.alerting.rules, config.alerting.rulesSource, Date.now(), deps.store) : [],
+      intervalMs: deps.intervalMs,
+      now: Date.now,
+      node: os.hostname(),
+      generatorUrl: (id) => `${deps.dashboardUrl()}/#alert=${encodeURIComponent(id)}`,
+    });
+    alerting.on((e) => deps.live.alert(e));
+    dispatcher.start();
+    alerting.start();
+    let stopped: Promise<void> | undefined;
+    return {
+      alerting,
+      targets: () => dispatcher.stats(),
+      shutdown: () =>
+        (stopped ??= (async () => {
+          try {
+            await alerting.shutdown();
+            await dispatcher.shutdown();
+          } finally {
+            closeDatabase(db);
+          }
+        })()),
+    };
+  } catch (e) {
+    closeDatabase(db);
+    throw e;
+  }
+}
