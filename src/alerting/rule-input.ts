@@ -29,7 +29,7 @@ export class AlertInputError extends TracerError {
 /**
  * What only the running store can tell: its families (plugins add some) and
  * which windows it keeps. A MetricStore is one. Without it, the built-in
- * families and any window from 30s to 24h pass.
+ * families and any window from 10s to 24h pass.
  */
 export interface RuleChecks {
   families?: ReadonlyMap<string, MetricFamily>;
@@ -51,7 +51,8 @@ export const RULE_LIMITS = {
   channels: 16,
   channelChars: 64,
   durationSeconds: 86_400,
-  minWindowMs: 30_000,
+  // The store's resolution: a shorter window would read a part of one bucket.
+  minWindowMs: 10_000,
   maxWindowMs: 86_400_000,
   maxSensitivity: 100,
 } as const;
@@ -167,7 +168,7 @@ function parseBody(raw: Record<string, unknown>, known: readonly string[], ignor
   if (has(raw, 'window')) {
     const ms = parseDuration(raw.window);
     if (ms === undefined || ms < RULE_LIMITS.minWindowMs || ms > RULE_LIMITS.maxWindowMs) {
-      fail('window', `${shown(raw.window)} must be a duration from ${formatDuration(RULE_LIMITS.minWindowMs)} to ${formatDuration(RULE_LIMITS.maxWindowMs)} ("30s", "5m", "1h")`);
+      fail('window', `${shown(raw.window)} must be a duration from ${formatDuration(RULE_LIMITS.minWindowMs)} to ${formatDuration(RULE_LIMITS.maxWindowMs)} ("10s", "5m", "1h")`);
     }
     windowSeconds = ms / 1000;
   }
