@@ -64,8 +64,8 @@ export function startAlerting(config: AgentConfig, plan: AlertingPlan, deps: Ale
       rules: new SqliteRuleRepository(db),
       incidents: new SqliteIncidentRepository(db),
       notify: (n) => dispatcher.enqueue(n),
-      // Checked again against the store: its families (processor plugins add theirs) and the windows it keeps.
-      configRules: plan.configRules.length ? rulesFromConfig(config.alerting.rules, config.alerting.rulesSource, Date.now(), deps.store) : [],
+      // Checked again by Alerting against the store: its families (processor plugins add theirs) and the windows it keeps.
+      configRules: plan.configRules,
       intervalMs: deps.intervalMs,
       now: Date.now,
       node: os.hostname(),

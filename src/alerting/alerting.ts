@@ -169,10 +169,13 @@ export class Alerting {
   private counters = { evaluations: 0, failures: 0, lastEvaluationMs: 0, notifyErrors: 0, storageErrors: 0, droppedGroups: 0 };
   private lastEvaluatedAt: number | undefined;
   private lastError: string | undefined;
+  /** When this process's store began to fill: a window that starts earlier holds no data yet. */
+  private readonly since: number;
 
   /** Throws HT_ERR_OPTION when a config rule cannot be evaluated against this store (its metric or window). */
   constructor(deps: AlertingDeps) {
     this.deps = deps;
+    this.since = deps.now();
     this.resendMs = deps.resendIntervalMs ?? DEFAULT_RESEND_INTERVAL_MS;
     this.book = new Incidents(deps.incidents);
     for (const rule of deps.configRules) {
@@ -459,6 +462,8 @@ export class Alerting {
       const rt = this.runtimes.get(ruleId);
       const tr = rt?.instances.get(key);
       if (tr && tr.instance.state !== 'resolved') continue;
+      // After a restart the store is empty: an incident stays open until its rule has seen a whole window.
+      if (rt?.rule.enabled && now - this.since < rt.rule.windowSeconds * 1000) continue;
       const note = !rt ? 'the rule no longer exists' : !rt.rule.enabled ? 'the rule is disabled' : 'the alert is no longer active';
       this.persist(() => this.book.resolveByAlert(id, now, NaN, note));
     }

@@ -369,6 +369,27 @@ t.test('after a restart: a firing alert joins its open incident (held while sile
   t.same([gone.status, gone.history.at(-1)], ['resolved', { at: at(37), action: 'resolved', by: 'alert', note: 'the rule no longer exists' }]);
 });
 
+t.test('after a restart the store is empty: open incidents wait a whole window before they resolve', async (t) => {
+  const s = setup(t, config({ ...HIGH_ERROR_RATE, duration_seconds: 0 }));
+  s.feed(0, burst);
+  s.evaluate(0);
+  const [open] = s.incidents.list({ limit: 10 });
+  t.equal(open.status, 'open');
+  await s.alerting.shutdown();
+
+  // A new process: a new, empty store; the same database. The clock starts at at(1).
+  const clock = { now: at(1) };
+  const store = new MetricStore({ families: FAMILIES, retentionMs: 86_400_000, limits: { perService: 1000, global: 10_000 }, now: () => clock.now });
+  const again = setup(t, config({ ...HIGH_ERROR_RATE, duration_seconds: 0 }), {}, { store, clock, rules: s.rules, incidents: s.incidents });
+  for (let k = 1; k <= 6; k++) {
+    again.evaluate(k);
+    t.equal(again.incidents.get(open.id)!.status, 'open', `${(at(k) - at(1)) / 1000} s after the restart, less than the 1m window: still open`);
+  }
+  again.evaluate(7);
+  const later = again.incidents.get(open.id)!;
+  t.same([later.status, later.resolvedBy, later.history.at(-1)!.note], ['resolved', 'alert', 'the alert is no longer active'], 'a whole window without errors: resolved');
+});
+
 t.test('a throwing notify and a broken rule do not stop evaluation', async (t) => {
   let calls = 0;
   const s = setup(t, config({ ...HIGH_ERROR_RATE, duration_seconds: 0 }, { name: 'second', metric: 'http_requests_total', condition: 'gt', threshold: 10, duration_seconds: 0 }), {
