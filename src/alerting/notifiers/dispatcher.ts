@@ -128,6 +128,13 @@ class ShutdownError extends Error {
   }
 }
 
+class RequestTimeout extends Error {
+  constructor(ms: number) {
+    super(`timeout after ${ms} ms`);
+    this.name = 'RequestTimeout';
+  }
+}
+
 type Outcome = 'sent' | 'retry' | 'rejected';
 
 class Lane {
@@ -231,10 +238,20 @@ class Lane {
   }
 
   private async send(): Promise<Outcome> {
-    if (!this.batch) this.batch = { notifications: this.take() };
+    if (!this.batch) {
+      const notifications = this.take();
+      if (notifications.length === 0) return 'sent'; // nothing waited: no request
+      this.batch = { notifications };
+    }
     const batch = this.batch;
     const count = batch.notifications.length;
     let outcome: Outcome;
+    // Its own controller (a timeout or the shutdown aborts it); the listener on the long-lived stop signal goes after each request.
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(new RequestTimeout(this.target.timeoutMs)), this.target.timeoutMs);
+    const onStop = () => controller.abort(new ShutdownError());
+    if (this.stopSignal.aborted) onStop();
+    else this.stopSignal.addEventListener('abort', onStop, { once: true });
     try {
       // Alertmanager: formatted at each attempt (endsAt moves on); the others: once, then sent as they were.
       if (batch.body === undefined || this.supersedes) {
@@ -246,7 +263,7 @@ class Lane {
         method: 'POST',
         headers: { ...this.target.headers, 'content-type': 'application/json' },
         body: batch.body,
-        signal: AbortSignal.any([AbortSignal.timeout(this.target.timeoutMs), this.stopSignal]),
+        signal: controller.signal,
       });
       if (response.ok) {
         await response.body?.cancel().catch(() => undefined);
@@ -258,8 +275,11 @@ class Lane {
         outcome = response.status === 400 && this.target.kind === 'alertmanager' ? 'rejected' : 'retry';
       }
     } catch (e) {
-      this.failed(count, this.describe(e));
+      this.failed(count, this.describe(controller.signal.aborted ? controller.signal.reason : e));
       outcome = 'retry';
+    } finally {
+      clearTimeout(timer);
+      this.stopSignal.removeEventListener('abort', onStop);
     }
     if (outcome === 'sent') {
       this.stats.sent += count;
@@ -318,8 +338,7 @@ class Lane {
 
   private describe(e: unknown): string {
     const err = e as Error & { cause?: unknown };
-    if (err?.name === 'TimeoutError') return `timeout after ${this.target.timeoutMs} ms`;
-    if (err instanceof ShutdownError || (err?.name === 'AbortError' && this.stopSignal.aborted)) return new ShutdownError().message;
+    if (err instanceof RequestTimeout || err instanceof ShutdownError) return err.message;
     // fetch: TypeError("fetch failed") with the socket's error as the cause.
     const cause = err?.cause as (Error & { code?: string; errors?: Error[] }) | undefined;
     if (cause) {

@@ -145,6 +145,25 @@ t.test('Alertmanager: a newer notification replaces the one waiting, also in a f
   t.same(amAlerts(r.received[0].json), ['a@2026-12-02T10:04:00.000Z', 'b@2026-12-02T10:00:00.000Z'], 'in the order of the newest of each');
 });
 
+t.test('Alertmanager answering 400 (an alert it finds invalid; it keeps the valid ones) is not retried; the next batch goes', async (t) => {
+  const r = await receiver(t);
+  r.script({ status: 400, body: '"invalid label set: invalid name \\"a-b\\""\n' });
+  const d = dispatcher(t, [target('alertmanager', r.url), target('webhook', `${r.url}/hook`)]);
+  d.start();
+  d.enqueue(firing('bad', { channels: ['alertmanager'] }));
+  await until(() => d.stats()[0].failed === 1, 'the refusal');
+  d.enqueue(firing('good', { channels: ['alertmanager'] }));
+  await until(() => d.stats()[0].sent === 1, 'the next batch');
+  t.same(r.received.map((x) => amAlerts(x.json).map((a) => a.split('@')[0])), [['bad'], ['good']], 'bad sent once');
+  t.match(d.stats()[0], { sent: 1, failed: 1, queued: 0, lastError: 'HTTP 400: "invalid label set: invalid name \\"a-b\\""' });
+
+  // A webhook's 400 is retried like any other failure (the receiver may be mid-deploy).
+  r.script({ status: 400 });
+  d.enqueue(firing('hooked', { channels: ['webhook'] }));
+  await until(() => d.stats()[1].sent === 1, 'the webhook retry');
+  t.match(d.stats()[1], { sent: 1, failed: 1 });
+});
+
 t.test('a full queue drops the oldest firing notifications, never a resolve', async (t) => {
   const r = await receiver(t);
   const d = dispatcher(t, [target('webhook', r.url)], { maxQueue: 3 });
