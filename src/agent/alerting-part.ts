@@ -56,7 +56,8 @@ export interface AlertingDepsOfAgent {
 }
 
 export function startAlerting(config: AgentConfig, plan: AlertingPlan, deps: AlertingDepsOfAgent): RunningAlerting {
-  const db = openDatabase(config.alerting.dataDir, config.alerting.dataDirSource);
+  const { dataDir, dataDirSource } = config.alerting;
+  const db = openDatabase(dataDir, dataDirSource === 'default' ? 'the default data directory (set --data-dir or HTTP_TRACER_DATA_DIR)' : dataDirSource);
   try {
     const dispatcher = new Dispatcher(plan.targets);
     const alerting = new Alerting({

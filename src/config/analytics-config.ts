@@ -16,7 +16,7 @@
  *     "http_max_connections": 1000,
  *     "api_token_file": "/var/run/secrets/http-tracer/token", "protect_reads": false,
  *     "allowed_origins": ["https://grafana.example"], "redact_patterns": ["/invite/[^/]+"],
- *     "enable_alerting": true, "alert_rules": [...], "notifications": {...}, "data_dir": "/var/lib/ebpf-http-tracer" }}}
+ *     "enable_alerting": true, "alert_rules": [...], "notifications": [{"name": "am", "type": "alertmanager", "url": "http://127.0.0.1:9093"}], "data_dir": "/var/lib/ebpf-http-tracer" }}}
  *
  * The alerting keys are handed over raw (AgentConfig.alerting): src/alerting
  * validates rules and notification targets, and config/ imports nothing of it.
