@@ -105,6 +105,25 @@ t.test('every bad configuration: exit 2, the key named in its own units, nothing
     { name: 'processors not strings', config: analytics({ processors: [1] }), message: `${A}.processors: [1] must be an array of strings` },
     { name: 'alert_rules not an array', config: analytics({ alert_rules: {} }), message: `${A}.alert_rules: {} must be an array of rules` },
     { name: 'enable_alerting text', config: analytics({ enable_alerting: 'yes' }), message: `${A}.enable_alerting: "yes" must be true or false` },
+    // alert rules and notification targets (planAlerting: checked before the engine, the probes, the database)
+    {
+      name: 'rule condition "greater"',
+      config: analytics({ alert_rules: [{ name: 'high_error_rate', metric: 'http_errors_total_rate', condition: 'greater', threshold: 10 }] }),
+      message: `${A}.alert_rules[0] ("high_error_rate").condition: "greater" must be one of >, <, ==, !=, >=, <= (or gt, lt, eq, ne, gte, lte)`,
+    },
+    {
+      name: 'rule metric unknown',
+      config: analytics({ alert_rules: [{ name: 'ok', metric: 'http_errors_total', condition: 'gt', threshold: 1 }, { name: 'typo', metric: 'http_errors_totl', condition: 'gt', threshold: 1 }] }),
+      message: `${A}.alert_rules[1] ("typo").metric: "http_errors_totl" is not a metric alerts can use (known: `,
+    },
+    {
+      name: 'rule names twice',
+      config: analytics({ alert_rules: [0, 1].map(() => ({ name: 'same', metric: 'error_rate', condition: 'gt', threshold: 0.1 })) }),
+      message: `${A}.alert_rules[1] ("same").name: "same" is also the name of alert_rules[0] (names must be unique)`,
+    },
+    { name: 'notification url ftp', config: analytics({ notifications: [{ name: 'ops', type: 'webhook', url: 'ftp://x' }] }), message: `${A}.notifications[0].url: "ftp://x" must be an http or https URL` },
+    { name: 'notification type unknown', config: analytics({ notifications: [{ name: 'ops', type: 'email', url: 'https://x.example' }] }), message: `${A}.notifications[0].type: "email" must be one of alertmanager, webhook, slack` },
+    { name: 'Alertmanager URL (variable)', env: { HTTP_TRACER_ALERTMANAGER_URL: 'notaurl' }, message: 'HTTP_TRACER_ALERTMANAGER_URL: "notaurl" must be an http or https URL' },
     { name: 'data_dir relative', config: analytics({ data_dir: 'data' }), message: `${A}.data_dir: "data" must be an absolute path` },
     { name: 'data dir relative (variable)', env: { HTTP_TRACER_DATA_DIR: 'data' }, message: 'HTTP_TRACER_DATA_DIR: "data" must be an absolute path' },
     { name: 'enable_analytics number', config: file({ output: { enable_analytics: 1 } }), message: 'output.enable_analytics: 1 must be true or false' },
