@@ -13,10 +13,11 @@ import os from 'node:os';
 import { Alerting } from '../alerting/alerting';
 import { Dispatcher } from '../alerting/notifiers/dispatcher';
 import { notificationTargets } from '../alerting/notifiers/targets-config';
-import { rulesFromConfig } from '../alerting/rule-input';
+import { evaluationWindowFloor, rulesFromConfig } from '../alerting/rule-input';
 import type { AlertRule, TargetConfig, TargetStats } from '../alerting/types';
 import type { MetricStore } from '../analytics/store';
 import type { AgentConfig } from '../config/analytics-config';
+import { DEFAULT_FLUSH_INTERVAL_MS } from '../pipeline/engine-options';
 import type { LiveHub } from '../server/live/hub';
 import { closeDatabase, openDatabase } from '../storage/database';
 import { SqliteIncidentRepository } from '../storage/incident-repository';
@@ -36,7 +37,8 @@ export interface AlertingPlan {
 export function planAlerting(config: AgentConfig, env: NodeJS.ProcessEnv, now = Date.now()): AlertingPlan | undefined {
   const a = config.alerting;
   if (!a.enabled) return undefined;
-  return { configRules: rulesFromConfig(a.rules, a.rulesSource, now), targets: notificationTargets(a.notifications, a.notificationsWhere, env) };
+  const minWindowMs = evaluationWindowFloor(config.options.flushIntervalMs ?? DEFAULT_FLUSH_INTERVAL_MS);
+  return { configRules: rulesFromConfig(a.rules, a.rulesSource, now, { minWindowMs }), targets: notificationTargets(a.notifications, a.notificationsWhere, env) };
 }
 
 export interface RunningAlerting {

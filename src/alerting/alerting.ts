@@ -41,12 +41,13 @@
  */
 import crypto from 'node:crypto';
 import { performance } from 'node:perf_hooks';
+import { formatDuration } from '../analytics/duration';
 import { TracerError } from '../errors';
 import { resolveAlertMetric, type AlertMetric, type AlertStore } from './alert-metrics';
 import { ANOMALY_MIN_EVALUATIONS, observe } from './anomaly';
 import { Incidents } from './incidents';
 import { compare, missingValue, nextPhase, type Phase } from './instance-state';
-import { ruleFromApi } from './rule-input';
+import { evaluationWindowFloor, ruleFromApi, type RuleChecks } from './rule-input';
 import { DEFAULT_SUMMARY, descriptionTemplate, render, type TemplateContext } from './template';
 import type {
   AlertEvent,
@@ -171,11 +172,14 @@ export class Alerting {
   private lastError: string | undefined;
   /** When this process's store began to fill: a window that starts earlier holds no data yet. */
   private readonly since: number;
+  /** What API rules are checked against: the store's families and windows, and the evaluation's window floor. */
+  private readonly checks: RuleChecks;
 
   /** Throws HT_ERR_OPTION when a config rule cannot be evaluated against this store (its metric or window). */
   constructor(deps: AlertingDeps) {
     this.deps = deps;
     this.since = deps.now();
+    this.checks = { families: deps.store.families, windowProblem: (ms, kind) => deps.store.windowProblem(ms, kind), minWindowMs: evaluationWindowFloor(deps.intervalMs) };
     this.resendMs = deps.resendIntervalMs ?? DEFAULT_RESEND_INTERVAL_MS;
     this.book = new Incidents(deps.incidents);
     for (const rule of deps.configRules) {
@@ -184,6 +188,9 @@ export class Alerting {
       if (typeof metric === 'string') throw new TracerError('HT_ERR_OPTION', `alert rule ${JSON.stringify(rule.name)}: metric: ${metric}`);
       const problem = deps.store.windowProblem(rule.windowSeconds * 1000, deps.store.families.get(metric.family)?.kind);
       if (problem) throw new TracerError('HT_ERR_OPTION', `alert rule ${JSON.stringify(rule.name)}: window: ${problem}`);
+      if (rule.windowSeconds * 1000 < this.checks.minWindowMs!) {
+        throw new TracerError('HT_ERR_OPTION', `alert rule ${JSON.stringify(rule.name)}: window: ${formatDuration(rule.windowSeconds * 1000)} is shorter than ${formatDuration(this.checks.minWindowMs!)}, the evaluation interval and two buckets`);
+      }
       this.runtimes.set(rule.id, newRuntime(rule, { triggerCount: 0 }, metric));
     }
     for (const { rule, activity } of deps.rules.list().sort((a, b) => a.rule.createdAt - b.rule.createdAt)) {
@@ -498,7 +505,7 @@ export class Alerting {
   /** POST /api/alerts: throws AlertInputError (HT_ERR_BAD_REQUEST) naming the field. */
   create(body: unknown): RuleView {
     const now = this.deps.now();
-    const rule = ruleFromApi(body, { id: `alert_${crypto.randomBytes(8).toString('hex')}`, now }, this.deps.store);
+    const rule = ruleFromApi(body, { id: `alert_${crypto.randomBytes(8).toString('hex')}`, now }, this.checks);
     this.deps.rules.save(rule);
     const rt = newRuntime(rule, { triggerCount: 0 }, this.metricOf(rule));
     this.runtimes.set(rule.id, rt);
@@ -514,7 +521,7 @@ export class Alerting {
     const rt = this.runtimeOf(id);
     refuseConfig(rt.rule, 'replaced');
     const now = this.deps.now();
-    const rule = { ...ruleFromApi(body, { id, now }, this.deps.store), createdAt: rt.rule.createdAt };
+    const rule = { ...ruleFromApi(body, { id, now }, this.checks), createdAt: rt.rule.createdAt };
     this.deps.rules.save(rule);
     const old = rt.rule;
     const same = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.stringify(b);

@@ -11,6 +11,7 @@
  */
 import { formatDuration, parseDuration } from '../analytics/duration';
 import { FAMILIES, type MetricFamily, type MetricKind } from '../analytics/families';
+import { RESOLUTION_MS } from '../analytics/store';
 import { TracerError } from '../errors';
 import { resolveAlertMetric, type AlertMetric } from './alert-metrics';
 import { CONDITION_SYMBOL } from './template';
@@ -29,11 +30,23 @@ export class AlertInputError extends TracerError {
 /**
  * What only the running store can tell: its families (plugins add some) and
  * which windows it keeps. A MetricStore is one. Without it, the built-in
- * families and any window from 10s to 24h pass.
+ * families and any window from 30s to 24h pass.
  */
 export interface RuleChecks {
   families?: ReadonlyMap<string, MetricFamily>;
   windowProblem?: (windowMs: number, kind?: MetricKind) => string | undefined;
+  /** The shortest window the evaluation reads every exchange in (evaluationWindowFloor); also the default when longer than 1m. */
+  minWindowMs?: number;
+}
+
+/**
+ * A window reads whole 10 s buckets, the newest one partly: an exchange is
+ * published into its bucket up to a publish interval late, and must still
+ * be inside the window at the next evaluation. So a rule's window spans at
+ * least the evaluation interval and two buckets, rounded up to a bucket.
+ */
+export function evaluationWindowFloor(intervalMs: number): number {
+  return Math.ceil((intervalMs + 2 * RESOLUTION_MS) / RESOLUTION_MS) * RESOLUTION_MS;
 }
 
 const SYMBOLS: Record<string, Condition> = { '>': 'gt', '<': 'lt', '==': 'eq', '!=': 'ne', '>=': 'gte', '<=': 'lte' };
@@ -51,8 +64,8 @@ export const RULE_LIMITS = {
   channels: 16,
   channelChars: 64,
   durationSeconds: 86_400,
-  // The store's resolution: a shorter window would read a part of one bucket.
-  minWindowMs: 10_000,
+  /** Three buckets: with the default 10 s evaluations, evaluationWindowFloor. */
+  minWindowMs: 30_000,
   maxWindowMs: 86_400_000,
   maxSensitivity: 100,
 } as const;
@@ -79,8 +92,8 @@ const COMMON_FIELDS = [
 ] as const;
 /** The API also takes `metric` for metric_name and seed 001's `condition_operator` for condition (one of each pair). */
 const API_FIELDS = ['metric_name', 'metric', 'condition_operator', ...COMMON_FIELDS];
-/** What ruleToApi adds: accepted and ignored, so that a rule read with GET can be sent back with PUT. */
-const READ_ONLY_FIELDS = ['id', 'created_at', 'updated_at', 'last_triggered', 'trigger_count', 'source', 'condition_name'];
+/** What ruleToApi and the REST answer add (state, instances, anomaly groups): accepted and ignored, so that a rule read with GET can be sent back with PUT. */
+const READ_ONLY_FIELDS = ['id', 'created_at', 'updated_at', 'last_triggered', 'trigger_count', 'source', 'condition_name', 'state', 'instances', 'groups'];
 const CONFIG_FIELDS = ['metric', ...COMMON_FIELDS];
 
 type Fail = (field: string, reason: string) => never;
@@ -164,11 +177,13 @@ function parseBody(raw: Record<string, unknown>, known: readonly string[], ignor
     durationSeconds = d;
   }
 
-  let windowSeconds = DEFAULT_WINDOW_SECONDS;
+  const minWindowMs = Math.max(RULE_LIMITS.minWindowMs, checks.minWindowMs ?? 0);
+  let windowSeconds = Math.max(DEFAULT_WINDOW_SECONDS, minWindowMs / 1000);
   if (has(raw, 'window')) {
     const ms = parseDuration(raw.window);
-    if (ms === undefined || ms < RULE_LIMITS.minWindowMs || ms > RULE_LIMITS.maxWindowMs) {
-      fail('window', `${shown(raw.window)} must be a duration from ${formatDuration(RULE_LIMITS.minWindowMs)} to ${formatDuration(RULE_LIMITS.maxWindowMs)} ("10s", "5m", "1h")`);
+    if (ms === undefined || ms < minWindowMs || ms > RULE_LIMITS.maxWindowMs) {
+      const why = minWindowMs > RULE_LIMITS.minWindowMs ? ` (with evaluations every ${formatDuration(minWindowMs - 2 * RESOLUTION_MS)}, a shorter window could miss an exchange published late into the window's oldest bucket)` : '';
+      fail('window', `${shown(raw.window)} must be a duration from ${formatDuration(minWindowMs)} to ${formatDuration(RULE_LIMITS.maxWindowMs)} ("30s", "5m", "1h")${why}`);
     }
     windowSeconds = ms / 1000;
   }

@@ -44,6 +44,8 @@ export type ResolvedEngineOptions = Required<Omit<EngineOptions, 'enabledMetrics
   seriesLimits: Required<SeriesBudgetLimits>;
 };
 
+/** flush_interval_seconds' default: store expiry and alert evaluation. */
+export const DEFAULT_FLUSH_INTERVAL_MS = 10_000;
 export const DEFAULT_WINDOWS_MS = [60_000, 300_000, 900_000, 3_600_000, 86_400_000];
 export { DEFAULT_SERIES_LIMITS };
 
@@ -92,7 +94,7 @@ export function resolveEngineOptions(options: EngineOptions, families: readonly 
   return {
     workerThreads: integer('workerThreads', options.workerThreads ?? 4, 1, 64),
     bufferSize: integer('bufferSize', options.bufferSize ?? 10_000, 1, 10_000_000),
-    flushIntervalMs: integer('flushIntervalMs', options.flushIntervalMs ?? 10_000, 100, 3_600_000),
+    flushIntervalMs: integer('flushIntervalMs', options.flushIntervalMs ?? DEFAULT_FLUSH_INTERVAL_MS, 100, 3_600_000),
     publishIntervalMs: integer('publishIntervalMs', options.publishIntervalMs ?? 1000, 10, 60_000),
     windowSizesMs,
     retentionMs,

@@ -90,6 +90,8 @@ export function buildApp(sources: AppSources): FastifyInstance {
     connections.endUpgraded();
     done();
   });
+  // Bodies are JSON: a text/plain one is refused (415) instead of reaching a route as a string.
+  app.removeContentTypeParser('text/plain');
   installErrorHandling(app);
   installApiAuth(app, sources.security ?? { protectReads: false }, metricsPath);
   const lostTotal = (): number => (health.captureStats?.().lost.total ?? 0) + health.engineStats().droppedEvents;

@@ -59,7 +59,8 @@ export function installErrorHandling(app: FastifyInstance): void {
     if (err.validation) {
       const v = err.validation[0];
       const params = v.params as Record<string, unknown>;
-      const field = (params.missingProperty ?? params.additionalProperty ?? v.instancePath.replace(/^\//, '')) as string;
+      // The whole body (or query) failing its schema has no path: name what it is.
+      const field = (params.missingProperty ?? params.additionalProperty ?? (v.instancePath.replace(/^\//, '') || (err.validationContext ?? 'body'))) as string;
       const reason = params.additionalProperty ? 'is not a known parameter' : (v.message ?? 'is invalid');
       return badRequest(reply, field, `${field}: ${reason}`);
     }

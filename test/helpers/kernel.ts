@@ -12,8 +12,11 @@ import path from 'node:path';
 import { Capture, type CaptureOptions } from '../../src/capture/capture';
 import type { Test } from 'tap';
 import { decodeExchanges, type Exchange } from '../../src/capture/decoder';
+import { packageRoot } from '../../src/package-root';
 
-export const FIXTURES = path.join(__dirname, '..', 'fixtures');
+/** The repository (also when compiled into dist-bench/ for the benchmarks). */
+const ROOT = packageRoot(__dirname);
+export const FIXTURES = path.join(ROOT, 'test', 'fixtures');
 
 export function kernelSkipReason(): string | false {
   if (process.env.CI === 'true') return false;
@@ -181,7 +184,7 @@ export async function tracedServer(t: Test, options: CaptureOptions & { host?: s
   return { port, server, recorder };
 }
 
-export const BIN = path.join(__dirname, '..', '..', 'bin', 'http-tracer.js');
+export const BIN = path.join(ROOT, 'bin', 'http-tracer.js');
 
 /**
  * `http-tracer COMMAND ARGS` as its own process with its HTTP port on

@@ -23,7 +23,7 @@ t.test('the dashboard shows a firing alert live, and acknowledges and silences i
       output: {
         analytics: {
           flush_interval_seconds: 1,
-          alert_rules: [{ name: 'node_errors', metric: 'error_rate', condition: 'gt', threshold: 0.5, duration_seconds: 0, window: '10s', match: { side: 'server' }, labels: { severity: 'critical' } }],
+          alert_rules: [{ name: 'node_errors', metric: 'error_rate', condition: 'gt', threshold: 0.5, duration_seconds: 0, window: '30s', match: { side: 'server' }, labels: { severity: 'critical' } }],
         },
       },
     }),

@@ -210,9 +210,8 @@ t.test('GET, PUT, DELETE one rule; an unknown id is a 404 naming it on every ver
   const rule = (await call(app, { method: 'POST', url: '/api/alerts', headers: JSON_TYPE, payload: SEED_000_CREATE })).body;
   t.strictSame(await outcome(app, `/api/alerts/${rule.id}`), { status: 200, body: rule }, 'GET: what POST answered');
 
-  // PUT: the whole rule again, in the fields a rule has (ruleToApi's; read-only ones are ignored).
-  const { state: _state, instances: _instances, ...fields } = rule;
-  const changed = { ...fields, name: 'Errors above 5', threshold: 5, condition: '>=', severity: 'critical', window: '5m', labels: { team: 'backend' } };
+  // PUT: the whole rule as GET showed it, changed (read-only fields such as state and instances are ignored).
+  const changed = { ...rule, name: 'Errors above 5', threshold: 5, condition: '>=', severity: 'critical', window: '5m', labels: { team: 'backend' } };
   const put = await call(app, { method: 'PUT', url: `/api/alerts/${rule.id}`, payload: changed });
   t.equal(put.status, 200);
   t.strictSame(
@@ -310,7 +309,7 @@ t.test('bad rules: 400 HT_ERR_BAD_REQUEST naming the field; bodies Fastify refus
     ['a label name with a dash', { ...seed, labels: { 'team-name': 'backend' } }, 'labels.team-name', 'labels.team-name: is not a valid name (letters, digits and _, not starting with a digit)'],
     ['name too long', { ...seed, name: 'n'.repeat(201) }, 'name', 'name: is 201 characters long; at most 200'],
     ['group_by a label the metric lacks', { ...seed, group_by: ['pod'] }, 'group_by[0]', /^group_by\[0\]: "pod" is not a label of api_errors_total \(its labels: service, /],
-    ['window past 24h', { ...seed, window: '2d' }, 'window', 'window: "2d" must be a duration from 10s to 1d ("10s", "5m", "1h")'],
+    ['window past 24h', { ...seed, window: '2d' }, 'window', 'window: "2d" must be a duration from 30s to 1d ("30s", "5m", "1h")'],
     ['a JSON array', [1, 2], 'body', 'body: [1,2] must be a JSON object (a rule: name, metric_name, condition, threshold, ...)'],
     ['no body at all', undefined, 'body', 'body: undefined must be a JSON object (a rule: name, metric_name, condition, threshold, ...)'],
   ];
@@ -329,6 +328,7 @@ t.test('bad rules: 400 HT_ERR_BAD_REQUEST naming the field; bodies Fastify refus
     ['malformed JSON', { method: 'POST', url: '/api/alerts', headers: JSON_TYPE, payload: '{"name": "x",' }, 400, "Body is not valid JSON but content-type is set to 'application/json'"],
     ['over 64 KiB', { method: 'POST', url: '/api/alerts', headers: JSON_TYPE, payload: JSON.stringify({ ...seed, description: 'd'.repeat(64 * 1024) }) }, 413, 'Request body is too large'],
     ['a form', { method: 'POST', url: '/api/alerts', headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: 'name=x' }, 415, 'Unsupported Media Type'],
+    ['JSON sent as text/plain', { method: 'POST', url: '/api/alerts', headers: { 'content-type': 'text/plain' }, payload: SEED_000_CREATE }, 415, 'Unsupported Media Type'],
   ];
   for (const [name, req, status, message] of fastify) {
     t.strictSame(await outcome(app, req), refusal(status, 'HT_ERR_BAD_REQUEST', 'bad request', message), `${name}: ${status}`);
@@ -363,7 +363,7 @@ t.test('GET /api/alerts: {enabled, alerts, active, history}; after a firing, the
     labels: { service: 'api:8080' },
     value: 2,
     threshold: 1,
-    condition: 'gt',
+    condition: '>',
     active_since: iso(firedAt),
     fired_at: iso(firedAt),
     resolved_at: null,
@@ -488,6 +488,8 @@ t.test('incidents: filters, one incident, acknowledge, silence, resolve', async 
   const eitherOr = 'until: give either until (an ISO 8601 time) or duration ("30m", "2h"), not both';
   t.strictSame(await silence({ until: exact, duration: '2h' }), bad('until', eitherOr), 'until and duration: 400');
   t.strictSame(await silence({}), bad('until', eitherOr), 'neither: 400');
+  const noBody = await call(app, { method: 'POST', url: `/api/incidents/${id}/silence` });
+  t.strictSame([noBody.status, noBody.body.field, noBody.body.message], [400, 'body', 'body: must be object'], 'no body: 400 naming the body');
   t.strictSame(await silence({ by: 'ann' }), bad('until', eitherOr), 'only who: 400');
   t.strictSame(await silence({ until: '2020-01-01T00:00:00Z' }), bad('until', 'until: 2020-01-01T00:00:00Z is not in the future'), 'a past until: 400');
   t.strictSame(await silence({ until: 'tomorrow' }), bad('until', 'until: "tomorrow" is not an ISO 8601 time ("2026-12-02T18:00:00Z")'), 'until not ISO: 400');

@@ -22,6 +22,7 @@
 import type { FastifyPluginAsync, FastifyReply } from 'fastify';
 import type { Alerting, RuleView } from '../../alerting/alerting';
 import { ruleToApi } from '../../alerting/rule-input';
+import { CONDITION_SYMBOL } from '../../alerting/template';
 import type { AlertInstance, Incident, IncidentStatus } from '../../alerting/types';
 import { parseDuration } from '../../analytics/duration';
 import { TracerError, type ErrorCode } from '../../errors';
@@ -47,7 +48,8 @@ function instanceToApi(view: RuleView, i: AlertInstance): object {
     labels: i.labels,
     value: num(i.value),
     threshold: rule.threshold,
-    condition: rule.condition,
+    // As the rule shows it (seed 000's symbols).
+    condition: CONDITION_SYMBOL[rule.condition],
     active_since: iso(i.activeSince),
     fired_at: iso(i.firedAt),
     resolved_at: iso(i.resolvedAt),
