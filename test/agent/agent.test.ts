@@ -4,7 +4,10 @@
  * hold stop() up, stop() is idempotent and stops the parts in reverse, and a
  * port that cannot be opened stops what had started.
  */
+import fs from 'node:fs';
 import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
 import t from 'tap';
 import { WebSocket } from 'ws';
 import { startAgent } from '../../src/agent/agent';
@@ -35,7 +38,13 @@ function fakeCapture(log: string[]): { start: (onBatch: OnBatch) => Capture; onB
   return holder;
 }
 
-const configOn = async () => loadAnalyticsOptions(undefined, { HTTP_TRACER_ANALYTICS_DASHBOARD_PORT: String(await freePort()), HTTP_TRACER_ANALYTICS_WORKER_THREADS: '1' });
+/** Each agent with its own data directory (alerting is on by default). */
+const configOn = async () =>
+  loadAnalyticsOptions(undefined, {
+    HTTP_TRACER_ANALYTICS_DASHBOARD_PORT: String(await freePort()),
+    HTTP_TRACER_ANALYTICS_WORKER_THREADS: '1',
+    HTTP_TRACER_DATA_DIR: fs.mkdtempSync(path.join(os.tmpdir(), 'http-tracer-agent-')),
+  });
 
 t.test('startAgent: the port answers; stop() with a WebSocket client open, twice', async (t) => {
   const log: string[] = [];

@@ -8,47 +8,12 @@ import { FAMILIES } from '../../src/analytics/families';
 import { MetricStore } from '../../src/analytics/store';
 import { AlertInputError, ruleFromApi, ruleFromConfig, rulesFromConfig, ruleToApi, ruleWhere } from '../../src/alerting/rule-input';
 import { TracerError } from '../../src/errors';
+import { SEED_000_BODY, SEED_002_RULES } from '../helpers/seed-alerts';
 
 const NOW = 1_800_000_000_000;
 const IDS = { id: 'alert_0123456789abcdef', now: NOW };
 const SOURCE = 'config /etc/http-tracer.json';
 
-/** Seed 002, "Alert Rules Configuration", verbatim. */
-const SEED_002_RULES = [
-  {
-    name: 'high_error_rate',
-    metric: 'http_errors_total_rate',
-    condition: 'gt',
-    threshold: 10.0,
-    duration_seconds: 300,
-    labels: { severity: 'warning', team: 'backend' },
-    annotations: {
-      description: 'HTTP error rate exceeded 10 errors/sec',
-      runbook: 'https://wiki.company.com/runbooks/high-error-rate',
-    },
-  },
-  {
-    name: 'high_latency',
-    metric: 'http_request_duration_histogram_p95',
-    condition: 'gt',
-    threshold: 1.0,
-    duration_seconds: 180,
-    labels: { severity: 'critical' },
-    annotations: {
-      description: '95th percentile latency exceeded 1 second',
-    },
-  },
-];
-
-/** Seed 000, "Create Alert", verbatim (api_errors_total: this agent's http_errors_total). */
-const SEED_000_BODY = {
-  name: 'High Error Rate Alert',
-  metric_name: 'api_errors_total',
-  alert_type: 'threshold',
-  threshold: 100,
-  condition: '>',
-  notification_channels: ['email', 'slack'],
-};
 
 t.test("seed 002's rules, verbatim", async (t) => {
   const rules = rulesFromConfig(SEED_002_RULES, SOURCE, NOW);

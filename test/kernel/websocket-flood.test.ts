@@ -29,6 +29,7 @@ t.test('a WebSocket flood while traffic runs: nothing lost, every request counte
     HTTP_TRACER_ANALYTICS_DASHBOARD_PORT: String(await freePort()),
     HTTP_TRACER_ANALYTICS_DASHBOARD_ADDRESS: '127.0.0.1',
     HTTP_TRACER_ANALYTICS_WORKER_THREADS: '2',
+    HTTP_TRACER_DATA_DIR: t.testdir({}),
   });
   const agent = await startAgent({
     config,

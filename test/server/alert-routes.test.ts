@@ -25,30 +25,8 @@ import { closeDatabase, openDatabase, type Database } from '../../src/storage/da
 import { SqliteIncidentRepository } from '../../src/storage/incident-repository';
 import { SqliteRuleRepository } from '../../src/storage/rule-repository';
 import { batchOf, encodeExchange } from '../helpers/records';
+import { SEED_000_CREATE, SEED_002_RULES } from '../helpers/seed-alerts';
 
-/** Seed 000's "Create Alert" body, byte for byte. */
-const SEED_000_CREATE = '{"name":"High Error Rate Alert","metric_name":"api_errors_total","alert_type":"threshold","threshold":100,"condition":">","notification_channels":["email","slack"]}';
-/** Seed 002's "Alert Rules Configuration", verbatim. */
-const SEED_002_RULES = [
-  {
-    name: 'high_error_rate',
-    metric: 'http_errors_total_rate',
-    condition: 'gt',
-    threshold: 10.0,
-    duration_seconds: 300,
-    labels: { severity: 'warning', team: 'backend' },
-    annotations: { description: 'HTTP error rate exceeded 10 errors/sec', runbook: 'https://wiki.company.com/runbooks/high-error-rate' },
-  },
-  {
-    name: 'high_latency',
-    metric: 'http_request_duration_histogram_p95',
-    condition: 'gt',
-    threshold: 1.0,
-    duration_seconds: 180,
-    labels: { severity: 'critical' },
-    annotations: { description: '95th percentile latency exceeded 1 second' },
-  },
-];
 
 const EVIL_SERVICE = 'ev\x1bil\x07:81';
 const EVIL_ROUTE = '/p\x1b[2J';
