@@ -3,7 +3,7 @@
  * recorded traffic — an exchange aborted after its status line and one with no
  * response among it — through every surface that shows requests and errors:
  * /api/metrics, /metrics (http_errors_total and the OpenTelemetry histogram),
- * the live realtime_update and new_event, and `replay --summary`.
+ * the live realtime_update and new_event, alert rules, and `replay --summary`.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -11,6 +11,7 @@ import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import t from 'tap';
 import { engineReaders } from '../../src/agent/readers';
+import { resolveAlertMetric, type AlertMetric } from '../../src/alerting/alert-metrics';
 import type { DeltaCell } from '../../src/analytics/cells';
 import { Distribution } from '../../src/analytics/distribution';
 import { FAMILIES, seriesKey } from '../../src/analytics/families';
@@ -161,6 +162,15 @@ t.test('the same traffic, the same requests and errors on every surface', async 
     scrape.includes('http_server_request_duration_seconds_count{service_name="api:8080",server_port="8080",http_request_method="GET",http_route="/items/{id}",http_response_status_code="404"} 1'),
     "the server's 404: counted, not an error",
   );
+
+  // Alert rules read the same numbers (http_errors_total / http_requests_total per service over the window).
+  const alertValues = (name: string): Record<string, number> => {
+    const metric = resolveAlertMetric(name) as AlertMetric;
+    return Object.fromEntries([...metric.values(engine.store, 60_000, {}, ['service'], NOW)].map(([, g]) => [g.labels.service, g.value]));
+  };
+  const requests = alertValues('http_requests_total');
+  const errors = alertValues('http_errors_total');
+  t.same(Object.fromEntries(Object.keys(requests).map((s) => [s, [requests[s], errors[s] ?? 0]])), EXPECTED, 'alert rules: http_requests_total and http_errors_total per service');
 
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'red-'));
   t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
