@@ -45,11 +45,11 @@ export interface RunningAlerting {
   alerting: Alerting;
   /** The notification targets' counters. */
   targets(): TargetStats[];
-  /** Stops evaluating, tries to deliver what is queued, closes the database. */
+  /** Stops evaluating, tries to deliver what is queued, closes the database (once: the agent's component calls it). */
   shutdown(): Promise<void>;
 }
 
-export interface AlertingDepsOfAgent {
+export interface AlertingInputs {
   store: MetricStore;
   intervalMs: number;
   live: LiveHub;
@@ -57,7 +57,7 @@ export interface AlertingDepsOfAgent {
   dashboardUrl: () => string;
 }
 
-export function startAlerting(config: AgentConfig, plan: AlertingPlan, deps: AlertingDepsOfAgent): RunningAlerting {
+export function startAlerting(config: AgentConfig, plan: AlertingPlan, deps: AlertingInputs): RunningAlerting {
   const { dataDir, dataDirSource } = config.alerting;
   const db = openDatabase(dataDir, dataDirSource === 'default' ? 'the default data directory (set --data-dir or HTTP_TRACER_DATA_DIR)' : dataDirSource);
   try {
@@ -77,19 +77,17 @@ export function startAlerting(config: AgentConfig, plan: AlertingPlan, deps: Ale
     alerting.on((e) => deps.live.alert(e));
     dispatcher.start();
     alerting.start();
-    let stopped: Promise<void> | undefined;
     return {
       alerting,
       targets: () => dispatcher.stats(),
-      shutdown: () =>
-        (stopped ??= (async () => {
-          try {
-            await alerting.shutdown();
-            await dispatcher.shutdown();
-          } finally {
-            closeDatabase(db);
-          }
-        })()),
+      async shutdown() {
+        try {
+          await alerting.shutdown();
+          await dispatcher.shutdown();
+        } finally {
+          closeDatabase(db);
+        }
+      },
     };
   } catch (e) {
     closeDatabase(db);
