@@ -17,6 +17,7 @@
  * a Basic Authorization header (fetch refuses URLs that carry them).
  */
 import { closestKey } from '../../config/config-keys';
+import { httpTargetHeaders, httpTargetUrl } from '../../config/http-target';
 import { fail, isObject, refuse } from '../../config/validate';
 import type { TargetConfig, TargetKind } from '../types';
 
@@ -27,8 +28,6 @@ const MIN_TIMEOUT_SECONDS = 0.1;
 const KINDS: readonly TargetKind[] = ['alertmanager', 'webhook', 'slack'];
 const ITEM_KEYS = ['name', 'type', 'url', 'headers', 'timeout_seconds'];
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
-/** Set by the agent for every request: a target may not change them. */
-const RESERVED_HEADERS = new Set(['content-length', 'content-type', 'host', 'transfer-encoding', 'connection']);
 
 export const TARGET_VARIABLES: readonly { variable: string; kind: TargetKind }[] = [
   { variable: 'HTTP_TRACER_ALERTMANAGER_URL', kind: 'alertmanager' },
@@ -56,7 +55,7 @@ export function notificationTargets(raw: unknown, where: string, env: NodeJS.Pro
   for (const { variable, kind } of TARGET_VARIABLES) {
     const text = env[variable];
     if (text === undefined || text === '') continue;
-    const target: TargetConfig = { name: kind, kind, timeoutMs: DEFAULT_TIMEOUT_MS, ...targetUrl(variable, text) };
+    const target: TargetConfig = { name: kind, kind, timeoutMs: DEFAULT_TIMEOUT_MS, ...httpTargetUrl(variable, text) };
     const same = targets.findIndex((t) => t.name === kind);
     if (same >= 0) targets.splice(same, 1, target);
     else targets.push(target);
@@ -80,8 +79,8 @@ function configuredTarget(item: unknown, at: string): TargetConfig {
   const name = o.name as string;
   if (KINDS.includes(name as TargetKind) && name !== kind) fail(`${at}.name`, name, `is the name of a target type; ${kind === 'alertmanager' ? 'an' : 'a'} ${kind} target cannot take it (channels naming "${name}" mean every ${name} target)`);
   if (o.url === undefined) refuse(`${at}.url`, 'is required');
-  const { url, headers: fromUrl } = targetUrl(`${at}.url`, o.url);
-  const headers = { ...fromUrl, ...targetHeaders(`${at}.headers`, o.headers) };
+  const { url, headers: fromUrl } = httpTargetUrl(`${at}.url`, o.url);
+  const headers = { ...fromUrl, ...httpTargetHeaders(`${at}.headers`, o.headers) };
   let timeoutMs = DEFAULT_TIMEOUT_MS;
   if (o.timeout_seconds !== undefined) {
     const s = o.timeout_seconds;
@@ -91,46 +90,6 @@ function configuredTarget(item: unknown, at: string): TargetConfig {
     timeoutMs = Math.round((s as number) * 1000);
   }
   return { name, kind, url, headers, timeoutMs };
-}
-
-/** An http(s) URL; user:pass@ moved into an Authorization header. */
-function targetUrl(where: string, raw: unknown): { url: string; headers: Record<string, string> } {
-  let parsed: URL | undefined;
-  try {
-    if (typeof raw === 'string') parsed = new URL(raw);
-  } catch {
-    // refused below
-  }
-  if (!parsed || (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')) fail(where, raw, 'must be an http or https URL');
-  const url = parsed as URL;
-  const headers: Record<string, string> = {};
-  if (url.username || url.password) {
-    const user = decodeURIComponent(url.username);
-    const password = decodeURIComponent(url.password);
-    headers.authorization = `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
-    url.username = '';
-    url.password = '';
-  }
-  url.hash = '';
-  return { url: url.href, headers };
-}
-
-/** Header values are not shown in messages: they often are secrets. */
-function targetHeaders(where: string, raw: unknown): Record<string, string> {
-  if (raw === undefined) return {};
-  if (!isObject(raw)) fail(where, raw, 'must be an object of header names and string values');
-  const out: Record<string, string> = {};
-  for (const [name, value] of Object.entries(raw as Record<string, unknown>)) {
-    if (typeof value !== 'string') refuse(`${where}.${name}`, 'must be a string');
-    if (RESERVED_HEADERS.has(name.toLowerCase())) refuse(`${where}.${name}`, 'is set by the agent; remove it');
-    try {
-      new Headers([[name, value as string]]);
-    } catch {
-      refuse(`${where}.${name}`, 'is not a valid HTTP header (a token for a name; a value without line breaks)');
-    }
-    out[name.toLowerCase()] = value as string;
-  }
-  return out;
 }
 
 /**
