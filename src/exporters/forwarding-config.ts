@@ -57,7 +57,7 @@ const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 const MAX_SECRET_BYTES = 64 * 1024;
 
 export const FORWARD_DEFAULTS = { intervalSeconds: 10, queueBytes: 256 << 20, batchSamples: 2000, timeoutSeconds: 30 };
-const LIMITS = { intervalSeconds: [1, 3600], queueBytes: [1 << 20, 64 << 30], batchSamples: [100, 100_000], timeoutSeconds: [1, 300] } as const;
+const LIMITS = { intervalSeconds: [1, 3600], queueBytes: [1 << 20, 64 * 2 ** 30], batchSamples: [100, 100_000], timeoutSeconds: [1, 300] } as const;
 
 export const FORWARD_VARIABLES: readonly { variable: string; kind: ForwardKind }[] = [
   { variable: 'HTTP_TRACER_FORWARD_REMOTE_WRITE_URL', kind: 'remote_write' },
