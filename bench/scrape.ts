@@ -11,7 +11,7 @@ import { Distribution } from '../src/analytics/distribution';
 import { seriesKey } from '../src/analytics/families';
 import type { DeltaCell } from '../src/analytics/cells';
 import { Engine } from '../src/pipeline/engine';
-import { createExporter } from '../src/server/prometheus-exporter';
+import { createExporter } from '../src/exporters/prometheus';
 
 const { values } = parseArgs({ options: { series: { type: 'string', default: '10000' } } });
 const SERIES = Number(values.series);

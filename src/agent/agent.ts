@@ -29,7 +29,7 @@ import { TracerError } from '../errors';
 import { Engine } from '../pipeline/engine';
 import { buildApp, metricsPathConflict } from '../server/app';
 import { LiveHub } from '../server/live/hub';
-import { createExporter } from '../server/prometheus-exporter';
+import { createExporter } from '../exporters/prometheus';
 import { planAlerting, startAlerting } from './alerting-part';
 import { component, startInOrder } from './component';
 import { engineReaders } from './readers';

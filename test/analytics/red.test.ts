@@ -20,7 +20,7 @@ import { MetricStore } from '../../src/analytics/store';
 import { ExchangeFlags as F } from '../../src/capture/abi';
 import { CaptureFileWriter } from '../../src/capture/capture-file';
 import { summaryCommand } from '../../src/cli/summary';
-import { createExporter } from '../../src/server/prometheus-exporter';
+import { createExporter } from '../../src/exporters/prometheus';
 import { connect, NOW, startLive } from '../helpers/live';
 import { batchOf, encodeExchange } from '../helpers/records';
 

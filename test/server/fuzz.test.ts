@@ -10,7 +10,7 @@ import t from 'tap';
 import { engineReaders } from '../../src/agent/readers';
 import { Engine } from '../../src/pipeline/engine';
 import { buildApp } from '../../src/server/app';
-import { createExporter } from '../../src/server/prometheus-exporter';
+import { createExporter } from '../../src/exporters/prometheus';
 import { rawExchange } from '../helpers/raw-http';
 import { batchOf, encodeExchange } from '../helpers/records';
 

@@ -1,4 +1,4 @@
-/** The Prometheus scrape path (metrics_endpoint, default /metrics): text exposition format 0.0.4, from prometheus-exporter.ts. */
+/** The Prometheus scrape path (metrics_endpoint, default /metrics): text exposition format 0.0.4, from src/exporters/prometheus.ts. */
 import type { FastifyPluginAsync } from 'fastify';
 import { ERROR_RESPONSES, NO_QUERY } from './schemas';
 

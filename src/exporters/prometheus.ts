@@ -15,8 +15,8 @@ import { redRows } from '../analytics/red';
 import type { Series } from '../analytics/store';
 import type { CaptureStats } from '../capture/capture';
 import type { EngineStats } from '../pipeline/engine';
-import { escapeControl } from './safe-text';
-import type { HealthSource, StoreReader } from './sources';
+import { escapeControl } from '../server/safe-text';
+import type { HealthSource, StoreReader } from '../server/sources';
 
 type Value = MetricValue<string> | MetricValueWithName<string>;
 type Type = 'counter' | 'gauge' | 'histogram';
