@@ -27,7 +27,8 @@
  *                          (only a power cut that loses records and `acked` can give theirs again)
  *   24  appendedAt   8  float64, Unix ms from options.now
  *   32  headerCrc    4  CRC-32C of bytes 0–31
- *   36  reserved     4  0
+ *   36  weight       4  the caller's number for the record (the forwarder: its samples), summed over
+ *                       dropped records in stats; outside the header CRC (statistics only)
  *   40  payload
  *
  * `acked` holds the last delivered seq as decimal text and a newline; absent = 0.
@@ -87,6 +88,8 @@ export interface DiskQueueOptions {
 export interface QueuedRecord {
   seq: number;
   appendedAt: number;
+  /** What append() was given with the record (default 0). */
+  weight: number;
   data: Buffer;
 }
 
@@ -105,6 +108,8 @@ export interface DiskQueueStats {
   /** Records not yet acked that went with a dropped segment (the maxBytes bound; a segment file removed by someone else), since open. */
   droppedRecords: number;
   droppedSegments: number;
+  /** The weights of the dropped records (the forwarder: samples lost to the bound), since open. */
+  droppedWeight: number;
   /** Records skipped as unreadable: at open (a torn tail, a bad checksum; one per damaged stretch) or, rarely, by peek (a checksum failing later). */
   tornRecords: number;
 }
@@ -136,6 +141,7 @@ interface Entry {
   offset: number;
   length: number;
   appendedAt: number;
+  weight: number;
 }
 
 interface Segment {
@@ -151,6 +157,7 @@ interface Header {
   crc: number;
   seq: number;
   appendedAt: number;
+  weight: number;
 }
 
 export class DiskQueue {
@@ -171,7 +178,7 @@ export class DiskQueue {
   private nextSeq = 1;
   private totalBytes = 0;
   private totalEntries = 0;
-  private readonly counters = { appended: 0, acked: 0, droppedRecords: 0, droppedSegments: 0, tornRecords: 0 };
+  private readonly counters = { appended: 0, acked: 0, droppedRecords: 0, droppedSegments: 0, droppedWeight: 0, tornRecords: 0 };
   private closed = false;
 
   /** The active segment has appends not synced yet. */
@@ -222,14 +229,17 @@ export class DiskQueue {
    * seq. Synchronous: when it returns, the record is in the page cache (and on
    * disk under 'always'). May first unlink the oldest segments to stay within
    * maxBytes; a record larger than maxBytes is still written, alone.
+   * weight: a whole number 0..2^32-1 kept with the record (the forwarder: its
+   * samples), summed in stats().droppedWeight when the record is dropped.
    */
-  append(data: Buffer): QueuedRecord {
+  append(data: Buffer, weight = 0): QueuedRecord {
     this.assertOpen('append');
     if (this.syncError) {
       const e = this.syncError;
       this.syncError = undefined;
       throw e;
     }
+    if (!Number.isInteger(weight) || weight < 0 || weight > 0xffff_ffff) throw new RangeError(`disk queue ${this.label}: weight ${weight} is not a whole number below 2^32`);
     if (data.length > MAX_PAYLOAD_BYTES) throw new RangeError(`disk queue ${this.label}: a record is at most ${MAX_PAYLOAD_BYTES} bytes (got ${data.length})`);
     const recordBytes = RECORD_HEADER_BYTES + data.length;
     if (this.active && this.active.segment.bytes + recordBytes > this.segmentBytes) this.closeActive();
@@ -250,7 +260,7 @@ export class DiskQueue {
     h.writeUInt32LE(Math.floor(seq / 0x1_0000_0000), 20);
     h.writeDoubleLE(appendedAt, 24);
     h.writeUInt32LE(crc32c(h.subarray(0, HEADER_CRC_OFFSET)), HEADER_CRC_OFFSET);
-    h.writeUInt32LE(0, 36);
+    h.writeUInt32LE(weight, 36);
 
     try {
       writeAll(fd, h, data, segment.bytes);
@@ -258,7 +268,7 @@ export class DiskQueue {
       this.undoWrite();
       throw this.problem(`cannot write ${path.basename(segment.file)}`, e);
     }
-    segment.entries.push({ seq, offset: segment.bytes, length: data.length, appendedAt });
+    segment.entries.push({ seq, offset: segment.bytes, length: data.length, appendedAt, weight });
     segment.bytes += recordBytes;
     this.totalBytes += recordBytes;
     this.totalEntries++;
@@ -272,7 +282,7 @@ export class DiskQueue {
       this.dataDirty = true;
       this.scheduleSync();
     }
-    return { seq, appendedAt, data };
+    return { seq, appendedAt, weight, data };
   }
 
   /**
@@ -305,7 +315,7 @@ export class DiskQueue {
             this.counters.tornRecords++;
             continue;
           }
-          out.push({ seq: entry.seq, appendedAt: entry.appendedAt, data });
+          out.push({ seq: entry.seq, appendedAt: entry.appendedAt, weight: entry.weight, data });
           bytes += entry.length;
           i++;
         }
@@ -482,7 +492,9 @@ export class DiskQueue {
 
   /** Unlinks a segment before its records are all acked (the bound; its file gone), counting what it held that was not. */
   private drop(segment: Segment): void {
-    this.counters.droppedRecords += segment.entries.length - countAtMost(segment.entries, this.ackedSeq);
+    const unacked = segment.entries.slice(countAtMost(segment.entries, this.ackedSeq));
+    this.counters.droppedRecords += unacked.length;
+    for (const e of unacked) this.counters.droppedWeight += e.weight;
     this.counters.droppedSegments++;
     this.remove(segment);
   }
@@ -695,7 +707,7 @@ function scanSegment(buf: Buffer): { entries: Entry[]; damaged: number; maxSeq: 
       pos = end;
       continue;
     }
-    entries.push({ seq: h.seq, offset: pos, length: h.length, appendedAt: h.appendedAt });
+    entries.push({ seq: h.seq, offset: pos, length: h.length, appendedAt: h.appendedAt, weight: h.weight });
     pos = end;
   }
   return { entries, damaged, maxSeq };
@@ -713,6 +725,7 @@ function readHeader(buf: Buffer, pos: number): Header | undefined {
     crc: buf.readUInt32LE(pos + 12),
     seq: high * 0x1_0000_0000 + buf.readUInt32LE(pos + 16),
     appendedAt: buf.readDoubleLE(pos + 24),
+    weight: buf.readUInt32LE(pos + 36),
   };
 }
 

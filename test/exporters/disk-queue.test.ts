@@ -147,22 +147,23 @@ t.test('the byte bound: the oldest segments go, counted exactly; the newest stay
   // Segments of 3 records (420 bytes), at most 1000 bytes: two segments and a record or two.
   const q = open(t, dir, { segmentBytes: 420, maxBytes: 1000 });
   for (let i = 1; i <= 20; i++) {
-    q.append(body(i));
+    q.append(body(i), 100 + i);
     t.ok(q.stats().bytes <= 1000, `within the bound after ${i}`);
   }
   // Record 8 dropped 1–3, 11 dropped 4–6, 14: 7–9, 17: 10–12, 20: 13–15.
-  t.match(q.stats(), { records: 5, bytes: 5 * 140, segments: 2, droppedRecords: 15, droppedSegments: 5, appended: 20 });
+  t.match(q.stats(), { records: 5, bytes: 5 * 140, segments: 2, droppedRecords: 15, droppedSegments: 5, droppedWeight: 15 * 100 + (15 * 16) / 2, appended: 20 });
   t.strictSame(segmentFiles(dir), [segName(16), segName(19)]);
   const records = q.peek(100);
   t.strictSame(records.map((r) => r.seq), [16, 17, 18, 19, 20]);
   for (const r of records) t.ok(r.data.equals(body(r.seq)));
+  t.strictSame(records.map((r) => r.weight), [116, 117, 118, 119, 120], 'each record keeps its weight');
 
   t.test('records acked before their segment is dropped are not counted as dropped', async (t) => {
     const q = open(t, tmpDir(t), { segmentBytes: 420, maxBytes: 1000 });
     for (let i = 1; i <= 7; i++) q.append(body(i));
     q.ack(2);
     q.append(body(8)); // drops segment 1: only record 3 was not delivered
-    t.match(q.stats(), { droppedRecords: 1, droppedSegments: 1, records: 5, acked: 2 });
+    t.match(q.stats(), { droppedRecords: 1, droppedSegments: 1, droppedWeight: 0, records: 5, acked: 2 });
     t.strictSame(seqs(q), [4, 5, 6, 7, 8]);
   });
 });
@@ -344,18 +345,18 @@ t.test('stats: bytes on disk, oldestAppendedAt from the clock, across a reopen',
   let clock = 1_800_000_000_000;
   const options = { now: () => clock, segmentBytes: 420 };
   let q = DiskQueue.open(dir, options);
-  t.strictSame(q.stats(), { records: 0, bytes: 0, segments: 0, appended: 0, acked: 0, droppedRecords: 0, droppedSegments: 0, tornRecords: 0 });
+  t.strictSame(q.stats(), { records: 0, bytes: 0, segments: 0, appended: 0, acked: 0, droppedRecords: 0, droppedSegments: 0, droppedWeight: 0, tornRecords: 0 });
   for (let i = 1; i <= 4; i++) {
     t.equal(q.append(body(i)).appendedAt, clock);
     clock += 1000;
   }
-  t.strictSame(q.stats(), { records: 4, bytes: 4 * 140, segments: 2, oldestAppendedAt: 1_800_000_000_000, appended: 4, acked: 0, droppedRecords: 0, droppedSegments: 0, tornRecords: 0 });
+  t.strictSame(q.stats(), { records: 4, bytes: 4 * 140, segments: 2, oldestAppendedAt: 1_800_000_000_000, appended: 4, acked: 0, droppedRecords: 0, droppedSegments: 0, droppedWeight: 0, tornRecords: 0 });
   q.ack(1);
   t.match(q.stats(), { records: 3, bytes: 4 * 140, oldestAppendedAt: 1_800_000_001_000, acked: 1 });
   t.equal(q.peek(1)[0].appendedAt, 1_800_000_001_000);
   q.close();
   q = open(t, dir, options);
-  t.strictSame(q.stats(), { records: 3, bytes: 4 * 140, segments: 2, oldestAppendedAt: 1_800_000_001_000, appended: 0, acked: 0, droppedRecords: 0, droppedSegments: 0, tornRecords: 0 });
+  t.strictSame(q.stats(), { records: 3, bytes: 4 * 140, segments: 2, oldestAppendedAt: 1_800_000_001_000, appended: 0, acked: 0, droppedRecords: 0, droppedSegments: 0, droppedWeight: 0, tornRecords: 0 });
 });
 
 t.test('close: idempotent, syncs, frees the directory; use after close is an error', async (t) => {
