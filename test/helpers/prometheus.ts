@@ -59,6 +59,10 @@ export interface Prometheus {
   metric(series: string): Promise<number | undefined>;
   /** What the process wrote, for failure messages. */
   log(): string;
+  /** Stops the process (SIGTERM) and keeps its data: an outage. */
+  down(): Promise<void>;
+  /** Starts it again on the same port and data; resolves once ready. */
+  up(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -77,45 +81,55 @@ export async function startPrometheus(options: PrometheusOptions = {}): Promise<
     '--log.level=debug',
   ];
   if (options.remoteWriteReceiver !== false) args.push('--web.enable-remote-write-receiver');
-  const child: ChildProcess = spawn(PROMETHEUS_BIN, args, { stdio: ['ignore', 'pipe', 'pipe'], cwd: dir });
   let log = '';
-  child.stdout!.on('data', (d) => (log += d));
-  child.stderr!.on('data', (d) => (log += d));
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  let child: ChildProcess;
+  let exited: Promise<void>;
   const killOnExit = () => child.kill('SIGKILL');
-  process.once('exit', killOnExit);
-  let spawnError: Error | undefined;
-  child.once('error', (e) => (spawnError = e));
+  process.on('exit', killOnExit);
 
+  /** SIGTERM, and wait for the exit; nothing when it has already exited. */
+  const halt = async (): Promise<void> => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGTERM');
+      await exited;
+    }
+  };
   let stopped: Promise<void> | undefined;
   const stop = () =>
     (stopped ??= (async () => {
       process.removeListener('exit', killOnExit);
-      if (child.exitCode === null && child.signalCode === null) {
-        child.kill('SIGTERM');
-        await exited;
-      }
+      await halt();
       fs.rmSync(dir, { recursive: true, force: true });
     })());
 
-  const timeoutMs = options.timeoutMs ?? 30_000;
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (spawnError || child.exitCode !== null) {
-      await stop();
-      throw new Error(`prometheus did not start (${spawnError?.message ?? `exit ${child.exitCode}`}): ${log}`);
+  /** Spawns the process and waits until it is ready. */
+  const launch = async (): Promise<void> => {
+    child = spawn(PROMETHEUS_BIN, args, { stdio: ['ignore', 'pipe', 'pipe'], cwd: dir });
+    child.stdout!.on('data', (d) => (log += d));
+    child.stderr!.on('data', (d) => (log += d));
+    exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    let spawnError: Error | undefined;
+    child.once('error', (e) => (spawnError = e));
+    const timeoutMs = options.timeoutMs ?? 30_000;
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      if (spawnError || child.exitCode !== null) {
+        await stop();
+        throw new Error(`prometheus did not start (${spawnError?.message ?? `exit ${child.exitCode}`}): ${log}`);
+      }
+      const ready = await fetch(`${url}/-/ready`, { signal: AbortSignal.timeout(1000) }).then(
+        (r) => r.status === 200,
+        () => false,
+      );
+      if (ready) return;
+      if (Date.now() > deadline) {
+        await stop();
+        throw new Error(`prometheus not ready at ${url} after ${timeoutMs} ms: ${log}`);
+      }
+      await new Promise((r) => setTimeout(r, 100));
     }
-    const ready = await fetch(`${url}/-/ready`, { signal: AbortSignal.timeout(1000) }).then(
-      (r) => r.status === 200,
-      () => false,
-    );
-    if (ready) break;
-    if (Date.now() > deadline) {
-      await stop();
-      throw new Error(`prometheus not ready at ${url} after ${timeoutMs} ms: ${log}`);
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  };
+  await launch();
 
   const api = async <T>(pathAndQuery: string): Promise<T> => {
     const r = await fetch(`${url}${pathAndQuery}`, { signal: AbortSignal.timeout(10_000) });
@@ -158,6 +172,8 @@ export async function startPrometheus(options: PrometheusOptions = {}): Promise<
       return line === undefined ? undefined : Number(line.slice(series.length + 1));
     },
     log: () => log,
+    down: halt,
+    up: launch,
     stop,
   };
 }
