@@ -71,6 +71,12 @@ export interface Series {
   readonly labels: readonly string[];
   /** Counters: the sum since the series appeared. Histograms: count, sum, fixed buckets. */
   readonly total: { value: number; histogram?: HistogramTotal };
+  /**
+   * Since when `total` counts (Unix ms): the start of the bucket of the cell
+   * that made the series. Fixed for the series' life (OTLP's start time; a
+   * new series, after one was forgotten, starts again from 0 and a new time).
+   */
+  readonly startMs: number;
   lastBucketMs: number;
   /** Whether it holds budget (false once idle: retired, still queryable). */
   holdsBudget: boolean;
@@ -195,7 +201,7 @@ export class MetricStore {
       }
       const family = this.families.get(c.family);
       if (!family) throw new Error(`store: unknown family ${JSON.stringify(c.family)}`);
-      const series = this.seriesFor(family, c.labels, c.key);
+      const series = this.seriesFor(family, c.labels, c.key, c.bucketMs);
       if (c.bucketMs > series.lastBucketMs) series.lastBucketMs = c.bucketMs;
       if (c.bucketMs < this.originMs) this.originMs = c.bucketMs;
       addTotal(series, c);
@@ -397,7 +403,7 @@ export class MetricStore {
   }
 
   /** The series to merge into: its own while it holds budget, else where the budget places it (its own again, or a folded one). */
-  private seriesFor(family: MetricFamily, labels: string[], key: string): Series {
+  private seriesFor(family: MetricFamily, labels: string[], key: string, bucketMs: number): Series {
     const known = this.series.get(budgetKey(family, key));
     if (known?.holdsBudget) return known;
     const placed = this.budget.place(family, labels);
@@ -412,6 +418,7 @@ export class MetricStore {
       key: placed.key,
       labels: placed.labels,
       total: family.kind === 'histogram' ? { value: 0, histogram: { count: 0, sum: 0, bounds: new Array((family.boundaries?.length ?? 0) + 1).fill(0) } } : { value: 0 },
+      startMs: bucketMs,
       lastBucketMs: -Infinity,
       holdsBudget: true,
       rings: [],

@@ -11,7 +11,7 @@
  *     "window_sizes": ["1m", "5m", "15m", "1h"], "retention_hours": 24,
  *     "enabled_metrics": ["http_requests_total", ...],
  *     "route_patterns": ["/orders/:id/items"], "max_series_per_service": 1000, "max_series": 10000,
- *     "processors": ["./my-processor.js"],
+ *     "processors": ["./my-processor.js"], "duration_buckets_seconds": [0.00001, 0.000025, ..., 10],
  *     "enable_dashboard": true, "dashboard_port": 8080, "dashboard_address": "127.0.0.1", "metrics_endpoint": "/metrics",
  *     "http_max_connections": 1000,
  *     "api_token_file": "/var/run/secrets/http-tracer/token", "protect_reads": false,
@@ -24,13 +24,14 @@
 import { isIP } from 'node:net';
 import path from 'node:path';
 import { formatDuration, parseDuration } from '../analytics/duration';
+import { MAX_DURATION_BUCKETS } from '../analytics/families';
 import { compileRedactPatterns } from '../capture/redact';
 import type { EngineOptions } from '../pipeline/engine-options';
 import { DEFAULT_HTTP_LIMITS } from './http-limits';
 import { DEFAULT_LIVE, type LiveOptions } from './live-options';
 import { readApiToken, readRegularFile } from './api-token';
 import { refuseUnknownKeys } from './config-keys';
-import { fail, flag, integer, isObject, refuse, strings, wholeNumber } from './validate';
+import { ascendingBounds, fail, flag, integer, isObject, refuse, strings, wholeNumber } from './validate';
 
 export type AnalyticsOptions = Omit<EngineOptions, 'clockOffsetMs' | 'now'>;
 
@@ -131,6 +132,7 @@ const FILE_KEYS: Record<string, string> = {
   enabledMetrics: 'enabled_metrics',
   routePatterns: 'route_patterns',
   processorModules: 'processors',
+  durationBucketsSeconds: 'duration_buckets_seconds',
   'seriesLimits.perService': 'max_series_per_service',
   'seriesLimits.global': 'max_series',
   'seriesLimits.services': 'max_services',
@@ -159,6 +161,7 @@ function engineOptions(a: Record<string, unknown>, at: (key: string) => string):
   if (a.route_patterns !== undefined) options.routePatterns = strings(at('route_patterns'), a.route_patterns);
   if (a.redact_patterns !== undefined) options.redactPatterns = strings(at('redact_patterns'), a.redact_patterns).map((p, i) => redactPattern(at(`redact_patterns[${i}]`), p));
   if (a.processors !== undefined) options.processorModules = strings(at('processors'), a.processors);
+  if (a.duration_buckets_seconds !== undefined) options.durationBucketsSeconds = ascendingBounds(at('duration_buckets_seconds'), a.duration_buckets_seconds, MAX_DURATION_BUCKETS);
   const limits: NonNullable<AnalyticsOptions['seriesLimits']> = {};
   if (a.max_series_per_service !== undefined) limits.perService = integer(at('max_series_per_service'), a.max_series_per_service);
   if (a.max_series !== undefined) limits.global = integer(at('max_series'), a.max_series);
@@ -284,6 +287,11 @@ export function loadAnalyticsOptions(file: string | undefined, env: NodeJS.Proce
   if ((v = text('HTTP_TRACER_ANALYTICS_WORKER_THREADS')) !== undefined) options.workerThreads = wholeNumber((sources.workerThreads = 'HTTP_TRACER_ANALYTICS_WORKER_THREADS'), v, 0, Number.MAX_SAFE_INTEGER);
   if ((v = text('HTTP_TRACER_ANALYTICS_FLUSH_INTERVAL_SECONDS')) !== undefined) {
     options.flushIntervalMs = wholeNumber((sources.flushIntervalMs = 'HTTP_TRACER_ANALYTICS_FLUSH_INTERVAL_SECONDS'), v, FLUSH_SECONDS.min, FLUSH_SECONDS.max, ' seconds') * 1000;
+  }
+  if ((v = text('HTTP_TRACER_ANALYTICS_DURATION_BUCKETS_SECONDS')) !== undefined) {
+    // "0.0001,0.001,0.01": numbers as written; anything else is shown as the text it was.
+    const bounds = v.split(',').map((b) => (b.trim() !== '' && Number.isFinite(Number(b)) ? Number(b) : b.trim()));
+    options.durationBucketsSeconds = ascendingBounds((sources.durationBucketsSeconds = 'HTTP_TRACER_ANALYTICS_DURATION_BUCKETS_SECONDS'), bounds, MAX_DURATION_BUCKETS);
   }
   if ((v = text('HTTP_TRACER_ENABLE_ANALYTICS')) !== undefined) enableAnalytics = flag('HTTP_TRACER_ENABLE_ANALYTICS', v);
   if ((v = text('HTTP_TRACER_ANALYTICS_ENABLE_ALERTING')) !== undefined) alerting.enabled = flag('HTTP_TRACER_ANALYTICS_ENABLE_ALERTING', v);

@@ -25,6 +25,7 @@ export const ANALYTICS_KEYS: KeyTree = {
   max_services: true,
   series_idle_minutes: true,
   processors: true,
+  duration_buckets_seconds: true,
   // the port
   enable_dashboard: true,
   dashboard_port: true,

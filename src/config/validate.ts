@@ -46,6 +46,17 @@ export function integerIn(where: string, v: unknown, min: number, max: number): 
   return v as number;
 }
 
+/** Histogram bucket bounds: 1 to `max` finite numbers above 0, strictly ascending (a copy). */
+export function ascendingBounds(where: string, v: unknown, max: number): number[] {
+  if (!Array.isArray(v) || v.length === 0 || v.length > max) fail(where, v, `must be an array of 1 to ${max} numbers`);
+  const bounds = v as unknown[];
+  bounds.forEach((b, i) => {
+    if (typeof b !== 'number' || !Number.isFinite(b) || b <= 0) fail(`${where}[${i}]`, b, 'must be a number above 0');
+    if (i > 0 && b <= (bounds[i - 1] as number)) fail(`${where}[${i}]`, b, `must be above the bound before it (${bounds[i - 1] as number}): bounds go in ascending order`);
+  });
+  return [...(bounds as number[])];
+}
+
 export function strings(where: string, v: unknown): string[] {
   if (!Array.isArray(v) || v.some((s) => typeof s !== 'string')) fail(where, v, 'must be an array of strings');
   return v as string[];

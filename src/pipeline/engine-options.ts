@@ -3,12 +3,12 @@
  * option, the value and the reason. Names follow the seed's configuration
  * (analytics.buffer_size → bufferSize, …) with units in the names.
  */
-import { familiesFor, type MetricFamily } from '../analytics/families';
+import { DEFAULT_DURATION_BUCKETS_SECONDS, familiesFor, MAX_DURATION_BUCKETS, type MetricFamily } from '../analytics/families';
 import { FoldPlan } from '../analytics/fold-plan';
 import { RoutePattern } from '../analytics/route';
 import { DEFAULT_SERIES_LIMITS, type SeriesBudgetLimits } from '../analytics/series-budget';
 import { compileRedactPatterns } from '../capture/redact';
-import { fail as failAt, integerIn, strings as stringsAt } from '../config/validate';
+import { ascendingBounds, fail as failAt, integerIn, strings as stringsAt } from '../config/validate';
 
 export interface EngineOptions {
   /** Shards, each a worker thread. Default 4 (the seed's). */
@@ -29,6 +29,11 @@ export interface EngineOptions {
   routePatterns?: string[];
   /** Regular expressions: their matches in routes become {redacted} (secrets in path segments). */
   redactPatterns?: string[];
+  /**
+   * Upper bounds of the duration histogram's fixed buckets (what /metrics, remote-write and OTLP export), seconds,
+   * ascending, at most MAX_DURATION_BUCKETS. Default DEFAULT_DURATION_BUCKETS_SECONDS (10 µs … 10 s).
+   */
+  durationBucketsSeconds?: number[];
   /** The cardinality budget (series-budget.ts): per service, services, in all, and the idle time that gives budget back. */
   seriesLimits?: Partial<SeriesBudgetLimits>;
   /** Modules exporting a ProcessorPlugin. */
@@ -99,6 +104,7 @@ export function resolveEngineOptions(options: EngineOptions, families: readonly 
     windowSizesMs,
     retentionMs,
     enabledFamilies: [...enabled],
+    durationBucketsSeconds: ascendingBounds(named('durationBucketsSeconds'), options.durationBucketsSeconds ?? [...DEFAULT_DURATION_BUCKETS_SECONDS], MAX_DURATION_BUCKETS),
     routePatterns: patterns,
     redactPatterns,
     seriesLimits: {

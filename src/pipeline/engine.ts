@@ -17,6 +17,7 @@
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { formatDuration } from '../analytics/duration';
+import { withDurationBuckets } from '../analytics/families';
 import { MetricStore, RESOLUTION_MS } from '../analytics/store';
 import { TracerError } from '../errors';
 import { packageRoot } from '../package-root';
@@ -81,8 +82,9 @@ export class Engine {
   /** `sources` names where options came from (configuration keys, variables), for error messages. */
   static async start(input: EngineOptions, sources: Record<string, string> = {}): Promise<Engine> {
     const plugins = loadPlugins(input.processorModules ?? []);
-    const families = plugins.flatMap((p) => p.families);
-    const options = resolveEngineOptions(input, families, sources);
+    const options = resolveEngineOptions(input, plugins.flatMap((p) => p.families), sources);
+    // The shards apply the same buckets (shard.ts): their cells and the store's totals have the same bounds.
+    const families = withDurationBuckets(plugins.flatMap((p) => p.families), options.durationBucketsSeconds);
     const store = new MetricStore({ families, retentionMs: options.retentionMs, limits: options.seriesLimits, now: options.now });
     for (const [i, w] of options.windowSizesMs.entries()) {
       const problem = store.windowProblem(w);
@@ -95,6 +97,7 @@ export class Engine {
       redactPatterns: options.redactPatterns,
       limits: options.seriesLimits,
       enabledFamilies: options.enabledFamilies,
+      durationBucketsSeconds: options.durationBucketsSeconds,
       processorModules: options.processorModules.map((m) => path.resolve(m)),
     };
     const shards = await Promise.all(Array.from({ length: options.workerThreads }, () => startShard(data)));

@@ -12,6 +12,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import type { DeltaCell } from '../analytics/cells';
+import { DEFAULT_DURATION_BUCKETS_SECONDS, withDurationBuckets } from '../analytics/families';
 import type { SeriesBudgetLimits } from '../analytics/series-budget';
 import { ExchangeCursor } from '../capture/decoder';
 import { DeltaTable, emptyProcessorStats, type ProcessorStats } from './delta-table';
@@ -31,6 +32,8 @@ export interface ShardOptions {
   limits: SeriesBudgetLimits;
   /** Names of the families to keep. */
   enabledFamilies: readonly string[];
+  /** The duration histogram's bounds (the engine's resolved option); default DEFAULT_DURATION_BUCKETS_SECONDS. */
+  durationBucketsSeconds?: readonly number[];
   plugins: readonly ProcessorPlugin[];
 }
 
@@ -54,7 +57,10 @@ export class Shard {
   private readonly totals: ShardStats;
 
   constructor(options: ShardOptions) {
-    const families = options.plugins.flatMap((p) => p.families);
+    const families = withDurationBuckets(
+      options.plugins.flatMap((p) => p.families),
+      options.durationBucketsSeconds ?? DEFAULT_DURATION_BUCKETS_SECONDS,
+    );
     this.table = new DeltaTable(families, options.limits);
     const enabled = new Set(options.enabledFamilies);
     let slots = 0;

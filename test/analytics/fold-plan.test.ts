@@ -26,7 +26,7 @@ t.test('every family keeps its service, side, status class and error type at the
   t.same(floor('http_responses_total', ['api:80', 'server', '80', '404', '4xx']), ['api:80', 'server', O, '4xx', '4xx']);
   t.same(floor('http_response_size_bytes', ['api:80', 'client', '443', '/a']), ['api:80', 'client', O, O]);
   t.same(floor('http_errors_total', ['api:80', 'server', '80', '/a', '0', 'aborted']), ['api:80', 'server', O, O, '0', 'aborted'], 'no status stays "0"');
-  t.same(floor('process_events_total', ['4242', 'nginx', '77']), [O, 'nginx', O]);
+  t.same(ladder('process_events_total', ['nginx', '77']), [['nginx', '77'], ['nginx', O]], 'no pid; the cgroup folds, the process name stays');
   t.same(ladder('network_bytes_total', ['api:80', 'server', 'tcp', 'rx']), [['api:80', 'server', 'tcp', 'rx']], 'nothing unbounded: its own series is its floor');
 });
 

@@ -5,7 +5,7 @@
  */
 import t from 'tap';
 import type { DeltaCell } from '../../src/analytics/cells';
-import { FAMILIES, seriesKey } from '../../src/analytics/families';
+import { DEFAULT_DURATION_BUCKETS_SECONDS, FAMILIES, seriesKey } from '../../src/analytics/families';
 import { Distribution } from '../../src/analytics/distribution';
 import type { SeriesBudgetLimits } from '../../src/analytics/series-budget';
 import { MetricStore, type HistogramSummary } from '../../src/analytics/store';
@@ -26,7 +26,7 @@ function durations(bucketMs: number, values: number[], route = '/a'): DeltaCell 
   const d = new Distribution();
   values.forEach((v) => d.record(v));
   const labels = ['api:80', 'server', '80', 'GET', route, '200', ''];
-  return { family: 'http_request_duration_seconds', labels, key: seriesKey(labels), bucketMs, value: values.length, dist: d.toData(), bounds: [values.length, ...new Array(14).fill(0)] };
+  return { family: 'http_request_duration_seconds', labels, key: seriesKey(labels), bucketMs, value: values.length, dist: d.toData(), bounds: [values.length, ...new Array(DEFAULT_DURATION_BUCKETS_SECONDS.length).fill(0)] };
 }
 
 t.test('a window covers the buckets ending after its start; the rate divides by the time covered', async (t) => {
@@ -60,7 +60,7 @@ t.test('group by, matchers, and the seed aggregation functions on histograms', a
   t.same([h.p50, h.p90, h.p99], [0.3, 1, 1], 'few values: exact quantiles (rank floor(q (n - 1)))');
   t.equal(h.rate, 6 / 30);
   const [series] = s.seriesOf('http_request_duration_seconds');
-  t.same(series.total.histogram, { count: 6, sum: 0.1 + 0.2 + 0.3 + 0.4 + 1 + 2, bounds: [6, ...new Array(14).fill(0)] }, 'all-time totals for exporters');
+  t.same(series.total.histogram, { count: 6, sum: 0.1 + 0.2 + 0.3 + 0.4 + 1 + 2, bounds: [6, ...new Array(DEFAULT_DURATION_BUCKETS_SECONDS.length).fill(0)] }, 'all-time totals for exporters');
 });
 
 t.test('range queries: one point per step, from the finest tier that reaches back', async (t) => {

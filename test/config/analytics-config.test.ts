@@ -248,3 +248,35 @@ t.test('the service budget, the idle time and the redaction patterns reach the e
   fs.writeFileSync(file, JSON.stringify({ output: { analytics: { series_idle_minutes: 2000 } } }));
   t.throws(() => loadAnalyticsOptions(file, {}), { code: 'HT_ERR_OPTION', message: /series_idle_minutes: 2000 must be from 1 to 1440 minutes \(at most the retention, 1d\)/ });
 });
+
+t.test('duration_buckets_seconds (and its variable) set the duration histogram buckets; bad bounds named by index', async (t) => {
+  const p = file({ output: { analytics: { duration_buckets_seconds: [0.0001, 0.001, 0.01, 0.1, 1] } } });
+  const config = loadAnalyticsOptions(p, {});
+  t.same(config.options.durationBucketsSeconds, [0.0001, 0.001, 0.01, 0.1, 1]);
+  const env = loadAnalyticsOptions(p, { HTTP_TRACER_ANALYTICS_DURATION_BUCKETS_SECONDS: '0.00005, 0.0005,0.005' });
+  t.same(env.options.durationBucketsSeconds, [0.00005, 0.0005, 0.005], 'the variable wins: numbers separated by commas');
+  t.equal(env.sources.durationBucketsSeconds, 'HTTP_TRACER_ANALYTICS_DURATION_BUCKETS_SECONDS');
+  const engine = await Engine.start({ ...config.options, workerThreads: 1, clockOffsetMs: 0 }, config.sources);
+  t.teardown(() => engine.stop());
+  t.same(engine.store.families.get('http_request_duration_seconds')?.boundaries, [0.0001, 0.001, 0.01, 0.1, 1], 'the store exports those bounds');
+  t.same(engine.store.families.get('http_response_size_bytes')?.boundaries?.length, 10, 'the size histogram keeps its own');
+
+  const analytics = (v: unknown) => file({ output: { analytics: { duration_buckets_seconds: v } } });
+  const cases: [string, string][] = [
+    [analytics([]), 'output.analytics.duration_buckets_seconds: [] must be an array of 1 to 50 numbers'],
+    [analytics('0.1'), 'output.analytics.duration_buckets_seconds: "0.1" must be an array of 1 to 50 numbers'],
+    [analytics(Array.from({ length: 51 }, (_, i) => i + 1)), 'must be an array of 1 to 50 numbers'],
+    [analytics([0.1, '1']), 'output.analytics.duration_buckets_seconds[1]: "1" must be a number above 0'],
+    [analytics([0, 1]), 'output.analytics.duration_buckets_seconds[0]: 0 must be a number above 0'],
+    [analytics([0.1, 0.05]), 'output.analytics.duration_buckets_seconds[1]: 0.05 must be above the bound before it (0.1): bounds go in ascending order'],
+    [analytics([0.1, 0.1]), 'duration_buckets_seconds[1]: 0.1 must be above the bound before it (0.1)'],
+  ];
+  for (const [p, message] of cases) {
+    t.throws(() => loadAnalyticsOptions(p, {}), { code: 'HT_ERR_OPTION', message: new RegExp(message.replace(/[[\]().*+?{}|^$]/g, '\\$&')) }, message);
+  }
+  t.throws(() => loadAnalyticsOptions(undefined, { HTTP_TRACER_ANALYTICS_DURATION_BUCKETS_SECONDS: '0.001,1ms' }), {
+    code: 'HT_ERR_OPTION',
+    message: 'HTTP_TRACER_ANALYTICS_DURATION_BUCKETS_SECONDS[1]: "1ms" must be a number above 0',
+  });
+  await t.rejects(Engine.start({ durationBucketsSeconds: [1, -1], clockOffsetMs: 0 }), { code: 'HT_ERR_OPTION', message: 'durationBucketsSeconds[1]: -1 must be a number above 0' }, 'library callers: the engine checks too');
+});

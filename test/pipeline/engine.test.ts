@@ -73,7 +73,7 @@ function checkWindows(t: Test, engine: Engine, facts: Fact[], nowMs: number): vo
       [{ metric: 'network_bytes_total', by: ['service'], match: { direction: 'rx' } }, (f) => f.service, (f) => (f.side === 'server' ? f.requestBytes : f.responseBytes)],
       [{ metric: 'network_connections_total', by: ['side'] }, (f) => f.side, undefined, (f) => f.newConnection],
       [{ metric: 'network_accepts_total', by: ['service'] }, (f) => f.service, undefined, (f) => f.newConnection && f.side === 'server'],
-      [{ metric: 'process_events_total', by: ['pid', 'process_name', 'cgroup_id'] }, (f) => `${f.tgid} ${f.comm} 1`],
+      [{ metric: 'process_events_total', by: ['process_name', 'cgroup_id'] }, (f) => `${f.comm} 1`],
       [{ metric: 'http_errors_total', by: ['service'], match: { error_type: { op: '=~', value: '5xx|reset' } } }, (f) => f.service, undefined, (f) => f.errorType === '5xx' || f.errorType === 'reset'],
     ];
     for (const [selector, key, weight, filter] of counters) {

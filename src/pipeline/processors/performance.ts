@@ -6,7 +6,7 @@ export const performanceProcessor: ProcessorPlugin = {
   families: familiesOf('performance'),
   create(ctx) {
     const durations = ctx.identitySeries('http_request_duration_seconds', (id) => [id.service, id.side, id.serverPort, id.method, id.route, id.statusCode, id.errorType]);
-    const processes = ctx.identitySeries('process_events_total', (id) => [id.pid, id.processName, id.cgroupId]);
+    const processes = ctx.identitySeries('process_events_total', (id) => [id.processName, id.cgroupId]);
     return {
       process(groups, count) {
         for (let i = 0; i < count; i++) {
