@@ -2,21 +2,26 @@
  * /metrics: an explicit prom-client Registry whose metrics read the store's
  * totals at scrape time (never a prom-client call per exchange).
  *
- *   store series totals --collect at scrape--> seed names (http_requests_total, …; label `path`)
- *                                          --> OpenTelemetry names (http_server_request_duration_seconds, …;
- *                                              the duration histogram goes out under these only)
- *   store 5m window     --------------------> http_request_duration_seconds_p50/_p95/_p99 (seed)
- *   health source       --------------------> http_tracer_* (the agent's own health: engine, capture, probes)
+ *   store series totals --collectMetric (collect.ts), names by naming.ts--> OpenTelemetry histograms
+ *                          (http_server_/http_client_request_duration_seconds) and the seed's families:
+ *                          the same series, names, labels and values a forwarded rollup carries
+ *   store 5m window     --> http_request_duration_seconds_p50/_p95/_p99 (seed; this node only, never forwarded)
+ *   health source       --> http_tracer_* (the agent's own health: engine, capture, probes, alerting)
+ *   this process        --> http_tracer_build_info, and prom-client's process_* and nodejs_* defaults
  */
-import { Registry, type MetricObjectWithValues, type MetricValue, type MetricValueWithName } from 'prom-client';
+import fs from 'node:fs';
+import path from 'node:path';
+import { collectDefaultMetrics, Registry, type MetricObjectWithValues, type MetricValue, type MetricValueWithName } from 'prom-client';
 import type { TargetStats } from '../alerting/types';
-import type { MetricFamily } from '../analytics/families';
 import { redRows } from '../analytics/red';
-import type { Series } from '../analytics/store';
 import type { CaptureStats } from '../capture/capture';
+import { packageRoot } from '../package-root';
 import type { EngineStats } from '../pipeline/engine';
 import { escapeControl } from '../server/safe-text';
 import type { HealthSource, StoreReader } from '../server/sources';
+import { collectMetric } from './collect';
+import { exportedMetrics, PERCENTILE_NAMES, type ExportedMetric } from './naming';
+import type { RollupSeries } from './rollup';
 
 type Value = MetricValue<string> | MetricValueWithName<string>;
 type Type = 'counter' | 'gauge' | 'histogram';
@@ -41,41 +46,6 @@ class ScrapeTimeMetric {
   }
 }
 
-/** Store label names as exported: the seed calls the templated route `path`. */
-const SEED_LABEL: Record<string, string> = { route: 'path' };
-/** OpenTelemetry semantic-convention label names. */
-const OTEL_LABEL: Record<string, string> = {
-  service: 'service_name',
-  method: 'http_request_method',
-  status_code: 'http_response_status_code',
-  route: 'http_route',
-  server_port: 'server_port',
-};
-
-/**
- * A series' exported labels, made once per series and exporter: prom-client
- * formats "sharedLabels" once per object (a WeakMap), so a histogram's 17
- * lines, and every later scrape, reuse the same formatted text.
- */
-function labelCache(family: MetricFamily, rename: Record<string, string>, skip: readonly string[] = []): (series: Series) => Record<string, string> {
-  const cache = new WeakMap<Series, Record<string, string>>();
-  return (series) => {
-    let labels = cache.get(series);
-    if (!labels) {
-      labels = {};
-      for (let i = 0; i < family.labels.length; i++) {
-        const name = family.labels[i];
-        // An empty label is an absent one to Prometheus (and OpenTelemetry sets error.type only on errors): left out.
-        if (skip.includes(name) || series.labels[i] === '') continue;
-        // prom-client escapes only \, " and newline: the other control characters are ours to escape.
-        labels[rename[name] ?? name] = escapeControl(series.labels[i]);
-      }
-      cache.set(series, labels);
-    }
-    return labels;
-  };
-}
-
 const NO_LABELS = {};
 const LE = new Map<number | string, { le: number | string }>();
 const le = (bound: number | string): { le: number | string } => {
@@ -84,52 +54,41 @@ const le = (bound: number | string): { le: number | string } => {
   return labels;
 };
 
-/** Cumulative buckets, sum and count of a histogram series' totals. */
-function histogramValues(out: Value[], name: string, family: MetricFamily, series: Series, sharedLabels: Record<string, string>): void {
-  const h = series.total.histogram!;
-  const bucket = `${name}_bucket`;
-  let cumulative = 0;
-  const boundaries = family.boundaries ?? [];
-  for (let i = 0; i < boundaries.length; i++) {
-    cumulative += h.bounds[i];
-    out.push({ metricName: bucket, labels: le(boundaries[i]), sharedLabels, value: cumulative } as Value);
-  }
-  out.push({ metricName: bucket, labels: le('+Inf'), sharedLabels, value: h.count } as Value);
-  out.push({ metricName: `${name}_sum`, labels: NO_LABELS, sharedLabels, value: h.sum } as Value);
-  out.push({ metricName: `${name}_count`, labels: NO_LABELS, sharedLabels, value: h.count } as Value);
-}
-
-function familyMetric(store: StoreReader, family: MetricFamily): ScrapeTimeMetric {
-  const labelsOf = labelCache(family, SEED_LABEL);
-  return new ScrapeTimeMetric(family.name, family.help, family.kind, () => {
+/**
+ * The series of an exported metric as prom-client values. A series' labels
+ * object is the same at every scrape (naming.ts), and prom-client formats
+ * "sharedLabels" once per object: a histogram's lines, and later scrapes,
+ * reuse the formatted text.
+ */
+function storeMetric(store: StoreReader, metric: ExportedMetric): ScrapeTimeMetric {
+  const bucket = `${metric.name}_bucket`;
+  const sum = `${metric.name}_sum`;
+  const count = `${metric.name}_count`;
+  return new ScrapeTimeMetric(metric.name, metric.help, metric.type, () => {
+    const series: RollupSeries[] = [];
+    collectMetric(store, metric, series);
     const values: Value[] = [];
-    for (const s of store.seriesOf(family.name)) {
-      if (family.kind === 'histogram') histogramValues(values, family.name, family, s, labelsOf(s));
-      else values.push({ labels: NO_LABELS, sharedLabels: labelsOf(s), value: s.total.value } as Value);
+    for (const s of series) {
+      const sharedLabels = s.labels;
+      const h = s.histogram;
+      if (!h) {
+        values.push({ labels: NO_LABELS, sharedLabels, value: s.value } as Value);
+        continue;
+      }
+      for (let i = 0; i < h.bounds.length; i++) values.push({ metricName: bucket, labels: le(h.bounds[i]), sharedLabels, value: h.cumulative[i] } as Value);
+      values.push({ metricName: bucket, labels: le('+Inf'), sharedLabels, value: h.count } as Value);
+      values.push({ metricName: sum, labels: NO_LABELS, sharedLabels, value: h.sum } as Value);
+      values.push({ metricName: count, labels: NO_LABELS, sharedLabels, value: h.count } as Value);
     }
     return values;
   });
 }
 
-/** http_server_request_duration_seconds / http_client_request_duration_seconds from the duration family; error_type (OpenTelemetry's error.type) only on errors. */
-function otelDurationMetric(store: StoreReader, family: MetricFamily, side: 'server' | 'client'): ScrapeTimeMetric {
-  const name = `http_${side}_request_duration_seconds`;
-  const sideIndex = family.labels.indexOf('side');
-  const labelsOf = labelCache(family, OTEL_LABEL, ['side']);
-  return new ScrapeTimeMetric(name, `Duration of HTTP ${side} requests (OpenTelemetry semantic conventions).`, 'histogram', () => {
-    const values: Value[] = [];
-    for (const s of store.seriesOf(family.name)) {
-      if (s.labels[sideIndex] === side) histogramValues(values, name, family, s, labelsOf(s));
-    }
-    return values;
-  });
-}
-
-/** The seed's percentile gauges, per service and side, over a window: RED's latency (src/analytics/red.ts). */
+/** The seed's percentile gauges, per service and side, over a window: RED's latency (src/analytics/red.ts). This node's only: never forwarded. */
 function percentileMetric(store: StoreReader, q: 'p50' | 'p95' | 'p99', windowMs: number): ScrapeTimeMetric {
   return new ScrapeTimeMetric(
-    `http_request_duration_seconds_${q}`,
-    `The ${q.slice(1)}th percentile of HTTP exchange duration over the last ${windowMs / 60_000} minutes, within 1 %.`,
+    PERCENTILE_NAMES[q],
+    `The ${q.slice(1)}th percentile of HTTP exchange duration over the last ${windowMs / 60_000} minutes on this node, within 1 % (quantiles cannot be summed across nodes: aggregate the histograms).`,
     'gauge',
     () =>
       redRows(store, windowMs, ['service', 'side']).map((r) => ({
@@ -139,23 +98,40 @@ function percentileMetric(store: StoreReader, q: 'p50' | 'p95' | 'p99', windowMs
   );
 }
 
+/** What http_tracer_build_info says: the package's version, the Node.js running it. */
+export function buildInfo(): { version: string; node_version: string } {
+  let version = '';
+  try {
+    const pkg = JSON.parse(fs.readFileSync(path.join(packageRoot(__dirname), 'package.json'), 'utf8')) as { version?: unknown };
+    if (typeof pkg.version === 'string') version = pkg.version;
+  } catch {
+    // no package.json to read: the label is left out
+  }
+  return { version, node_version: process.version };
+}
+
 export interface ExporterSources {
   store: StoreReader;
   /** The engine's counters; the capture's and the probes' when capturing (not when replaying). */
   health: HealthSource;
 }
 
+export interface ExporterOptions {
+  /** The percentile gauges' window. Default 5 minutes. */
+  percentileWindowMs?: number;
+  /** prom-client's process_* and nodejs_* metrics of this process. Default true. */
+  processMetrics?: boolean;
+}
+
 /** The Prometheus registry of the agent. Each scrape reads the store; nothing is recorded per exchange. */
-export function createExporter(sources: ExporterSources, percentileWindowMs = 300_000): { registry: Registry; scrape: () => Promise<string> } {
+export function createExporter(sources: ExporterSources, options: ExporterOptions = {}): { registry: Registry; scrape: () => Promise<string> } {
   const { store, health } = sources;
+  const percentileWindowMs = options.percentileWindowMs ?? 300_000;
   const registry = new Registry();
   // The duration histogram goes out once, under its OpenTelemetry names; the seed's
   // name carries the percentile gauges (as the seed's example shows).
-  for (const family of store.families.values()) if (family.name !== 'http_request_duration_seconds') registry.registerMetric(familyMetric(store, family) as never);
-  const duration = store.families.get('http_request_duration_seconds');
-  if (duration) {
-    registry.registerMetric(otelDurationMetric(store, duration, 'server') as never);
-    registry.registerMetric(otelDurationMetric(store, duration, 'client') as never);
+  for (const metric of exportedMetrics(store.families)) registry.registerMetric(storeMetric(store, metric) as never);
+  if (store.families.has('http_request_duration_seconds')) {
     for (const q of ['p50', 'p95', 'p99'] as const) registry.registerMetric(percentileMetric(store, q, percentileWindowMs) as never);
   }
 
@@ -227,6 +203,9 @@ export function createExporter(sources: ExporterSources, percentileWindowMs = 30
     own('http_tracer_notifications_queued', 'Notifications waiting for a target (retrying or not yet sent).', 'gauge', perTarget((t) => t.queued));
   }
   own('http_tracer_scrape_duration_seconds', 'How long the previous scrape of /metrics took.', 'gauge', () => [{ value: lastScrapeSeconds, labels: {} }]);
+  const build = Object.fromEntries(Object.entries(buildInfo()).filter(([, v]) => v !== ''));
+  own('http_tracer_build_info', 'The agent\'s version and the Node.js running it; always 1.', 'gauge', () => [{ labels: build, value: 1 }]);
+  if (options.processMetrics !== false) collectDefaultMetrics({ register: registry });
 
   return {
     registry,

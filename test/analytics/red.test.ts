@@ -14,7 +14,7 @@ import { engineReaders } from '../../src/agent/readers';
 import { resolveAlertMetric, type AlertMetric } from '../../src/alerting/alert-metrics';
 import type { DeltaCell } from '../../src/analytics/cells';
 import { Distribution } from '../../src/analytics/distribution';
-import { FAMILIES, seriesKey } from '../../src/analytics/families';
+import { DEFAULT_DURATION_BUCKETS_SECONDS, FAMILIES, seriesKey } from '../../src/analytics/families';
 import { errorTypeOf, red, redPoints, redRows } from '../../src/analytics/red';
 import { MetricStore } from '../../src/analytics/store';
 import { ExchangeFlags as F } from '../../src/capture/abi';
@@ -56,7 +56,7 @@ const T0 = 1_800_000_000_000;
 function durations(labels: string[], values: number[], bucketMs = T0): DeltaCell {
   const d = new Distribution();
   values.forEach((v) => d.record(v));
-  return { family: 'http_request_duration_seconds', labels, key: seriesKey(labels), bucketMs, value: values.length, dist: d.toData(), bounds: [values.length, ...new Array(14).fill(0)] };
+  return { family: 'http_request_duration_seconds', labels, key: seriesKey(labels), bucketMs, value: values.length, dist: d.toData(), bounds: [values.length, ...new Array(DEFAULT_DURATION_BUCKETS_SECONDS.length).fill(0)] };
 }
 
 t.test('RED rows and points from the duration histogram: errors are the exchanges with an error_type', async (t) => {
@@ -155,11 +155,11 @@ t.test('the same traffic, the same requests and errors on every surface', async 
     );
   }
   t.ok(
-    scrape.includes('http_server_request_duration_seconds_count{service_name="api:8080",server_port="8080",http_request_method="GET",http_route="/items/{id}",http_response_status_code="200",error_type="aborted"} 1'),
+    scrape.includes('http_server_request_duration_seconds_count{service_name="api:8080",server_port="8080",http_request_method="GET",http_route="/items/{id}",http_response_status_code="200",error_type="aborted",url_scheme="http"} 1'),
     'the 200 cut off after its status line: an error by error_type, its status kept',
   );
   t.ok(
-    scrape.includes('http_server_request_duration_seconds_count{service_name="api:8080",server_port="8080",http_request_method="GET",http_route="/items/{id}",http_response_status_code="404"} 1'),
+    scrape.includes('http_server_request_duration_seconds_count{service_name="api:8080",server_port="8080",http_request_method="GET",http_route="/items/{id}",http_response_status_code="404",url_scheme="http"} 1'),
     "the server's 404: counted, not an error",
   );
 

@@ -165,14 +165,14 @@ t.test('GET /metrics: seed names, OpenTelemetry names, percentiles and the agent
     'http_requests_total{service="api:8080",side="server",server_port="8080",method="POST",path="/orders"} 4',
     'http_requests_total{service="curl",side="client",server_port="8080",method="GET",path="/users/{id}"} 3',
     'http_responses_total{service="api:8080",side="server",server_port="8080",status_code="500",status_class="5xx"} 2',
-    'http_errors_total{service="api:8080",side="server",server_port="8080",path="/orders",status_code="0",error_type="aborted"} 1',
+    'http_errors_total{service="api:8080",side="server",server_port="8080",path="/orders",error_type="aborted"} 1',
     'network_errors_total{service="api:8080",side="server",reason="closed"} 1',
     '# TYPE http_server_request_duration_seconds histogram',
-    'http_server_request_duration_seconds_bucket{le="0.025",service_name="api:8080",server_port="8080",http_request_method="GET",http_route="/users/{id}",http_response_status_code="200"} 0',
-    'http_server_request_duration_seconds_bucket{le="0.05",service_name="api:8080",server_port="8080",http_request_method="GET",http_route="/users/{id}",http_response_status_code="200"} 3',
-    'http_server_request_duration_seconds_bucket{le="+Inf",service_name="api:8080",server_port="8080",http_request_method="GET",http_route="/users/{id}",http_response_status_code="200"} 6',
-    'http_server_request_duration_seconds_count{service_name="api:8080",server_port="8080",http_request_method="POST",http_route="/orders",http_response_status_code="201"} 3',
-    'http_client_request_duration_seconds_count{service_name="curl",server_port="8080",http_request_method="GET",http_route="/users/{id}",http_response_status_code="404",error_type="4xx"} 3',
+    'http_server_request_duration_seconds_bucket{le="0.025",service_name="api:8080",server_port="8080",http_request_method="GET",http_route="/users/{id}",http_response_status_code="200",url_scheme="http"} 0',
+    'http_server_request_duration_seconds_bucket{le="0.05",service_name="api:8080",server_port="8080",http_request_method="GET",http_route="/users/{id}",http_response_status_code="200",url_scheme="http"} 3',
+    'http_server_request_duration_seconds_bucket{le="+Inf",service_name="api:8080",server_port="8080",http_request_method="GET",http_route="/users/{id}",http_response_status_code="200",url_scheme="http"} 6',
+    'http_server_request_duration_seconds_count{service_name="api:8080",server_port="8080",http_request_method="POST",http_route="/orders",http_response_status_code="201",url_scheme="http"} 3',
+    'http_client_request_duration_seconds_count{service_name="curl",server_port="8080",http_request_method="GET",http_route="/users/{id}",http_response_status_code="404",error_type="404",url_scheme="http"} 3',
     'http_request_duration_seconds_p50{service="curl",side="client"} 0.005',
     'http_tracer_events_processed_total 15',
     'http_tracer_events_lost_total{reason="engine_queue_full"} 0',
@@ -184,6 +184,13 @@ t.test('GET /metrics: seed names, OpenTelemetry names, percentiles and the agent
   t.notOk(r.body.includes('http_request_duration_seconds_bucket'), 'the duration histogram goes out once, under its OpenTelemetry names');
   t.ok(lines.has('http_response_size_bytes_bucket{le="1024",service="api:8080",side="server",server_port="8080",path="/users/{id}"} 8'));
   t.match(r.body, /^http_tracer_scrape_duration_seconds \d/m);
+  t.match(r.body, /^http_tracer_build_info\{version="\d+\.\d+\.\d+[^"]*",node_version="v\d+\.\d+\.\d+"\} 1$/m, 'the build');
+  for (const own of ['process_cpu_seconds_total', 'process_resident_memory_bytes', 'process_start_time_seconds', 'nodejs_eventloop_lag_p99_seconds', 'nodejs_heap_size_used_bytes']) {
+    t.match(r.body, new RegExp(`^# TYPE ${own} `, 'm'), `the agent process: ${own}`);
+  }
+  t.notMatch(r.body, /status_code="0"/, 'no status line, no status code label');
+  t.notMatch(r.body, /\bpid="/, 'no pid label');
+  t.ok(lines.has('process_events_total{process_name="api",cgroup_id="1"} 12'), 'exchanges per process name and cgroup');
 });
 
 t.test('enable_dashboard: the page and its bundled assets, with a content security policy', async (t) => {
