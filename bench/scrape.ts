@@ -1,16 +1,18 @@
 /**
  * /metrics with many series: the time one scrape takes and its size, with
  * the store holding N series (three quarters counters, a quarter duration
- * histograms with their 15 fixed buckets), read at scrape time.
+ * histograms with their 20 fixed buckets), read at scrape time; and the time
+ * one collectRollup (what the forwarder takes every flush interval) takes.
  *
  *   npm run bench:scrape -- [--series 10000]
  */
 import { parseArgs } from 'node:util';
 import { engineReaders } from '../src/agent/readers';
 import { Distribution } from '../src/analytics/distribution';
-import { seriesKey } from '../src/analytics/families';
+import { DEFAULT_DURATION_BUCKETS_SECONDS, seriesKey } from '../src/analytics/families';
 import type { DeltaCell } from '../src/analytics/cells';
 import { Engine } from '../src/pipeline/engine';
+import { collectRollup } from '../src/exporters/collect';
 import { createExporter } from '../src/exporters/prometheus';
 
 const { values } = parseArgs({ options: { series: { type: 'string', default: '10000' } } });
@@ -26,14 +28,14 @@ async function main(): Promise<void> {
       const d = new Distribution();
       for (let k = 0; k < 10; k++) d.record(0.001 * (k + 1));
       const labels = [service, 'server', '80', 'GET', `/route/${i}`, '200', ''];
-      cells.push({ family: 'http_request_duration_seconds', labels, key: seriesKey(labels), bucketMs: NOW - 10_000, value: 10, dist: d.toData(), bounds: [10, ...new Array(14).fill(0)] });
+      cells.push({ family: 'http_request_duration_seconds', labels, key: seriesKey(labels), bucketMs: NOW - 10_000, value: 10, dist: d.toData(), bounds: [0, 0, 0, 0, 0, 0, 10, ...new Array(DEFAULT_DURATION_BUCKETS_SECONDS.length - 6).fill(0)] });
     } else {
       const labels = [service, 'server', '80', 'GET', `/route/${i}`];
       cells.push({ family: 'http_requests_total', labels, key: seriesKey(labels), bucketMs: NOW - 10_000, value: 10 });
     }
   }
   engine.store.ingest(cells);
-  const exporter = createExporter(engineReaders(engine));
+  const exporter = createExporter(engineReaders(engine), { processMetrics: false });
   await exporter.scrape(); // warm up
   const runs = 10;
   let bytes = 0;
@@ -41,6 +43,13 @@ async function main(): Promise<void> {
   for (let i = 0; i < runs; i++) bytes = (await exporter.scrape()).length;
   const ms = Number(process.hrtime.bigint() - start) / 1e6 / runs;
   console.log(`${engine.store.stats().series} series: ${ms.toFixed(1)} ms per scrape, ${(bytes / 2 ** 20).toFixed(1)} MiB of text`);
+  collectRollup(engine.store, NOW); // warm up
+  const rollupRuns = 50;
+  const rollupStart = process.hrtime.bigint();
+  let rollupSeries = 0;
+  for (let i = 0; i < rollupRuns; i++) rollupSeries = collectRollup(engine.store, NOW).series.length;
+  const rollupMs = Number(process.hrtime.bigint() - rollupStart) / 1e6 / rollupRuns;
+  console.log(`collectRollup: ${rollupSeries} series in ${rollupMs.toFixed(2)} ms per call`);
   await engine.stop();
 }
 
