@@ -92,6 +92,12 @@ t.test('run: REST API and /metrics over HTTP, scraped by a real Prometheus', { s
   t.equal(Number(otel.data.result[0]?.value[1]), 5, 'Prometheus: the OpenTelemetry duration histogram');
   const slow = await query(`sum(http_server_request_duration_seconds_bucket{service_name="${service}",http_route="/wait50",le="0.05"})`);
   t.equal(Number(slow.data.result[0]?.value[1]), 0, 'none of the /wait50 exchanges under 50 ms');
+  const fast = await query(`sum(http_server_request_duration_seconds_bucket{service_name="${service}",http_route="/hello",le="0.001"})`);
+  t.ok(Number(fast.data.result[0]?.value[1]) > 0, `${fast.data.result[0]?.value[1]} of 20 /hello under 1 ms: buckets below the 5 ms where they used to start`);
+  const build = await query('http_tracer_build_info{job="ebpf-http-tracer"}');
+  t.match(build.data.result[0]?.metric, { version: /^\d+\.\d+\.\d+/, node_version: process.version }, 'the build');
+  const rss = await query('process_resident_memory_bytes{job="ebpf-http-tracer"}');
+  t.ok(Number(rss.data.result[0]?.value[1]) > 10e6, "the agent's own process metrics");
   const up = await query('up{job="ebpf-http-tracer"}');
   t.equal(up.data.result[0]?.value[1], '1', 'the scrape target is up');
   const lost = await query('sum(http_tracer_events_lost_total)');
