@@ -13,6 +13,8 @@
  *   Fastify on address:port <-- REST, /metrics read the store and the stats; /ws/* (LiveHub)
  *   Alerting (alerting-part.ts) <-- reads the store every flush interval; events to the LiveHub,
  *                                   notifications to Alertmanager / webhooks; rules and incidents in SQLite
+ *   Forwarder (forwarding-part.ts) <-- the store's rollup every interval, queued on disk, sent to
+ *                                      remote-write and OTLP targets
  *
  * stop() closes the port (its WebSocket clients too), stops alerting (what
  * is queued for the receivers gets a last attempt), closes the hub, detaches
@@ -32,6 +34,7 @@ import { LiveHub } from '../server/live/hub';
 import { createExporter } from '../exporters/prometheus';
 import { planAlerting, startAlerting } from './alerting-part';
 import { component, startInOrder } from './component';
+import { planForwarding, startForwarding } from './forwarding-part';
 import { engineReaders } from './readers';
 
 export interface AgentParts {
@@ -78,8 +81,9 @@ function reachableUrl(config: AgentConfig, listening: string | undefined): strin
 export async function startAgent(parts: AgentParts): Promise<Agent> {
   const { config } = parts;
   const startedAtMs = Date.now();
-  // The rules and targets are checked before anything loads (HT_ERR_OPTION, exit code 2).
+  // The rules and the alerting and forwarding targets are checked before anything loads (HT_ERR_OPTION, exit code 2).
   const alertingPlan = planAlerting(config, process.env);
+  const forwardingPlan = planForwarding(config, process.env);
 
   const engine = component('engine', () => Engine.start({ ...config.options, clockOffsetMs: parts.clockOffsetMs }, config.sources), (e) => e.stop());
 
@@ -113,10 +117,19 @@ export async function startAgent(parts: AgentParts): Promise<Agent> {
     (a) => a?.shutdown(),
   );
 
+  // Before the server (which reads its stats); after the engine, whose last counts its shutdown flushes.
+  const forwarding = component(
+    'forwarding',
+    () => forwardingPlan && startForwarding(config, forwardingPlan, engine.value.store),
+    (f) => f?.shutdown(),
+  );
+
   const server = component(
     'server',
     async () => {
       const readers = engineReaders(engine.value, capture.value);
+      const forwarder = forwarding.value;
+      if (forwarder) readers.health.forwarding = () => forwarder.stats();
       const running = alerting.value;
       if (running) {
         readers.health.alerting = () => ({
@@ -149,6 +162,6 @@ export async function startAgent(parts: AgentParts): Promise<Agent> {
   );
 
   // In order: each uses those before it. Shut down in reverse.
-  const shutdown = await startInOrder([engine, capture, live, alerting, server]);
+  const shutdown = await startInOrder([engine, capture, live, alerting, forwarding, server]);
   return { url: server.value.url, engine: engine.value, capture: capture.value, app: server.value.app, stop: shutdown };
 }

@@ -23,6 +23,11 @@ import { closeDatabase, openDatabase } from '../storage/database';
 import { SqliteIncidentRepository } from '../storage/incident-repository';
 import { SqliteRuleRepository } from '../storage/rule-repository';
 
+/** How messages name the data directory. */
+export function dataDirWhere(config: AgentConfig): string {
+  return config.data.source === 'default' ? 'the default data directory (set --data-dir or HTTP_TRACER_DATA_DIR)' : config.data.source;
+}
+
 export interface AlertingPlan {
   /** The configuration file's rules, validated. */
   configRules: AlertRule[];
@@ -58,8 +63,7 @@ export interface AlertingInputs {
 }
 
 export function startAlerting(config: AgentConfig, plan: AlertingPlan, deps: AlertingInputs): RunningAlerting {
-  const { dataDir, dataDirSource } = config.alerting;
-  const db = openDatabase(dataDir, dataDirSource === 'default' ? 'the default data directory (set --data-dir or HTTP_TRACER_DATA_DIR)' : dataDirSource);
+  const db = openDatabase(config.data.dir, dataDirWhere(config));
   try {
     const dispatcher = new Dispatcher(plan.targets);
     const alerting = new Alerting({

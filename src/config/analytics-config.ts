@@ -67,7 +67,7 @@ export interface SecurityOptions {
   redactPatterns: string[];
 }
 
-/** The default home of the agent's database (alert rules, incidents). */
+/** The default home of what survives a restart: the database (alert rules, incidents), the forwarding queues. */
 export const DEFAULT_DATA_DIR = '/var/lib/ebpf-http-tracer';
 
 /**
@@ -87,10 +87,21 @@ export interface AlertingConfig {
   notifications: unknown;
   /** "config FILE: output.analytics.notifications", for messages. */
   notificationsWhere: string;
+}
+
+/** Where state that survives a restart lives (src/storage, the forwarding queues). */
+export interface DataDirConfig {
   /** An absolute path: --data-dir, else HTTP_TRACER_DATA_DIR, else output.analytics.data_dir, else DEFAULT_DATA_DIR. */
-  dataDir: string;
+  dir: string;
   /** "--data-dir", "HTTP_TRACER_DATA_DIR", "config FILE: output.analytics.data_dir" or "default". */
-  dataDirSource: string;
+  source: string;
+}
+
+/** output.forwarding as the user wrote it: src/exporters/forwarding-config.ts checks it (with the HTTP_TRACER_FORWARD_* variables). */
+export interface ForwardingSection {
+  raw: unknown;
+  /** "config FILE: output.forwarding", for messages. */
+  where: string;
 }
 
 /** What the command line sets over the file and the variables. */
@@ -109,6 +120,8 @@ export interface AgentConfig {
   /** output.enable_analytics / HTTP_TRACER_ENABLE_ANALYTICS: false makes `run` a plain tracer. */
   enableAnalytics: boolean;
   alerting: AlertingConfig;
+  data: DataDirConfig;
+  forwarding: ForwardingSection;
 }
 
 function duration(where: string, text: unknown): number {
@@ -245,9 +258,9 @@ export function loadAnalyticsOptions(file: string | undefined, env: NodeJS.Proce
     rulesSource: 'no configuration file',
     notifications: undefined,
     notificationsWhere: `${SECTION}.notifications`,
-    dataDir: DEFAULT_DATA_DIR,
-    dataDirSource: 'default',
   };
+  const data: DataDirConfig = { dir: DEFAULT_DATA_DIR, source: 'default' };
+  const forwarding: ForwardingSection = { raw: undefined, where: 'output.forwarding' };
   for (const [key, fileKey] of [['port', 'dashboard_port'], ['address', 'dashboard_address'], ['metricsPath', 'metrics_endpoint']]) {
     sources[`server.${key}`] = `${SECTION}.${fileKey} (default)`;
   }
@@ -266,7 +279,9 @@ export function loadAnalyticsOptions(file: string | undefined, env: NodeJS.Proce
     alerting.rulesSource = source;
     alerting.notifications = a.notifications;
     alerting.notificationsWhere = at('notifications');
-    if (a.data_dir !== undefined) alerting.dataDir = dataDir((alerting.dataDirSource = at('data_dir')), a.data_dir);
+    if (a.data_dir !== undefined) data.dir = dataDir((data.source = at('data_dir')), a.data_dir);
+    forwarding.raw = output.forwarding;
+    forwarding.where = `${source}: output.forwarding`;
     if (a.dashboard_port !== undefined) server.port = integer((sources['server.port'] = at('dashboard_port')), a.dashboard_port, 1, 65535);
     if (a.dashboard_address !== undefined) server.address = address((sources['server.address'] = at('dashboard_address')), a.dashboard_address);
     if (a.enable_dashboard !== undefined) server.enableDashboard = flag(at('enable_dashboard'), a.enable_dashboard);
@@ -295,7 +310,7 @@ export function loadAnalyticsOptions(file: string | undefined, env: NodeJS.Proce
   }
   if ((v = text('HTTP_TRACER_ENABLE_ANALYTICS')) !== undefined) enableAnalytics = flag('HTTP_TRACER_ENABLE_ANALYTICS', v);
   if ((v = text('HTTP_TRACER_ANALYTICS_ENABLE_ALERTING')) !== undefined) alerting.enabled = flag('HTTP_TRACER_ANALYTICS_ENABLE_ALERTING', v);
-  if ((v = text('HTTP_TRACER_DATA_DIR')) !== undefined) alerting.dataDir = dataDir((alerting.dataDirSource = 'HTTP_TRACER_DATA_DIR'), v);
+  if ((v = text('HTTP_TRACER_DATA_DIR')) !== undefined) data.dir = dataDir((data.source = 'HTTP_TRACER_DATA_DIR'), v);
   if ((v = text('HTTP_TRACER_PROTECT_READS')) !== undefined) security.protectReads = flag('HTTP_TRACER_PROTECT_READS', v);
   if ((v = text('HTTP_TRACER_ALLOWED_ORIGINS')) !== undefined) {
     security.allowedOrigins = v
@@ -316,9 +331,9 @@ export function loadAnalyticsOptions(file: string | undefined, env: NodeJS.Proce
   }
   if (cli.dataDir !== undefined) {
     // As with --config, a relative path is the user's, from where they typed it.
-    alerting.dataDir = dataDir((alerting.dataDirSource = '--data-dir'), cli.dataDir === '' ? cli.dataDir : path.resolve(cli.dataDir));
+    data.dir = dataDir((data.source = '--data-dir'), cli.dataDir === '' ? cli.dataDir : path.resolve(cli.dataDir));
   }
-  return { options, sources, server, security, live, enableAnalytics, alerting };
+  return { options, sources, server, security, live, enableAnalytics, alerting, data, forwarding };
 }
 
 function address(where: string, v: unknown): string {

@@ -45,7 +45,8 @@ export const ANALYTICS_KEYS: KeyTree = {
   data_dir: true,
 };
 
-export const CONFIG_KEYS: KeyTree = { output: { enable_analytics: true, analytics: ANALYTICS_KEYS } };
+// output.forwarding: checked by src/exporters/forwarding-config.ts (its keys named there).
+export const CONFIG_KEYS: KeyTree = { output: { enable_analytics: true, analytics: ANALYTICS_KEYS, forwarding: true } };
 
 /** Edits (insert, delete, substitute, swap two neighbours) from a to b. */
 function editDistance(a: string, b: string): number {

@@ -58,6 +58,7 @@ export interface ForwarderStats {
   /** How long the latest rollup took to collect, encode and queue. */
   lastFlushMs: number;
   flushErrors: number;
+  /** Why the latest flush failed; undefined once one succeeds again. */
   lastFlushError?: string;
   targets: ForwardTargetStats[];
 }
@@ -222,6 +223,7 @@ export class Forwarder {
   private flushSafely(): void {
     try {
       this.flush();
+      this.lastFlushError = undefined;
     } catch (e) {
       this.flushErrors++;
       this.lastFlushError = (e as Error).message;

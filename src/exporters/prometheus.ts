@@ -13,6 +13,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { collectDefaultMetrics, Registry, type MetricObjectWithValues, type MetricValue, type MetricValueWithName } from 'prom-client';
 import type { TargetStats } from '../alerting/types';
+import type { ForwardTargetStats } from './forwarder';
 import { redRows } from '../analytics/red';
 import type { CaptureStats } from '../capture/capture';
 import { packageRoot } from '../package-root';
@@ -136,14 +137,17 @@ export function createExporter(sources: ExporterSources, options: ExporterOption
   }
 
   let lastScrapeSeconds = 0;
-  // One snapshot of the engine's counters per scrape, shared by the metrics that read it.
-  let engineStats: EngineStats | undefined;
-  const stats = (): EngineStats => (engineStats ??= health.engineStats());
-  // The same for the capture's counters (each read sums the kernel's per-CPU counters).
-  let captureStats: CaptureStats | undefined;
-  const capture = (): CaptureStats | undefined => (captureStats ??= health.captureStats?.());
+  // Each source is read once per scrape, the snapshot shared by the metrics that read it
+  // (the capture's read sums the kernel's per-CPU counters).
+  const resets: (() => void)[] = [];
+  const perScrape = <T>(read: () => T): (() => T) => {
+    let snapshot: { value: T } | undefined;
+    resets.push(() => (snapshot = undefined));
+    return () => (snapshot ??= { value: read() }).value;
+  };
+  const stats: () => EngineStats = perScrape(() => health.engineStats());
+  const capture: () => CaptureStats | undefined = perScrape(() => health.captureStats?.());
   const own = (name: string, help: string, type: Type, values: () => Value[]): void => registry.registerMetric(new ScrapeTimeMetric(name, help, type, values) as never);
-  let alertingSnapshot = (): void => undefined;
   own('http_tracer_events_lost_total', 'Exchanges the agent could not count, by reason (kernel, addon and engine queues).', 'counter', () => {
     const lost: Record<string, number> = { ...(capture()?.lost.byReason ?? {}), engine_queue_full: stats().droppedEvents };
     return Object.entries(lost).map(([reason, value]) => ({ labels: { reason }, value }));
@@ -184,11 +188,7 @@ export function createExporter(sources: ExporterSources, options: ExporterOption
     ]);
   }
   if (health.alerting) {
-    const read = health.alerting;
-    // One snapshot per scrape, shared by the alerting metrics.
-    let snapshot: ReturnType<typeof read> | undefined;
-    alertingSnapshot = () => (snapshot = undefined);
-    const alerting = (): ReturnType<typeof read> => (snapshot ??= read());
+    const alerting = perScrape(health.alerting);
     own('http_tracer_alerts', 'Alert instances (one per rule and group) by state.', 'gauge', () => [
       { labels: { state: 'pending' }, value: alerting().stats.instances.pending },
       { labels: { state: 'firing' }, value: alerting().stats.instances.firing },
@@ -202,6 +202,28 @@ export function createExporter(sources: ExporterSources, options: ExporterOption
     own('http_tracer_notifications_dropped_total', 'Notifications dropped from a full queue (repeats of firing alerts first; never a resolve within the memory guard).', 'counter', perTarget((t) => t.dropped));
     own('http_tracer_notifications_queued', 'Notifications waiting for a target (retrying or not yet sent).', 'gauge', perTarget((t) => t.queued));
   }
+  if (health.forwarding) {
+    const forwarding = perScrape(health.forwarding);
+    const perTarget = (value: (t: ForwardTargetStats) => number | undefined) => (): Value[] =>
+      forwarding().targets.flatMap((t) => {
+        const v = value(t);
+        return v === undefined ? [] : [{ labels: { target: escapeControl(t.name), kind: t.kind }, value: v }];
+      });
+    own('http_tracer_forward_samples_total', 'Samples forwarded to each target, by outcome: sent (accepted), failed (refused for good: a 4xx), retried (sent again after a 429, 5xx or network error), dropped (lost from a full queue).', 'counter', () =>
+      forwarding().targets.flatMap((t) =>
+        (['sent', 'failed', 'retried', 'dropped'] as const).map((outcome) => ({
+          labels: { target: escapeControl(t.name), kind: t.kind, outcome },
+          value: { sent: t.samplesSent, failed: t.samplesFailed, retried: t.samplesRetried, dropped: t.samplesDropped }[outcome],
+        })),
+      ),
+    );
+    own('http_tracer_forward_queue_bytes', "Bytes of a target's disk queue.", 'gauge', perTarget((t) => t.queueBytes));
+    own('http_tracer_forward_queue_records', 'Rollup requests waiting in a target\'s disk queue.', 'gauge', perTarget((t) => t.queueRecords));
+    own('http_tracer_forward_oldest_sample_age_seconds', 'Age of the oldest unsent rollup of a target (0: nothing waits).', 'gauge', perTarget((t) => t.oldestSeconds));
+    own('http_tracer_forward_last_success_timestamp_seconds', 'When a target last accepted a request (Unix seconds).', 'gauge', perTarget((t) => (t.lastSuccessAt === undefined ? undefined : t.lastSuccessAt / 1000)));
+    own('http_tracer_forward_flush_seconds', 'How long the latest rollup took to collect, encode and queue.', 'gauge', () => [{ labels: {}, value: forwarding().lastFlushMs / 1000 }]);
+    own('http_tracer_forward_flush_errors_total', 'Rollups that could not be collected or queued (a full disk, an encoder failure).', 'counter', () => [{ labels: {}, value: forwarding().flushErrors }]);
+  }
   own('http_tracer_scrape_duration_seconds', 'How long the previous scrape of /metrics took.', 'gauge', () => [{ value: lastScrapeSeconds, labels: {} }]);
   const build = Object.fromEntries(Object.entries(buildInfo()).filter(([, v]) => v !== ''));
   own('http_tracer_build_info', 'The agent\'s version and the Node.js running it; always 1.', 'gauge', () => [{ labels: build, value: 1 }]);
@@ -211,9 +233,7 @@ export function createExporter(sources: ExporterSources, options: ExporterOption
     registry,
     async scrape(): Promise<string> {
       const start = process.hrtime.bigint();
-      engineStats = undefined;
-      captureStats = undefined;
-      alertingSnapshot();
+      for (const reset of resets) reset();
       const text = await registry.metrics();
       lastScrapeSeconds = Number(process.hrtime.bigint() - start) / 1e9;
       return text;

@@ -10,6 +10,7 @@
 import type { AlertingStats } from '../alerting/alerting';
 import type { TargetStats } from '../alerting/types';
 import type { MetricStore } from '../analytics/store';
+import type { ForwarderStats } from '../exporters/forwarder';
 import type { AttachResult } from '../capture/addon';
 import type { CaptureStats } from '../capture/capture';
 import type { EngineStats } from '../pipeline/engine';
@@ -30,4 +31,6 @@ export interface HealthSource {
   probes?: readonly AttachResult[];
   /** Rule evaluation, rules whose latest evaluation failed ("rule name: why"), notification delivery; when alerting is on. */
   alerting?(): { stats: AlertingStats; targets: TargetStats[]; failingRules: string[] };
+  /** Forwarding to central stores, when a target is configured. */
+  forwarding?(): ForwarderStats;
 }

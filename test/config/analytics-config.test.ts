@@ -120,17 +120,23 @@ t.test('the alerting section is handed over raw, with where it came from', async
     rulesSource: 'no configuration file',
     notifications: undefined,
     notificationsWhere: 'output.analytics.notifications',
-    dataDir: '/var/lib/ebpf-http-tracer',
-    dataDirSource: 'default',
   }, 'defaults');
+  t.same(loadAnalyticsOptions(undefined, {}).data, { dir: '/var/lib/ebpf-http-tracer', source: 'default' }, 'the data directory by default');
   t.throws(() => loadAnalyticsOptions(file({ output: { analytics: { alert_rules: { name: 'x' } } } }), {}), { code: 'HT_ERR_OPTION', message: /output\.analytics\.alert_rules: \{"name":"x"\} must be an array of rules/ });
+});
+
+t.test('the forwarding section is handed over as written, with where it stands', async (t) => {
+  const forwarding = { targets: [{ name: 'rw', type: 'remote_write', url: 'http://127.0.0.1:9090/api/v1/write' }] };
+  const p = file({ output: { forwarding } });
+  t.same(loadAnalyticsOptions(p, {}).forwarding, { raw: forwarding, where: `config ${p}: output.forwarding` });
+  t.same(loadAnalyticsOptions(undefined, {}).forwarding, { raw: undefined, where: 'output.forwarding' });
 });
 
 t.test('the data directory: --data-dir, then HTTP_TRACER_DATA_DIR, then data_dir, then the default; absolute paths only', async (t) => {
   const p = file({ output: { analytics: { data_dir: '/srv/tracer' } } });
   const where = (f: string | undefined, env: Record<string, string>, dataDir?: string) => {
-    const a = loadAnalyticsOptions(f, env, { dataDir }).alerting;
-    return [a.dataDir, a.dataDirSource];
+    const d = loadAnalyticsOptions(f, env, { dataDir }).data;
+    return [d.dir, d.source];
   };
   t.same(where(p, {}), ['/srv/tracer', `config ${p}: output.analytics.data_dir`]);
   t.same(where(p, { HTTP_TRACER_DATA_DIR: '/data/' }), ['/data/', 'HTTP_TRACER_DATA_DIR']);

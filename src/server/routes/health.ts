@@ -55,8 +55,38 @@ const HEALTH = object({
     },
     { nullable: true },
   ),
+  forwarding: object(
+    {
+      flushes: INTEGER,
+      last_flush_ms: NUMBER,
+      flush_errors: INTEGER,
+      targets: {
+        type: 'array',
+        items: object({
+          name: STRING,
+          kind: STRING,
+          url: STRING,
+          samples_sent: INTEGER,
+          samples_failed: INTEGER,
+          samples_retried: INTEGER,
+          samples_dropped: INTEGER,
+          queue_bytes: INTEGER,
+          queue_records: INTEGER,
+          oldest_seconds: NUMBER,
+          last_success_at: STRING_OR_NULL,
+          last_error: STRING_OR_NULL,
+          last_error_at: STRING_OR_NULL,
+          failing_since: STRING_OR_NULL,
+        }),
+      },
+    },
+    { nullable: true },
+  ),
   problems: { type: 'array', items: STRING },
 });
+
+/** A forwarding target failing this long (every attempt since) makes the agent degraded. */
+export const FORWARD_FAILING_MS = 5 * 60_000;
 
 const iso = (ms: number | undefined): string | null => (ms === undefined ? null : new Date(ms).toISOString());
 
@@ -66,6 +96,7 @@ export const healthRoutes: FastifyPluginAsync<HealthRouteOptions> = async (app, 
     const failedProbes = (health.probes ?? []).filter((a) => !a.attached).map((a) => a.program);
     const lastMinute = lost.lastMinute();
     const alerting = health.alerting?.();
+    const forwarding = health.forwarding?.();
     // A target is failing while its last attempt failed (a success since clears it).
     const failing = (alerting?.targets ?? []).filter((t) => t.lastErrorAt !== undefined && t.lastErrorAt > (t.lastSuccessAt ?? 0));
     const problems = [
@@ -74,6 +105,10 @@ export const healthRoutes: FastifyPluginAsync<HealthRouteOptions> = async (app, 
       ...(lastMinute > 0 ? [`${lastMinute} exchanges lost in the last minute`] : []),
       ...(alerting?.failingRules ?? []).map((r) => `alert rule ${r}`),
       ...failing.map((t) => `notifications to ${t.name} (${t.url}) failing: ${t.lastError} (${t.queued} waiting)`),
+      ...(forwarding?.targets ?? [])
+        .filter((t) => t.failingSince !== undefined && Date.now() - t.failingSince >= FORWARD_FAILING_MS)
+        .map((t) => `forwarding to ${t.name} (${t.url}) failing since ${iso(t.failingSince)}: ${t.lastError} (${t.queueRecords} rollups waiting, the oldest ${Math.round(t.oldestSeconds)} s)`),
+      ...(forwarding?.lastFlushError ? [`forwarding: the latest rollup could not be queued: ${forwarding.lastFlushError}`] : []),
     ];
     return {
       status: problems.length === 0 ? 'healthy' : 'degraded',
@@ -104,6 +139,29 @@ export const healthRoutes: FastifyPluginAsync<HealthRouteOptions> = async (app, 
               last_error: t.lastError ?? null,
               last_error_at: iso(t.lastErrorAt),
               last_success_at: iso(t.lastSuccessAt),
+            })),
+          }
+        : null,
+      forwarding: forwarding
+        ? {
+            flushes: forwarding.flushes,
+            last_flush_ms: forwarding.lastFlushMs,
+            flush_errors: forwarding.flushErrors,
+            targets: forwarding.targets.map((t) => ({
+              name: t.name,
+              kind: t.kind,
+              url: t.url,
+              samples_sent: t.samplesSent,
+              samples_failed: t.samplesFailed,
+              samples_retried: t.samplesRetried,
+              samples_dropped: t.samplesDropped,
+              queue_bytes: t.queueBytes,
+              queue_records: t.queueRecords,
+              oldest_seconds: t.oldestSeconds,
+              last_success_at: iso(t.lastSuccessAt),
+              last_error: t.lastError ?? null,
+              last_error_at: iso(t.lastErrorAt),
+              failing_since: iso(t.failingSince),
             })),
           }
         : null,
