@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
-import { agentProcess, freePort, kernelSkipReason, nodeClient, nodeServer, sleep, stopChild, type PlannedRequest } from '../helpers/kernel';
+import { agentProcess, freePort, kernelSkipReason, nodeClient, nodeServer, sleep, stopChild, until, type PlannedRequest } from '../helpers/kernel';
 import { alertmanagerSkipReason, startAlertmanager } from '../helpers/alertmanager';
 import { connect } from '../helpers/live';
 import { startReceiver } from '../helpers/receiver';
@@ -35,16 +35,6 @@ function drive(port: number, plan: PlannedRequest[]): { stop(): Promise<void>; s
       await loop;
     },
   };
-}
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(200);
-  }
 }
 
 const FAIL: PlannedRequest[] = Array.from({ length: 10 }, () => ({ method: 'GET', path: '/fail' }));
