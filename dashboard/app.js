@@ -153,6 +153,10 @@ async function refreshHealth() {
     { cells: ['worker threads', String(h.worker_threads)] },
     { cells: ['probes', h.probes ? `${h.probes.attached} / ${h.probes.total}` : '–'] },
     { cells: ['lost (last minute)', `${h.lost.total} (${h.lost.last_minute})`] },
+    ...(h.forwarding ? h.forwarding.targets : []).map((f) => ({
+      cells: [`forwarding → ${f.name}`, `${f.samples_sent} sent, ${f.queue_records} waiting${f.failing_since ? `, failing: ${f.last_error}` : ''}`],
+      classes: [, f.failing_since ? 'err' : ''],
+    })),
     ...h.problems.map((p) => ({ cells: ['problem', p], classes: [, 'err'] })),
   ]);
   const p = await getJson('/api/processors');
