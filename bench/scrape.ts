@@ -8,33 +8,16 @@
  */
 import { parseArgs } from 'node:util';
 import { engineReaders } from '../src/agent/readers';
-import { Distribution } from '../src/analytics/distribution';
-import { DEFAULT_DURATION_BUCKETS_SECONDS, seriesKey } from '../src/analytics/families';
-import type { DeltaCell } from '../src/analytics/cells';
-import { Engine } from '../src/pipeline/engine';
 import { collectRollup } from '../src/exporters/collect';
 import { createExporter } from '../src/exporters/prometheus';
+import { engineWithSeries } from './fill-store';
 
 const { values } = parseArgs({ options: { series: { type: 'string', default: '10000' } } });
 const SERIES = Number(values.series);
 const NOW = 1_800_000_000_000;
 
 async function main(): Promise<void> {
-  const engine = await Engine.start({ workerThreads: 1, clockOffsetMs: 0, now: () => NOW, seriesLimits: { perService: 1e6, global: 1e6 } });
-  const cells: DeltaCell[] = [];
-  for (let i = 0; i < SERIES; i++) {
-    const service = `svc${i % 20}:80`;
-    if (i % 4 === 3) {
-      const d = new Distribution();
-      for (let k = 0; k < 10; k++) d.record(0.001 * (k + 1));
-      const labels = [service, 'server', '80', 'GET', `/route/${i}`, '200', ''];
-      cells.push({ family: 'http_request_duration_seconds', labels, key: seriesKey(labels), bucketMs: NOW - 10_000, value: 10, dist: d.toData(), bounds: [0, 0, 0, 0, 0, 0, 10, ...new Array(DEFAULT_DURATION_BUCKETS_SECONDS.length - 6).fill(0)] });
-    } else {
-      const labels = [service, 'server', '80', 'GET', `/route/${i}`];
-      cells.push({ family: 'http_requests_total', labels, key: seriesKey(labels), bucketMs: NOW - 10_000, value: 10 });
-    }
-  }
-  engine.store.ingest(cells);
+  const engine = await engineWithSeries(SERIES, NOW);
   const exporter = createExporter(engineReaders(engine), { processMetrics: false });
   await exporter.scrape(); // warm up
   const runs = 10;
