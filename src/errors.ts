@@ -10,7 +10,7 @@ export const ErrorCodes = {
   HT_ERR_CAPTURE_FILE: 'a capture file is malformed',
   HT_ERR_PRECONDITION: 'the machine cannot run the capture (privileges, BTF, tracefs)',
   HT_ERR_LISTEN: 'the agent could not open its HTTP port',
-  HT_ERR_DATA_DIR: 'the data directory (--data-dir, HTTP_TRACER_DATA_DIR) cannot hold the database',
+  HT_ERR_DATA_DIR: 'the data directory (--data-dir, HTTP_TRACER_DATA_DIR) cannot hold the agent\'s state (the database, the forwarding queues)',
   // Answers of the HTTP port: the `code` field of every JSON error body.
   HT_ERR_BAD_REQUEST: 'a request parameter, header or body is invalid',
   HT_ERR_QUERY: 'the store cannot answer the query as asked (window, step, start)',

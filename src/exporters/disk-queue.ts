@@ -71,6 +71,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { TracerError } from '../errors';
 import { crc32c } from './crc32c';
+import { errorText, prepareDataDirectory } from '../storage/data-dir';
 
 export interface DiskQueueOptions {
   /** Bound on the queue's bytes on disk (all segments); default 256 MiB. When an append would pass it, the oldest segment(s) go first (counted). */
@@ -217,7 +218,7 @@ export class DiskQueue {
     if (openDirs.has(resolved)) {
       throw new TracerError('HT_ERR_DATA_DIR', `${dir}: the disk queue there is already open in this process; give each forwarding target its own directory`);
     }
-    prepareDirectory(dir);
+    prepareDataDirectory(dir, (what, cause) => new TracerError('HT_ERR_DATA_DIR', `${dir}: ${what}`, { cause }));
     const queue = new DiskQueue(resolved, dir, options);
     queue.recover();
     openDirs.add(resolved);
@@ -771,51 +772,3 @@ function validateOptions(dir: string, o: DiskQueueOptions): void {
   if (o.fsync !== undefined && o.fsync !== 'always' && o.fsync !== 'interval' && o.fsync !== 'never') throw bad(`fsync must be 'always', 'interval' or 'never' (got ${String(o.fsync)})`);
 }
 
-/** mkdir -p (0700), then a check that the agent may write there; HT_ERR_DATA_DIR otherwise. */
-function prepareDirectory(dir: string): void {
-  const problem = (what: string, cause: unknown): TracerError => new TracerError('HT_ERR_DATA_DIR', `${dir}: ${what}`, { cause });
-  try {
-    makeDirectory(path.resolve(dir));
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'EEXIST') throw problem('is a file, not a directory; point it at a directory (it is created when missing)', e);
-    if (code === 'ENOTDIR') throw problem('a part of the path is a file, not a directory; point it at a directory (it is created when missing)', e);
-    if (code === 'EACCES' || code === 'EPERM') throw problem('cannot be created (permission denied); create it for the user the agent runs as, or choose another directory', e);
-    if (code === 'EROFS') throw problem('cannot be created: the file system is read-only; choose a directory on a writable volume', e);
-    throw problem(`cannot be created (${errorText(e)})`, e);
-  }
-  // As root, permission bits do not stop a write; access() still reports a read-only file system.
-  try {
-    fs.accessSync(dir, fs.constants.W_OK | fs.constants.X_OK);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'EROFS') throw problem('is on a read-only file system; choose a directory on a writable volume', e);
-    throw problem('is not writable by the agent; give the user the agent runs as write access, or choose another directory', e);
-  }
-}
-
-/**
- * mkdir -p, mode 0700 for what it creates. Not fs.mkdirSync({recursive}),
- * which loops forever on ENOENT under an existing parent (a /proc path,
- * Node 20). The same walk as storage/database.ts's, which does not export it.
- */
-function makeDirectory(dir: string): void {
-  try {
-    fs.mkdirSync(dir, { mode: 0o700 });
-    return;
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'EEXIST') {
-      if (fs.statSync(dir).isDirectory()) return;
-      throw e;
-    }
-    const parent = path.dirname(dir);
-    if (code !== 'ENOENT' || parent === dir) throw e;
-  }
-  makeDirectory(path.dirname(dir));
-  fs.mkdirSync(dir, { mode: 0o700 });
-}
-
-function errorText(e: unknown): string {
-  const err = e as { code?: string; message?: string };
-  return err.code && !String(err.message).includes(err.code) ? `${err.code}: ${err.message}` : String(err.message ?? e);
-}

@@ -16,11 +16,11 @@
  * Ownership: the caller (agent/agent.ts) owns the Database from open to
  * closeDatabase; repositories borrow it and must not be used after.
  */
-import fs from 'node:fs';
 import path from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { TracerError } from '../errors';
 import { migrate, NewerSchemaError, SCHEMA_VERSION } from './migrations';
+import { errorText, prepareDataDirectory } from './data-dir';
 
 export type Database = BetterSqlite3.Database;
 
@@ -37,7 +37,7 @@ const BUSY_TIMEOUT_MS = 5000;
 export function openDatabase(dataDir: string, where: string): Database {
   const problem = (what: string, cause?: unknown): TracerError =>
     new TracerError('HT_ERR_DATA_DIR', `${where} ${dataDir}: ${what}`, cause === undefined ? undefined : { cause });
-  prepareDirectory(dataDir, problem);
+  prepareDataDirectory(dataDir, problem);
 
   const file = path.join(dataDir, DATABASE_FILE);
   let db: Database | undefined;
@@ -69,49 +69,6 @@ export function closeDatabase(db: Database): void {
   db.close();
 }
 
-function prepareDirectory(dataDir: string, problem: (what: string, cause?: unknown) => TracerError): void {
-  try {
-    makeDirectory(path.resolve(dataDir));
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'EEXIST') throw problem('is a file, not a directory; point it at a directory (it is created when missing)', e);
-    if (code === 'ENOTDIR') throw problem('a part of the path is a file, not a directory; point it at a directory (it is created when missing)', e);
-    if (code === 'EACCES' || code === 'EPERM') throw problem('cannot be created (permission denied); create it for the user the agent runs as, or choose another directory', e);
-    if (code === 'EROFS') throw problem('cannot be created: the file system is read-only; choose a directory on a writable volume', e);
-    throw problem(`cannot be created (${errorText(e)})`, e);
-  }
-  // As root, permission bits do not stop a write; access() still reports a read-only file system.
-  try {
-    fs.accessSync(dataDir, fs.constants.W_OK | fs.constants.X_OK);
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'EROFS') throw problem('is on a read-only file system; choose a directory on a writable volume', e);
-    throw problem('is not writable by the agent; give the user the agent runs as write access, or choose another directory', e);
-  }
-}
-
-/**
- * mkdir -p, mode 0700 for what it creates. Not fs.mkdirSync({recursive}):
- * that loops forever when mkdir answers ENOENT under an existing parent
- * (a path under /proc, Node 20), and the agent would hang at start.
- */
-function makeDirectory(dir: string): void {
-  try {
-    fs.mkdirSync(dir, { mode: 0o700 });
-    return;
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'EEXIST') {
-      if (fs.statSync(dir).isDirectory()) return;
-      throw e;
-    }
-    const parent = path.dirname(dir);
-    if (code !== 'ENOENT' || parent === dir) throw e;
-  }
-  makeDirectory(path.dirname(dir));
-  fs.mkdirSync(dir, { mode: 0o700 }); // ENOENT again (a /proc path): thrown, not retried
-}
-
 function describeSqliteFailure(e: unknown, where: string): string {
   if (e instanceof NewerSchemaError) {
     return `${DATABASE_FILE} has schema version ${e.found}, newer than this agent knows (${e.known}): it was written by a newer ebpf-http-tracer; run that version, or point ${where} at another directory`;
@@ -133,9 +90,4 @@ function describeSqliteFailure(e: unknown, where: string): string {
     return `${DATABASE_FILE} cannot be written (${errorText(e)}); check the volume (full, failing)`;
   }
   return `${DATABASE_FILE} cannot be used (${errorText(e)})`;
-}
-
-function errorText(e: unknown): string {
-  const err = e as { code?: string; message?: string };
-  return err.code && !String(err.message).includes(err.code) ? `${err.code}: ${err.message}` : String(err.message ?? e);
 }
