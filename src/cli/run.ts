@@ -11,6 +11,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { checkServerConfig, startAgent } from '../agent/agent';
 import { planAlerting } from '../agent/alerting-part';
+import { planForwarding } from '../agent/forwarding-part';
 import { loadAddon } from '../capture/addon';
 import { wallMinusMonotonicNs } from '../capture/clock';
 import { loadAnalyticsOptions } from '../config/analytics-config';
@@ -47,8 +48,9 @@ export async function runCommand(values: RunValues, io: Io, demo: boolean): Prom
     return traceCommand(values, io);
   }
   await checkServerConfig(config);
-  // Alert rules and notification targets: a bad one stops here (exit code 2), before the addon loads.
+  // Alert rules, notification and forwarding targets: a bad one stops here (exit code 2), before the addon loads.
   planAlerting(config, process.env);
+  planForwarding(config, process.env);
   const offsetNs = wallMinusMonotonicNs(loadAddon());
   const children: ChildProcess[] = [];
   try {

@@ -124,6 +124,13 @@ t.test('every bad configuration: exit 2, the key named in its own units, nothing
     { name: 'notification url ftp', config: analytics({ notifications: [{ name: 'ops', type: 'webhook', url: 'ftp://x' }] }), message: `${A}.notifications[0].url: "ftp://x" must be an http or https URL` },
     { name: 'notification type unknown', config: analytics({ notifications: [{ name: 'ops', type: 'email', url: 'https://x.example' }] }), message: `${A}.notifications[0].type: "email" must be one of alertmanager, webhook, slack` },
     { name: 'Alertmanager URL (variable)', env: { HTTP_TRACER_ALERTMANAGER_URL: 'notaurl' }, message: 'HTTP_TRACER_ALERTMANAGER_URL: "notaurl" must be an http or https URL' },
+    // forwarding targets (planForwarding: checked before the engine, the probes, the queues)
+    {
+      name: 'forwarding target type unknown',
+      config: file({ output: { forwarding: { targets: [{ name: 'mimir', type: 'kafka', url: 'http://x.example' }] } } }),
+      message: 'output.forwarding.targets[0].type: "kafka" must be one of remote_write, otlp',
+    },
+    { name: 'remote-write URL (variable)', env: { HTTP_TRACER_FORWARD_REMOTE_WRITE_URL: 'notaurl' }, message: 'HTTP_TRACER_FORWARD_REMOTE_WRITE_URL: "notaurl" must be an http or https URL' },
     { name: 'data_dir relative', config: analytics({ data_dir: 'data' }), message: `${A}.data_dir: "data" must be an absolute path` },
     { name: 'data dir relative (variable)', env: { HTTP_TRACER_DATA_DIR: 'data' }, message: 'HTTP_TRACER_DATA_DIR: "data" must be an absolute path' },
     { name: 'enable_analytics number', config: file({ output: { enable_analytics: 1 } }), message: 'output.enable_analytics: 1 must be true or false' },
