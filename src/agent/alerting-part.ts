@@ -9,7 +9,6 @@
  *                                              |  `--notify--> Dispatcher --> Alertmanager, webhook, Slack
  *                                              `--rules, incidents--> SQLite (data_dir/http-tracer.db)
  */
-import os from 'node:os';
 import { Alerting } from '../alerting/alerting';
 import { Dispatcher } from '../alerting/notifiers/dispatcher';
 import { notificationTargets } from '../alerting/notifiers/targets-config';
@@ -17,6 +16,7 @@ import { evaluationWindowFloor, rulesFromConfig } from '../alerting/rule-input';
 import type { AlertRule, TargetConfig, TargetStats } from '../alerting/types';
 import type { MetricStore } from '../analytics/store';
 import type { AgentConfig } from '../config/analytics-config';
+import { nodeName } from '../config/node-name';
 import { DEFAULT_FLUSH_INTERVAL_MS } from '../pipeline/engine-options';
 import type { LiveHub } from '../server/live/hub';
 import { closeDatabase, openDatabase } from '../storage/database';
@@ -75,7 +75,7 @@ export function startAlerting(config: AgentConfig, plan: AlertingPlan, deps: Ale
       configRules: plan.configRules,
       intervalMs: deps.intervalMs,
       now: Date.now,
-      node: os.hostname(),
+      node: nodeName(),
       generatorUrl: (id) => `${deps.dashboardUrl()}/#alert=${encodeURIComponent(id)}`,
     });
     alerting.on((e) => deps.live.alert(e));

@@ -4,8 +4,8 @@
  * rollups of the store queued and sent to them (startForwarding; see
  * src/exporters/forwarder.ts). Off when no target is given.
  */
-import os from 'node:os';
 import type { AgentConfig } from '../config/analytics-config';
+import { nodeName } from '../config/node-name';
 import { collectRollup } from '../exporters/collect';
 import { Forwarder } from '../exporters/forwarder';
 import { forwardingConfig, type ForwardingConfig } from '../exporters/forwarding-config';
@@ -24,7 +24,7 @@ export function startForwarding(config: AgentConfig, plan: ForwardingConfig, sto
     config: plan,
     dataDir: config.data.dir,
     collect: (nowMs) => collectRollup(store, nowMs),
-    resource: { 'host.name': plan.externalLabels.node ?? os.hostname(), 'service.name': 'ebpf-http-tracer', 'service.version': otlpScopeVersion() },
+    resource: { 'host.name': nodeName(), 'service.name': 'ebpf-http-tracer', 'service.version': otlpScopeVersion() },
   });
   forwarder.start();
   return forwarder;

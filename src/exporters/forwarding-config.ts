@@ -20,9 +20,9 @@
  * A variable's target replaces a configured one of the same name. Every
  * series carries `node` (the host's name) unless external_labels set it.
  */
-import os from 'node:os';
 import { closestKey } from '../config/config-keys';
 import { readRegularFile } from '../config/api-token';
+import { nodeName } from '../config/node-name';
 import { httpTargetHeaders, httpTargetUrl } from '../config/http-target';
 import { fail, integer, isObject, refuse, wholeNumber } from '../config/validate';
 
@@ -185,10 +185,5 @@ export function forwardingConfig(raw: unknown, where: string, env: NodeJS.Proces
     if (same >= 0) targets.splice(same, 1, t);
     else targets.push(t);
   }
-  return { intervalMs: intervalSeconds * 1000, externalLabels: { node: nodeName(), ...externalLabels }, targets };
-}
-
-/** The host's name, as the node label: NODE_NAME (set from the downward API in Kubernetes) or the hostname. */
-function nodeName(): string {
-  return process.env.NODE_NAME || os.hostname();
+  return { intervalMs: intervalSeconds * 1000, externalLabels: { node: nodeName(env), ...externalLabels }, targets };
 }
