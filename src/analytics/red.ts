@@ -1,9 +1,9 @@
 /**
  * RED — requests, rate, errors, error rate, latency — defined once. The
  * enricher labels each exchange with errorTypeOf; the REST API, the live
- * realtime_update, the dashboard, `replay --summary` and the Prometheus
- * exporter (alert evaluation too, when it lands) read RED through redRows /
- * redPoints, so the same traffic gives the same numbers everywhere.
+ * realtime_update, the dashboard, `replay --summary`, the Prometheus
+ * exporter and alert rules (src/alerting/alert-metrics.ts) read RED through
+ * redRows / redPoints, so the same traffic gives the same numbers everywhere.
  *
  * What is an error (OpenTelemetry HTTP semantic conventions: span status and
  * `error.type`; the peer's point of view decides):
