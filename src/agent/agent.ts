@@ -132,11 +132,7 @@ export async function startAgent(parts: AgentParts): Promise<Agent> {
       if (forwarder) readers.health.forwarding = () => forwarder.stats();
       const running = alerting.value;
       if (running) {
-        readers.health.alerting = () => ({
-          stats: running.alerting.stats(),
-          targets: running.targets(),
-          failingRules: running.alerting.rules().flatMap((v) => (v.lastError ? [v.lastError] : [])),
-        });
+        readers.health.alerting = () => ({ stats: running.alerting.stats(), targets: running.targets() });
       }
       const app = buildApp({
         ...readers,

@@ -114,6 +114,8 @@ export interface AlertingStats {
   lastEvaluatedAt?: number;
   rules: number;
   instances: { pending: number; firing: number };
+  /** Rules whose latest evaluation failed: "rule name: why". */
+  failingRules: string[];
   /** notify calls that threw. */
   notifyErrors: number;
   /** Repository writes (activity, incidents) that failed during evaluation. */
@@ -593,14 +595,16 @@ export class Alerting {
   stats(): AlertingStats {
     let pending = 0;
     let firing = 0;
+    const failingRules: string[] = [];
     for (const rt of this.runtimes.values()) {
+      if (rt.lastError !== undefined) failingRules.push(rt.lastError);
       for (const tr of rt.instances.values()) {
         if (tr.instance.state === 'pending') pending++;
         else if (tr.instance.state === 'firing') firing++;
       }
     }
     const { evaluations, failures, lastEvaluationMs, notifyErrors, storageErrors, droppedGroups } = this.counters;
-    const out: AlertingStats = { evaluations, failures, lastEvaluationMs, rules: this.runtimes.size, instances: { pending, firing }, notifyErrors, storageErrors, droppedGroups };
+    const out: AlertingStats = { evaluations, failures, lastEvaluationMs, rules: this.runtimes.size, instances: { pending, firing }, failingRules, notifyErrors, storageErrors, droppedGroups };
     if (this.lastEvaluatedAt !== undefined) out.lastEvaluatedAt = this.lastEvaluatedAt;
     if (this.lastError !== undefined) out.lastError = this.lastError;
     return out;

@@ -29,8 +29,8 @@ export interface HealthSource {
   captureStats?(): CaptureStats;
   /** What became of each eBPF program, when capturing; fixed after start. */
   probes?: readonly AttachResult[];
-  /** Rule evaluation, rules whose latest evaluation failed ("rule name: why"), notification delivery; when alerting is on. */
-  alerting?(): { stats: AlertingStats; targets: TargetStats[]; failingRules: string[] };
+  /** Rule evaluation and notification delivery, when alerting is on. */
+  alerting?(): { stats: AlertingStats; targets: TargetStats[] };
   /** Forwarding to central stores, when a target is configured. */
   forwarding?(): ForwarderStats;
 }

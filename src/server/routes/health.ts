@@ -6,7 +6,7 @@
  */
 import type { FastifyPluginAsync } from 'fastify';
 import type { HealthSource } from '../sources';
-import { ERROR_RESPONSES, INTEGER, NO_QUERY, NUMBER, object, STRING, STRING_OR_NULL, STRINGS } from './schemas';
+import { ERROR_RESPONSES, INTEGER, iso, NO_QUERY, NUMBER, object, STRING, STRING_OR_NULL, STRINGS } from './schemas';
 
 export interface HealthRouteOptions {
   health: HealthSource;
@@ -88,7 +88,6 @@ const HEALTH = object({
 /** A forwarding target failing this long (every attempt since) makes the agent degraded. */
 export const FORWARD_FAILING_MS = 5 * 60_000;
 
-const iso = (ms: number | undefined): string | null => (ms === undefined ? null : new Date(ms).toISOString());
 
 export const healthRoutes: FastifyPluginAsync<HealthRouteOptions> = async (app, { health, startedAtMs, lost }) => {
   app.get('/api/health', { schema: { querystring: NO_QUERY, response: { 200: HEALTH, ...ERROR_RESPONSES } } }, async () => {
@@ -103,7 +102,7 @@ export const healthRoutes: FastifyPluginAsync<HealthRouteOptions> = async (app, 
       ...stats.failures.map((f) => `engine: ${f.split('\n')[0]}`),
       ...(failedProbes.length ? [`probes not attached: ${failedProbes.join(', ')}`] : []),
       ...(lastMinute > 0 ? [`${lastMinute} exchanges lost in the last minute`] : []),
-      ...(alerting?.failingRules ?? []).map((r) => `alert rule ${r}`),
+      ...(alerting?.stats.failingRules ?? []).map((r) => `alert rule ${r}`),
       ...failing.map((t) => `notifications to ${t.name} (${t.url}) failing: ${t.lastError} (${t.queued} waiting)`),
       ...(forwarding?.targets ?? [])
         .filter((t) => t.failingSince !== undefined && Date.now() - t.failingSince >= FORWARD_FAILING_MS)
