@@ -27,16 +27,13 @@ import type { AlertInstance, Incident, IncidentStatus } from '../../alerting/typ
 import { parseDuration } from '../../analytics/duration';
 import { TracerError, type ErrorCode } from '../../errors';
 import { badRequest, sendError } from '../http-errors';
-import { ERROR_RESPONSES, INTEGER, NUMBER, NUMBER_OR_NULL, object, STRING, STRING_OR_NULL, STRINGS } from './schemas';
+import { ERROR_RESPONSES, INTEGER, iso, NUMBER, NUMBER_OR_NULL, object, STRING, STRING_OR_NULL, STRINGS } from './schemas';
 
 export interface AlertRoutesOptions {
   /** Undefined when alerting is off (enable_alerting: false): reads answer empty, writes 409. */
   alerting: Alerting | undefined;
 }
 
-const iso = (ms: number | undefined): string | null => (ms === undefined ? null : new Date(ms).toISOString());
-/** JSON has no NaN: a group without data shows null. */
-const num = (v: number): number | null => (Number.isFinite(v) ? v : null);
 
 function instanceToApi(view: RuleView, i: AlertInstance): object {
   const { rule } = view;
@@ -46,14 +43,14 @@ function instanceToApi(view: RuleView, i: AlertInstance): object {
     severity: rule.severity,
     state: i.state,
     labels: i.labels,
-    value: num(i.value),
+    value: i.value,
     threshold: rule.threshold,
     // As the rule shows it (seed 000's symbols).
     condition: CONDITION_SYMBOL[rule.condition],
     active_since: iso(i.activeSince),
     fired_at: iso(i.firedAt),
     resolved_at: iso(i.resolvedAt),
-    value_at_firing: i.valueAtFiring === undefined ? null : num(i.valueAtFiring),
+    value_at_firing: i.valueAtFiring ?? null,
     message: i.message,
     incident_id: i.incidentId ?? null,
     baseline: i.baseline ?? null,
@@ -65,7 +62,7 @@ function ruleViewToApi(view: RuleView): object {
     ...ruleToApi(view.rule, view.activity),
     state: view.state,
     instances: view.instances.map((i) => instanceToApi(view, i)),
-    ...(view.groups ? { groups: view.groups.map((g) => ({ labels: g.labels, value: num(g.value), baseline: g.baseline ?? null })) } : {}),
+    ...(view.groups ? { groups: view.groups.map((g) => ({ labels: g.labels, value: g.value, baseline: g.baseline ?? null })) } : {}),
   };
 }
 
@@ -84,8 +81,8 @@ function incidentToApi(i: Incident, now: number): object {
     resolved_by: i.resolvedBy ?? null,
     silenced_until: iso(i.silencedUntil),
     silenced: i.silencedUntil !== undefined && i.silencedUntil > now,
-    value_at_open: num(i.valueAtOpen),
-    last_value: num(i.lastValue),
+    value_at_open: i.valueAtOpen,
+    last_value: i.lastValue,
     message: i.message,
     history: i.history.map((h) => ({ at: iso(h.at), action: h.action, by: h.by, note: h.note ?? null })),
   };

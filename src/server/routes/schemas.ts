@@ -36,6 +36,9 @@ export const NUMBER = { type: 'number' } as const;
 export const NUMBER_OR_NULL = { type: ['number', 'null'] } as const;
 export const STRING = { type: 'string' } as const;
 export const STRING_OR_NULL = { type: ['string', 'null'] } as const;
+
+/** A time (Unix ms) as answers show it: ISO 8601, or null when there is none. NaN numbers need no such help: the app's preSerialization hook sends them as null. */
+export const iso = (ms: number | undefined): string | null => (ms === undefined ? null : new Date(ms).toISOString());
 export const STRINGS = { type: 'array', items: STRING } as const;
 
 /** An object whose every listed property is present. */
