@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
 import { forwardEnv } from '../helpers/forwarding';
-import { agentProcess, freePort, kernelSkipReason, nodeClient, nodeServer, sleep, stopChild, until, type PlannedRequest } from '../helpers/kernel';
+import { agentProcess, freePort, kernelSkipReason, nodeClient, nodeServer, stopChild, until, type PlannedRequest } from '../helpers/kernel';
 import { prometheusSkipReason, startPrometheus, type Prometheus } from '../helpers/prometheus';
 
 const skip = kernelSkipReason() || prometheusSkipReason();
@@ -70,20 +70,34 @@ t.test('SIGKILL with a non-empty queue: the unsent rollups are sent after the ne
     await prom.stop();
   });
   await nodeClient(serverPort, true, Array.from({ length: 10 }, () => ({ method: 'GET', path: '/hello' })));
-  await sleep(4000); // a few rollups with the 10 requests in the queue
-  const queued = (await (await fetch(`${agent.url}/api/health`)).json()) as { forwarding: { targets: { queue_records: number }[] } };
-  t.ok(queued.forwarding.targets[0].queue_records >= 3, `rollups queued (${queued.forwarding.targets[0].queue_records})`);
+  const queueRecords = async (): Promise<number> => ((await (await fetch(`${agent.url}/api/health`)).json()) as { forwarding: { targets: { queue_records: number }[] } }).forwarding.targets[0].queue_records;
+  // The 10 requests in the store, then three more rollups (each with them) in the queue.
+  await until('the 10 requests in the store', async () => {
+    const m = (await (await fetch(`${agent.url}/api/metrics?window=1m&service=node:${serverPort}&side=server`)).json()) as { totals: { requests: number } };
+    return m.totals.requests === 10 ? true : undefined;
+  }, 20_000);
+  const before = await queueRecords();
+  const queued = await until('three rollups with the requests queued', async () => ((await queueRecords()) >= before + 3 ? queueRecords() : undefined), 20_000);
+  t.ok(queued >= 3, `rollups queued (${queued})`);
   agent.child.kill('SIGKILL');
   await new Promise((r) => agent.child.once('exit', r));
 
   await prom.up();
   agent = await agentProcess('run', ['--port', String(serverPort)], port, forwardEnv(prom, dataDir));
   const selector = `http_server_request_duration_seconds_count{service_name="node:${serverPort}",http_route="/hello"}`;
-  await until('the killed agent’s rollups', async () => ((await prom.value(`sum(${selector})`)) === 10 ? true : undefined), 60_000).catch((e: Error) => {
+  // Every queued rollup with the requests (the first already says 10): as many samples as rollups.
+  const [raw] = await until(
+    `the killed agent’s ${queued} rollups`,
+    async () => {
+      const series = await prom.samples(selector, 300);
+      return series.length === 1 && series[0].samples.length >= queued ? series : undefined;
+    },
+    60_000,
+  ).catch((e: Error) => {
     throw new Error(`${e.message}; agent: ${agent.stderr()}`);
   });
-  const [raw] = await prom.samples(selector, 300);
-  t.ok(raw.samples.length >= 3, `${raw.samples.length} rollups arrived`);
+  // (One more may have been queued between the count and the kill.)
+  t.ok(raw.samples.length >= queued, `the ${raw.samples.length} rollups queued before the kill arrived`);
   t.ok(raw.samples.every(([ms], i) => i === 0 || ms > raw.samples[i - 1][0]), 'in order, each timestamp once');
   t.equal(raw.samples.at(-1)![1], 10, 'the counter: exactly the 10 requests');
   t.ok(raw.samples.every(([, v], i) => i === 0 || v >= raw.samples[i - 1][1]), 'never going back');
