@@ -9,8 +9,9 @@ cd "$(dirname "$0")/.."
 log() { printf 'setup: %s\n' "$*" >&2; }
 
 # Build toolchain, and what the tests drive (nginx, curl, wrk, python3, redis-server, prometheus,
-# prometheus-alertmanager, chromium; openssl makes the TLS tests' certificates).
-packages=(clang llvm libbpf-dev libelf-dev zlib1g-dev make g++ pkg-config python3 curl nginx-light wrk redis-server prometheus prometheus-alertmanager chromium openssl)
+# prometheus-alertmanager, chromium; openssl makes the TLS tests' certificates; podman, runc and
+# debootstrap build and run the container image test's stand-in image).
+packages=(clang llvm libbpf-dev libelf-dev zlib1g-dev make g++ pkg-config python3 curl nginx-light wrk redis-server prometheus prometheus-alertmanager chromium openssl podman runc debootstrap)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
