@@ -12,8 +12,9 @@
  *   | quote  | toYaml  | toJson  | indent N  | nindent N  | default X
  *
  * Stricter than Helm on purpose: a missing value (a typo in `.Values.x`) is
- * an error, not an empty string. toYaml and toJson sort map keys and toJson
- * escapes <, > and & as Go's encoding/json does.
+ * an error, not an empty string. toYaml and toJson sort map keys, toYaml
+ * writes lists unindented under their key (as go-yaml) and toJson escapes
+ * <, > and & (as Go's encoding/json).
  */
 import { stringify } from 'yaml';
 
@@ -127,7 +128,7 @@ const FUNCTIONS: Record<string, Fn> = {
   },
   default: (_scope, [fallback, value]) => (truthy(value) ? value : fallback),
   quote: (scope, [v]) => JSON.stringify(printed(v, scope.where)),
-  toYaml: (_scope, [v]) => stringify(sorted(v), { lineWidth: 0 }).replace(/\n$/, ''),
+  toYaml: (_scope, [v]) => stringify(sorted(v), { lineWidth: 0, indentSeq: false }).replace(/\n$/, ''),
   toJson: (_scope, [v]) =>
     JSON.stringify(sorted(v))
       .replace(/</g, '\\u003c')
@@ -170,8 +171,8 @@ function evaluate(pipe: string, scope: Scope): unknown {
     const fn = FUNCTIONS[head];
     if (!fn) {
       if (/^[A-Za-z_]/.test(head)) throw new Error(`${scope.where}: function ${head} is not in the template subset`);
-      if (i > 0 || rest.length > 0) throw new Error(`${scope.where}: {{ ${pipe} }}: a value cannot take arguments`);
       result = operand(head, scope);
+      if (i > 0 || rest.length > 0) throw new Error(`${scope.where}: {{ ${pipe} }}: a value cannot take arguments`);
       return;
     }
     const args = rest.map((t) => operand(t, scope));
