@@ -33,6 +33,7 @@ t.test('define / include and the functions', async (t) => {
   t.equal(render('x:{{- toYaml .m | nindent 2 }}', { m: { b: [1, 2], a: 'x' } }), 'x:\n  a: x\n  b:\n  - 1\n  - 2', 'toYaml as go-yaml: keys sorted, lists not indented, no trailing newline');
   t.equal(render('{{ .m | toJson }}', { m: { b: '<&>', a: [1] } }), '{"a":[1],"b":"\\u003c\\u0026\\u003e"}', "toJson: keys sorted, HTML escaped as Go's encoding/json");
   t.equal(render('{{ "a\\nb" | indent 2 }}'), '  a\n  b');
+  t.equal(render('{{ if true }}{{ false }}{{ end }}'), 'false', 'boolean literals');
 });
 
 t.test('outside the subset or a missing value: an error, never a silent empty string', async (t) => {

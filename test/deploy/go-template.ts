@@ -165,12 +165,13 @@ function operand(token: string, scope: Scope): unknown {
 function evaluate(pipe: string, scope: Scope): unknown {
   let result: unknown;
   pipe.split(/\|(?=(?:[^"]*"[^"]*")*[^"]*$)/).forEach((command, i) => {
-    const tokens = command.trim().match(TOKEN) ?? [];
+    const tokens: string[] = command.trim().match(TOKEN) ?? [];
     if (tokens.length === 0) throw new Error(`${scope.where}: empty command in {{ ${pipe} }}`);
-    const [head, ...rest] = tokens;
-    const fn = FUNCTIONS[head];
+    const head = tokens[0];
+    const rest = tokens.slice(1);
+    const fn = Object.hasOwn(FUNCTIONS, head) ? FUNCTIONS[head] : undefined;
     if (!fn) {
-      if (/^[A-Za-z_]/.test(head)) throw new Error(`${scope.where}: function ${head} is not in the template subset`);
+      if (/^[A-Za-z_]/.test(head) && head !== 'true' && head !== 'false') throw new Error(`${scope.where}: function ${head} is not in the template subset`);
       result = operand(head, scope);
       if (i > 0 || rest.length > 0) throw new Error(`${scope.where}: {{ ${pipe} }}: a value cannot take arguments`);
       return;
