@@ -15,6 +15,8 @@
  *                                   notifications to Alertmanager / webhooks; rules and incidents in SQLite
  *   Forwarder (forwarding-part.ts) <-- the store's rollup every interval, queued on disk, sent to
  *                                      remote-write and OTLP targets
+ *   metadata (metadata-part.ts) --the node's pods and the Services--> shards, which name each
+ *                                 exchange's workload from its cgroup (src/metadata/)
  *
  * stop() closes the port (its WebSocket clients too), stops alerting (what
  * is queued for the receivers gets a last attempt), closes the hub, detaches
@@ -35,6 +37,7 @@ import { createExporter } from '../exporters/prometheus';
 import { planAlerting, startAlerting } from './alerting-part';
 import { component, startInOrder } from './component';
 import { planForwarding, startForwarding } from './forwarding-part';
+import { startMetadata } from './metadata-part';
 import { engineReaders } from './readers';
 
 export interface AgentParts {
@@ -43,6 +46,8 @@ export interface AgentParts {
   clockOffsetMs: number;
   /** Starts the capture with the consumer the agent gives it (load and attach happen here). */
   startCapture: (onBatch: OnBatch) => Capture;
+  /** Where the agent's one-line notices go; default stderr. */
+  say?: (line: string) => void;
   /** Another consumer of every batch, after the engine (the demo's live lines). */
   alsoOnBatch?: (batch: Buffer, records: number) => void;
 }
@@ -80,12 +85,21 @@ function reachableUrl(config: AgentConfig, listening: string | undefined): strin
 
 export async function startAgent(parts: AgentParts): Promise<Agent> {
   const { config } = parts;
+  const say = parts.say ?? ((line: string) => process.stderr.write(`${line}\n`));
   const startedAtMs = Date.now();
   // The rules and the alerting and forwarding targets are checked before anything loads (HT_ERR_OPTION, exit code 2).
   const alertingPlan = planAlerting(config, process.env);
   const forwardingPlan = planForwarding(config, process.env);
 
-  const engine = component('engine', () => Engine.start({ ...config.options, clockOffsetMs: parts.clockOffsetMs }, config.sources), (e) => e.stop());
+  // Live capture: the shards name each exchange's workload from this host's cgroups.
+  const engine = component('engine', () => Engine.start({ ...config.options, clockOffsetMs: parts.clockOffsetMs, resolveWorkloads: true }, config.sources), (e) => e.stop());
+
+  // Before the capture: the first exchanges already find the node's pods.
+  const metadata = component(
+    'metadata',
+    () => startMetadata(process.env, (snapshot) => engine.value.setCluster(snapshot), say),
+    (m) => m.shutdown(),
+  );
 
   // Stopping resolves once the engine has queued every batch in flight.
   const capture = component(
@@ -130,6 +144,7 @@ export async function startAgent(parts: AgentParts): Promise<Agent> {
       const readers = engineReaders(engine.value, capture.value);
       const forwarder = forwarding.value;
       if (forwarder) readers.health.forwarding = () => forwarder.stats();
+      readers.health.metadata = () => metadata.value.status();
       const running = alerting.value;
       if (running) {
         readers.health.alerting = () => ({ stats: running.alerting.stats(), targets: running.targets() });
@@ -158,6 +173,6 @@ export async function startAgent(parts: AgentParts): Promise<Agent> {
   );
 
   // In order: each uses those before it. Shut down in reverse.
-  const shutdown = await startInOrder([engine, capture, live, alerting, forwarding, server]);
+  const shutdown = await startInOrder([engine, metadata, capture, live, alerting, forwarding, server]);
   return { url: server.value.url, engine: engine.value, capture: capture.value, app: server.value.app, stop: shutdown };
 }

@@ -3,7 +3,14 @@
  * folds when the cardinality budget is tight (fold-plan.ts). The processors
  * write them; the store, the REST API and the Prometheus exporter read them.
  * Names are the seed's (002); labels are snake_case.
+ *
+ * Every HTTP and network family ends with the workload's labels
+ * (WORKLOAD_LABELS: k8s namespace, pod, container, owning workload; "" outside
+ * Kubernetes), which a series keeps however far it folds: they say whose it is.
+ * The HTTP families also end with server_address: a client's peer by name
+ * where the node knows it (a Service or a pod's workload), "" otherwise.
  */
+import { WORKLOAD_LABELS } from '../metadata/workload';
 
 export type MetricKind = 'counter' | 'histogram';
 
@@ -45,17 +52,19 @@ export const MAX_DURATION_BUCKETS = 50;
 /** Body sizes: powers of 4 from 64 B to 16 MiB. */
 export const SIZE_BOUNDARIES_BYTES = [64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216] as const;
 
-/** The route folds first; a client's server_port (any peer port) next. status_code folds to its class at the floor. */
-const HTTP_FOLD = ['route', 'server_port'] as const;
+/** The route folds first; a client's peer name and server_port (any peer port) next. status_code folds to its class at the floor. */
+const HTTP_FOLD = ['route', 'server_address', 'server_port'] as const;
+/** Appended to the labels of every HTTP family. */
+const HTTP_IDENTITY = [...WORKLOAD_LABELS, 'server_address'] as const;
 
 export const FAMILIES: readonly MetricFamily[] = [
   {
     name: 'http_requests_total',
     help: 'HTTP requests, by service, side (server or client), method and route.',
     kind: 'counter',
-    labels: ['service', 'side', 'server_port', 'method', 'route'],
+    labels: ['service', 'side', 'server_port', 'method', 'route', ...HTTP_IDENTITY],
     serviceLabel: 'service',
-    keptOnOverflow: ['side', 'method'],
+    keptOnOverflow: ['side', 'method', ...WORKLOAD_LABELS],
     foldOrder: HTTP_FOLD,
     processor: 'http',
   },
@@ -64,19 +73,19 @@ export const FAMILIES: readonly MetricFamily[] = [
     // status_code "0" (no status) is kept in the store; exporters leave the label out (src/exporters/naming.ts).
     help: 'HTTP responses, by status code and class (an exchange that ended before a status line: class "none", no status_code).',
     kind: 'counter',
-    labels: ['service', 'side', 'server_port', 'status_code', 'status_class'],
+    labels: ['service', 'side', 'server_port', 'status_code', 'status_class', ...HTTP_IDENTITY],
     serviceLabel: 'service',
-    keptOnOverflow: ['side', 'status_class'],
-    foldOrder: ['server_port'],
+    keptOnOverflow: ['side', 'status_class', ...WORKLOAD_LABELS],
+    foldOrder: ['server_address', 'server_port'],
     processor: 'http',
   },
   {
     name: 'http_response_size_bytes',
     help: 'HTTP response size in bytes (status line, headers and body, as sent on the wire).',
     kind: 'histogram',
-    labels: ['service', 'side', 'server_port', 'route'],
+    labels: ['service', 'side', 'server_port', 'route', ...HTTP_IDENTITY],
     serviceLabel: 'service',
-    keptOnOverflow: ['side'],
+    keptOnOverflow: ['side', ...WORKLOAD_LABELS],
     foldOrder: HTTP_FOLD,
     boundaries: SIZE_BOUNDARIES_BYTES,
     processor: 'http',
@@ -85,36 +94,36 @@ export const FAMILIES: readonly MetricFamily[] = [
     name: 'network_bytes_total',
     help: 'Bytes of HTTP exchanges on TCP, by direction (rx: received by the traced process, tx: sent).',
     kind: 'counter',
-    labels: ['service', 'side', 'protocol', 'direction'],
+    labels: ['service', 'side', 'protocol', 'direction', ...WORKLOAD_LABELS],
     serviceLabel: 'service',
-    keptOnOverflow: ['service', 'side', 'protocol', 'direction'],
+    keptOnOverflow: ['service', 'side', 'protocol', 'direction', ...WORKLOAD_LABELS],
     processor: 'network',
   },
   {
     name: 'network_connections_total',
     help: 'TCP connections carrying HTTP, counted at their first exchange.',
     kind: 'counter',
-    labels: ['service', 'side'],
+    labels: ['service', 'side', ...WORKLOAD_LABELS],
     serviceLabel: 'service',
-    keptOnOverflow: ['service', 'side'],
+    keptOnOverflow: ['service', 'side', ...WORKLOAD_LABELS],
     processor: 'network',
   },
   {
     name: 'network_accepts_total',
     help: 'Accepted (server side) TCP connections carrying HTTP, counted at their first exchange.',
     kind: 'counter',
-    labels: ['service'],
+    labels: ['service', ...WORKLOAD_LABELS],
     serviceLabel: 'service',
-    keptOnOverflow: ['service'],
+    keptOnOverflow: ['service', ...WORKLOAD_LABELS],
     processor: 'network',
   },
   {
     name: 'network_errors_total',
     help: 'Exchanges cut off at the connection level, by reason (reset, closed, timeout, process_exit).',
     kind: 'counter',
-    labels: ['service', 'side', 'reason'],
+    labels: ['service', 'side', 'reason', ...WORKLOAD_LABELS],
     serviceLabel: 'service',
-    keptOnOverflow: ['service', 'side', 'reason'],
+    keptOnOverflow: ['service', 'side', 'reason', ...WORKLOAD_LABELS],
     processor: 'network',
   },
   {
@@ -122,9 +131,9 @@ export const FAMILIES: readonly MetricFamily[] = [
     help: 'HTTP exchange duration: server side from the first request byte read to the last response byte written; client side from the first request byte written to the last response byte read.',
     kind: 'histogram',
     // error_type (src/analytics/red.ts; "" for a success) as OpenTelemetry's error.type: every RED number comes from this family.
-    labels: ['service', 'side', 'server_port', 'method', 'route', 'status_code', 'error_type'],
+    labels: ['service', 'side', 'server_port', 'method', 'route', 'status_code', 'error_type', ...HTTP_IDENTITY],
     serviceLabel: 'service',
-    keptOnOverflow: ['side', 'error_type'],
+    keptOnOverflow: ['side', 'error_type', ...WORKLOAD_LABELS],
     foldOrder: [...HTTP_FOLD, 'method'],
     boundaries: DEFAULT_DURATION_BUCKETS_SECONDS,
     processor: 'performance',
@@ -143,9 +152,9 @@ export const FAMILIES: readonly MetricFamily[] = [
     name: 'http_errors_total',
     help: 'Failed HTTP exchanges, by error type (5xx; 4xx on the client side only; reset, aborted: not completed, whatever the status) and status code.',
     kind: 'counter',
-    labels: ['service', 'side', 'server_port', 'route', 'status_code', 'error_type'],
+    labels: ['service', 'side', 'server_port', 'route', 'status_code', 'error_type', ...HTTP_IDENTITY],
     serviceLabel: 'service',
-    keptOnOverflow: ['side', 'error_type'],
+    keptOnOverflow: ['side', 'error_type', ...WORKLOAD_LABELS],
     foldOrder: HTTP_FOLD,
     processor: 'error',
   },

@@ -13,7 +13,8 @@
  *   [api:80 server __overflow__ __overflow__ __overflow__ 5xx]   the floor
  *
  * A folded label reads OVERFLOW, except status_code, which folds to its class
- * ("503" → "5xx"; "0", no status, stays "0"): every query that tells errors by
+ * ("503" → "5xx"; "0", no status, stays "0"), and an empty label (a server
+ * side's server_address: no such label) stays empty: every query that tells errors by
  * their code ("[45]..|0") or groups codes by class stays exact on folded
  * series, and no label ever reads a made-up value.
  */
@@ -65,7 +66,7 @@ export class FoldPlan {
   labelsAt(labels: readonly string[], step: number, service: string): string[] {
     const out = labels.slice();
     out[this.serviceIndex] = service;
-    for (const i of this.steps[step]) out[i] = i === this.statusIndex ? statusCodeClass(labels[i]) : OVERFLOW;
+    for (const i of this.steps[step]) out[i] = i === this.statusIndex ? statusCodeClass(labels[i]) : labels[i] === '' ? '' : OVERFLOW;
     return out;
   }
 

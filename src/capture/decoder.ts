@@ -178,6 +178,26 @@ export class ExchangeCursor {
   get cgroupId(): string {
     return this.view.getBigUint64(this.offset + O.cgroup_id, true).toString();
   }
+  /** The cgroup v2 id as a number (exact: ids are inode numbers, far below 2^53). */
+  get cgroupIdNumber(): number {
+    return this.u64(O.cgroup_id);
+  }
+  /** The peer's IPv4 address (also when IPv4-mapped in IPv6) as a 32-bit key, or -1 for a real IPv6 peer. */
+  get peerIpv4(): number {
+    const b = this.bytes;
+    let at = this.offset + O.peer_addr;
+    if (this.view.getUint8(this.offset + O.family) !== AF_INET) {
+      for (let i = 0; i < 10; i++) if (b[at + i] !== 0) return -1;
+      if (b[at + 10] !== 0xff || b[at + 11] !== 0xff) return -1;
+      at += 12;
+    }
+    return ((b[at] << 24) | (b[at + 1] << 16) | (b[at + 2] << 8) | b[at + 3]) >>> 0;
+  }
+  /** The peer's address as text (formatAddress). */
+  get peerAddress(): string {
+    const family = this.view.getUint8(this.offset + O.family);
+    return formatAddress(this.bytes, this.offset + O.peer_addr, family === AF_INET ? AF_INET : AF_INET6);
+  }
   /** The whole batch, for reading the head in place (headStart..headEnd) without a view per record. */
   get batchBytes(): Buffer {
     return this.bytes;

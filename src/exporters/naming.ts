@@ -24,9 +24,13 @@
  *                                            exchange completed; the store does not keep which: network_errors_total does)
  *     (every exchange)                   ->  url_scheme = "http" (the syscalls carry plaintext HTTP/1.x; TLS is not captured)
  *
- *   Not carried: server_address (the peer's address is not kept: it would be
- *   a label without bound) and network_protocol_version (the store does not
- *   keep 1.0 from 1.1).
+ *     (HTTP families, client side)      ->  server_address: the peer's name where the node knows it
+ *                                            (a Service "api.shop", a pod's workload); absent otherwise, since
+ *                                            a bare address would be a label without bound
+ *     k8s_namespace_name, k8s_pod_name, k8s_container_name, k8s_<workload kind>_name
+ *                                        ->  the same names (src/metadata/workload.ts); absent outside Kubernetes
+ *
+ *   Not carried: network_protocol_version (the store does not keep 1.0 from 1.1).
  *
  * Aliases: the seed's families (002) keep their names and labels as before,
  * with two changes: status_code "0" is left out (as above), and

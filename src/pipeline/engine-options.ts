@@ -38,6 +38,12 @@ export interface EngineOptions {
   seriesLimits?: Partial<SeriesBudgetLimits>;
   /** Modules exporting a ProcessorPlugin. */
   processorModules?: string[];
+  /**
+   * Name exchanges by their process's workload (src/metadata/: container,
+   * pod, systemd unit), read from this host's /proc and cgroup tree. Only for
+   * live capture: a recording's pids and cgroups are not this host's now. Default false.
+   */
+  resolveWorkloads?: boolean;
   /** Add to CLOCK_MONOTONIC ms to get Unix ms (from the capture, or a capture file's header). */
   clockOffsetMs: number;
   /** The store's clock, Unix ms. Default Date.now. */
@@ -114,6 +120,7 @@ export function resolveEngineOptions(options: EngineOptions, families: readonly 
       idleMs: integer('seriesLimits.idleMs', limits.idleMs, 60_000, retentionMs),
     },
     processorModules: strings('processorModules', options.processorModules ?? []),
+    resolveWorkloads: options.resolveWorkloads === true,
     clockOffsetMs: options.clockOffsetMs,
     now: options.now ?? Date.now,
   };

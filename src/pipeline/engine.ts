@@ -20,6 +20,7 @@ import { formatDuration } from '../analytics/duration';
 import { withDurationBuckets } from '../analytics/families';
 import { MetricStore, RESOLUTION_MS } from '../analytics/store';
 import { TracerError } from '../errors';
+import type { ClusterSnapshot } from '../metadata/cluster-snapshot';
 import { packageRoot } from '../package-root';
 import { emptyProcessorStats, type ProcessorStats } from './delta-table';
 import { resolveEngineOptions, type EngineOptions, type ResolvedEngineOptions } from './engine-options';
@@ -99,6 +100,7 @@ export class Engine {
       enabledFamilies: options.enabledFamilies,
       durationBucketsSeconds: options.durationBucketsSeconds,
       processorModules: options.processorModules.map((m) => path.resolve(m)),
+      resolveWorkloads: options.resolveWorkloads,
     };
     const shards = await Promise.all(Array.from({ length: options.workerThreads }, () => startShard(data)));
     const engine = new Engine(options, store, shards, plugins.map((p) => p.name));
@@ -158,6 +160,12 @@ export class Engine {
   /** An empty queue takes any batch, so a batch larger than the buffer is not dropped forever. */
   private hasRoom(shard: ShardHandle, records: number): boolean {
     return shard.queued === 0 || shard.queued + records <= this.options.bufferSize;
+  }
+
+  /** Sends every shard what the node knows of the cluster (src/metadata/); exchanges processed after it carry it. */
+  setCluster(snapshot: ClusterSnapshot): void {
+    const message: ToShard = { type: 'cluster', snapshot };
+    for (const s of this.shards) if (s.alive) s.worker.postMessage(message);
   }
 
   /** Resolves once every shard has handed the store all it processed from batches queued before the call. */

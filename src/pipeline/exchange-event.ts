@@ -8,17 +8,27 @@
  *
  *   record bytes --ExchangeCursor--> Enricher.identityOf --> BatchGroups.add --> processors
  *
+ * With a WorkloadResolver (src/metadata/), an identity also carries the
+ * workload of the process's cgroup (the service name and the k8s labels) and,
+ * client side, the peer's name; both are asked once per new identity.
+ *
  * Groups live in a pool owned by the shard; a processor must not keep one
  * after its process() returns.
  */
 import { errorTypeOf, type ErrorType } from '../analytics/red';
 import { ExchangeFlags } from '../capture/abi';
 import type { Direction, ExchangeCursor } from '../capture/decoder';
+import type { WorkloadResolver } from '../metadata/workload-resolver';
+import { PROCESS_WORKLOAD, type Workload } from '../metadata/workload';
 import type { SeriesCell } from './delta-table';
 import type { RouteCache } from './route-cache';
 
 export interface Identity {
   readonly service: string;
+  /** The k8s labels (WORKLOAD_LABELS' values; all "" outside Kubernetes). */
+  readonly workload: Workload;
+  /** Client side: the peer's name where the node knows it ("api.shop"); "" otherwise. */
+  readonly serverAddress: string;
   readonly side: Direction;
   /** Server side: the local port; client side: the peer's. */
   readonly serverPort: string;
@@ -35,6 +45,8 @@ export interface Identity {
   readonly pid: string;
   readonly processName: string;
   readonly cgroupId: string;
+  /** The same id as a number: an identity found again for a record of another cgroup (a reused pid) is made anew. */
+  readonly cgroupNumber: number;
   /** The shard's cache of this identity's cells in its current bucket (valid while epoch matches). */
   epoch: number;
   readonly cells: (SeriesCell | null | undefined)[];
@@ -92,15 +104,17 @@ export class Enricher {
   private readonly routes: RouteCache;
   private readonly clockOffsetMs: number;
   private readonly resolutionMs: number;
-  /** comm → (side, port) → tgid → route → (method, status, outcome) → Identity */
-  private readonly tree = new Map<string, Map<number, Map<number, Map<string, Map<number, Identity>>>>>();
+  /** comm → (side, port) → tgid → peer name → route → (method, status, outcome) → Identity */
+  private readonly tree = new Map<string, Map<number, Map<number, Map<string, Map<string, Map<number, Identity>>>>>>();
   private readonly services = new Map<string, string>();
+  private readonly workloads: WorkloadResolver | undefined;
   private identityCount = 0;
   /** Identities are a cache over bounded label values; past this many the tree is rebuilt. */
   private readonly maxIdentities: number;
 
-  constructor(options: { routes: RouteCache; clockOffsetMs: number; resolutionMs: number; maxIdentities: number }) {
+  constructor(options: { routes: RouteCache; clockOffsetMs: number; resolutionMs: number; maxIdentities: number; workloads?: WorkloadResolver }) {
     this.routes = options.routes;
+    this.workloads = options.workloads;
     this.clockOffsetMs = options.clockOffsetMs;
     this.resolutionMs = options.resolutionMs;
     this.maxIdentities = options.maxIdentities;
@@ -116,7 +130,15 @@ export class Enricher {
     const headEnd = c.headEnd;
     const method = methodIndex(bytes, headStart, headEnd);
     const route = this.routes.route(bytes, headStart, headEnd, method < METHODS.length ? headStart + METHODS[method].length + 1 : -1);
-    return this.identity(c, c.comm, c.tgid, side, port, route, method, status, outcomeOf(c.flags));
+    const w = this.workloads;
+    const peer = side === 'client' && w !== undefined && w.hasPeers ? w.peerName(c.peerIpv4, () => c.peerAddress) : '';
+    return this.identity(c, c.comm, c.tgid, side, port, peer, route, method, status, outcomeOf(c.flags));
+  }
+
+  /** Forgets every identity: the workloads they carry may have changed (the cluster's pods did). */
+  forgetIdentities(): void {
+    this.tree.clear();
+    this.identityCount = 0;
   }
 
   /** Start of the record's bucket, Unix ms. */
@@ -125,32 +147,50 @@ export class Enricher {
     return endMs - (endMs % this.resolutionMs);
   }
 
-  private identity(c: ExchangeCursor, comm: string, tgid: number, side: Direction, port: number, route: string, method: number, status: number, outcome: number): Identity {
+  private identity(c: ExchangeCursor, comm: string, tgid: number, side: Direction, port: number, peer: string, route: string, method: number, status: number, outcome: number): Identity {
     let byPort = this.tree.get(comm);
     if (!byPort) this.tree.set(comm, (byPort = new Map()));
     const portKey = side === 'server' ? port : port + 65536;
     let byProcess = byPort.get(portKey);
     if (!byProcess) byPort.set(portKey, (byProcess = new Map()));
-    let byRoute = byProcess.get(tgid);
-    if (!byRoute) byProcess.set(tgid, (byRoute = new Map()));
+    let byPeer = byProcess.get(tgid);
+    if (!byPeer) byProcess.set(tgid, (byPeer = new Map()));
+    let byRoute = byPeer.get(peer);
+    if (!byRoute) byPeer.set(peer, (byRoute = new Map()));
     let byCode = byRoute.get(route);
     if (!byCode) byRoute.set(route, (byCode = new Map()));
     const code = (method * 1000 + status) * OUTCOMES.length + outcome;
     let id = byCode.get(code);
-    if (!id) {
+    const cgroup = c.cgroupIdNumber;
+    if (!id || id.cgroupNumber !== cgroup) {
       if (++this.identityCount > this.maxIdentities) {
-        this.tree.clear();
-        this.identityCount = 0;
-        return this.identity(c, comm, tgid, side, port, route, method, status, outcome);
+        this.forgetIdentities();
+        return this.identity(c, comm, tgid, side, port, peer, route, method, status, outcome);
       }
-      id = this.makeIdentity(comm, tgid, c.cgroupId, side, port, route, method, status, OUTCOMES[outcome]);
+      const cgroupId = c.cgroupId;
+      const workload = this.workloads?.workloadOf(cgroupId, tgid) ?? PROCESS_WORKLOAD;
+      id = this.makeIdentity(comm, tgid, cgroupId, cgroup, workload, side, port, peer, route, method, status, OUTCOMES[outcome]);
       byCode.set(code, id);
     }
     return id;
   }
 
-  private makeIdentity(comm: string, tgid: number, cgroupId: string, side: Direction, port: number, route: string, method: number, status: number, abortReason: string): Identity {
-    const serviceKey = side === 'server' ? `${comm}:${port}` : comm;
+  private makeIdentity(
+    comm: string,
+    tgid: number,
+    cgroupId: string,
+    cgroupNumber: number,
+    workload: Workload,
+    side: Direction,
+    port: number,
+    peer: string,
+    route: string,
+    method: number,
+    status: number,
+    abortReason: string,
+  ): Identity {
+    // A named workload is one service whatever its ports (server_port tells them apart); a process is named with its port.
+    const serviceKey = workload.service !== '' ? workload.service : side === 'server' ? `${comm}:${port}` : comm;
     let service = this.services.get(serviceKey);
     if (service === undefined) {
       if (this.services.size >= this.maxIdentities) this.services.clear();
@@ -158,6 +198,8 @@ export class Enricher {
     }
     return {
       service,
+      workload,
+      serverAddress: peer,
       side,
       serverPort: String(port),
       method: method < METHODS.length ? METHODS[method] : OTHER_METHOD,
@@ -169,6 +211,7 @@ export class Enricher {
       pid: String(tgid),
       processName: comm,
       cgroupId,
+      cgroupNumber,
       epoch: -1,
       cells: [],
       group: undefined,

@@ -44,3 +44,9 @@ export function processorContext(plugin: ProcessorPlugin, table: DeltaTable, ena
 }
 
 export const familiesOf = (processor: string): MetricFamily[] => FAMILIES.filter((f) => f.processor === processor);
+
+/** A network family's label values: the given ones, then the workload's (families.ts appends WORKLOAD_LABELS). Made once per identity. */
+export const workloadLabels = (id: Identity, ...values: string[]): string[] => [...values, ...id.workload.labels];
+
+/** An HTTP family's label values: the given ones, then the workload's, then server_address. */
+export const httpLabels = (id: Identity, ...values: string[]): string[] => [...values, ...id.workload.labels, id.serverAddress];

@@ -16,6 +16,8 @@ try {
       if (m.type === 'batch') {
         shard.ingest(m.bytes);
         post({ type: 'ack', records: m.records });
+      } else if (m.type === 'cluster') {
+        shard.setCluster(m.snapshot);
       } else {
         post({ type: 'delta', id: m.id, cells: shard.drain(), stats: shard.stats() });
       }

@@ -17,6 +17,9 @@ import type { SeriesBudgetLimits } from '../analytics/series-budget';
 import { ExchangeCursor } from '../capture/decoder';
 import { DeltaTable, emptyProcessorStats, type ProcessorStats } from './delta-table';
 import { ExchangeFlags } from '../capture/abi';
+import { CgroupPaths } from '../metadata/cgroup-paths';
+import type { ClusterSnapshot } from '../metadata/cluster-snapshot';
+import { WorkloadResolver } from '../metadata/workload-resolver';
 import { BatchGroups, Enricher } from './exchange-event';
 import { processorContext, type Processor, type ProcessorPlugin } from './processor';
 import { RouteCache } from './route-cache';
@@ -35,6 +38,8 @@ export interface ShardOptions {
   /** The duration histogram's bounds (the engine's resolved option); default DEFAULT_DURATION_BUCKETS_SECONDS. */
   durationBucketsSeconds?: readonly number[];
   plugins: readonly ProcessorPlugin[];
+  /** Name exchanges by workload (engine-options.ts); default false. */
+  resolveWorkloads?: boolean;
 }
 
 export interface ShardStats {
@@ -52,6 +57,7 @@ const MAX_IDENTITIES = 50_000;
 export class Shard {
   private readonly table: DeltaTable;
   private readonly enricher: Enricher;
+  private readonly workloads: WorkloadResolver | undefined;
   private readonly running: { processor: Processor; stats: ProcessorStats }[] = [];
   private readonly groups = new BatchGroups();
   private readonly totals: ShardStats;
@@ -73,7 +79,9 @@ export class Shard {
       this.running.push({ processor, stats });
     }
     this.totals = { events: 0, batches: 0, truncatedBytes: 0, unknownRecords: 0, processors };
+    this.workloads = options.resolveWorkloads ? new WorkloadResolver(new CgroupPaths()) : undefined;
     this.enricher = new Enricher({
+      workloads: this.workloads,
       routes: new RouteCache(options.routePatterns, options.redactPatterns, ROUTE_CACHE_ENTRIES),
       clockOffsetMs: options.clockOffsetMs,
       resolutionMs: options.resolutionMs,
@@ -110,6 +118,13 @@ export class Shard {
     this.totals.truncatedBytes += cursor.problems.truncatedBytes;
     this.totals.unknownRecords += cursor.problems.unknownRecords;
     return n;
+  }
+
+  /** What the node knows of the cluster now: identities made from here on carry it. */
+  setCluster(snapshot: ClusterSnapshot): void {
+    if (!this.workloads) return;
+    this.workloads.setCluster(snapshot);
+    this.enricher.forgetIdentities();
   }
 
   /** The aggregates since the last drain, as plain data for the store. */

@@ -14,6 +14,7 @@ import type { ForwarderStats } from '../exporters/forwarder';
 import type { AttachResult } from '../capture/addon';
 import type { CaptureStats } from '../capture/capture';
 import type { EngineStats } from '../pipeline/engine';
+import type { MetadataStatus } from '../metadata/kubernetes-watch';
 
 /**
  * The store as readers see it. Every result is a new object the caller owns;
@@ -33,4 +34,6 @@ export interface HealthSource {
   alerting?(): { stats: AlertingStats; targets: TargetStats[] };
   /** Forwarding to central stores, when a target is configured. */
   forwarding?(): ForwarderStats;
+  /** Where workload names come from (Kubernetes or not), when the agent resolves them. */
+  metadata?(): MetadataStatus;
 }

@@ -3,12 +3,14 @@
  * _rate and histogram statistics, their labels and kinds, group keys, and
  * the values per group on a store filled with cells.
  */
+import { WORKLOAD_LABELS } from '../../src/metadata/workload';
 import t from 'tap';
 import type { DeltaCell } from '../../src/analytics/cells';
 import { Distribution } from '../../src/analytics/distribution';
 import { FAMILIES, seriesKey } from '../../src/analytics/families';
 import { redRows } from '../../src/analytics/red';
 import { MetricStore } from '../../src/analytics/store';
+import { NO_HTTP_IDENTITY, NO_WORKLOAD } from '../helpers/identity-labels';
 import { groupKey, resolveAlertMetric, type AlertMetric } from '../../src/alerting/alert-metrics';
 
 const T0 = 1_800_000_000_000;
@@ -17,17 +19,17 @@ const NOW = T0 + 15_000;
 function durations(service: string, route: string, status: string, errorType: string, values: number[]): DeltaCell {
   const d = new Distribution();
   values.forEach((v) => d.record(v));
-  const labels = [service, 'server', '80', 'GET', route, status, errorType];
+  const labels = [service, 'server', '80', 'GET', route, status, errorType, ...NO_HTTP_IDENTITY];
   return { family: 'http_request_duration_seconds', labels, key: seriesKey(labels), bucketMs: T0, value: values.length, dist: d.toData(), bounds: [values.length, ...new Array(14).fill(0)] };
 }
 function sizes(service: string, values: number[]): DeltaCell {
   const d = new Distribution();
   values.forEach((v) => d.record(v));
-  const labels = [service, 'server', '80', '/'];
+  const labels = [service, 'server', '80', '/', ...NO_HTTP_IDENTITY];
   return { family: 'http_response_size_bytes', labels, key: seriesKey(labels), bucketMs: T0, value: values.length, dist: d.toData(), bounds: [values.length, ...new Array(10).fill(0)] };
 }
 function bytes(service: string, direction: string, value: number): DeltaCell {
-  const labels = [service, 'server', 'tcp', direction];
+  const labels = [service, 'server', 'tcp', direction, ...NO_WORKLOAD];
   return { family: 'network_bytes_total', labels, key: seriesKey(labels), bucketMs: T0, value };
 }
 
@@ -57,7 +59,7 @@ t.test('names, families, kinds and labels', async (t) => {
     const m = metric(name);
     t.same([m.family, m.kind], [family, kind], name);
   }
-  t.same(metric('error_rate').labels, ['service', 'side', 'server_port', 'method', 'route', 'status_code'], 'RED names: no error_type');
+  t.same(metric('error_rate').labels, ['service', 'side', 'server_port', 'method', 'route', 'status_code', ...WORKLOAD_LABELS, 'server_address'], 'RED names: no error_type');
   t.same(metric('http_request_duration_seconds').labels.includes('error_type'), true, 'the family itself: all its labels');
   t.same(metric('process_events_total').serviceLabel, 'process_name');
   t.same([metric('api_errors_total').family, metric('api_errors_total').kind, metric('api_errors_total_rate').kind, metric('api_requests_total_rate').name], ['http_request_duration_seconds', 'count', 'rate', 'api_requests_total_rate'], "seed 000's names are the RED ones");

@@ -20,6 +20,7 @@ import { ruleFromApi, rulesFromConfig } from '../../src/alerting/rule-input';
 import { formatValue } from '../../src/alerting/template';
 import type { AlertEvent, AlertRule, Baseline, Notification } from '../../src/alerting/types';
 import { TracerError } from '../../src/errors';
+import { NO_HTTP_IDENTITY } from '../helpers/identity-labels';
 import { MemoryIncidentRepository, MemoryRuleRepository } from '../helpers/memory-repositories';
 
 const T0 = 1_800_000_000_000; // a multiple of 10 s
@@ -33,7 +34,7 @@ const URL = (id: string): string => `http://node-1:8080/#/alerts/${id}`;
 function durations(service: string, status: number, errorType: string, count: number, seconds: number, bucketMs: number, route = '/orders'): DeltaCell {
   const d = new Distribution();
   for (let i = 0; i < count; i++) d.record(seconds);
-  const labels = [service, 'server', '8080', 'GET', route, String(status), errorType];
+  const labels = [service, 'server', '8080', 'GET', route, String(status), errorType, ...NO_HTTP_IDENTITY];
   return { family: 'http_request_duration_seconds', labels, key: seriesKey(labels), bucketMs, value: count, dist: d.toData(), bounds: [count, ...new Array(14).fill(0)] };
 }
 

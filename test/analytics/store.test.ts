@@ -8,6 +8,7 @@ import type { DeltaCell } from '../../src/analytics/cells';
 import { DEFAULT_DURATION_BUCKETS_SECONDS, FAMILIES, seriesKey } from '../../src/analytics/families';
 import { Distribution } from '../../src/analytics/distribution';
 import type { SeriesBudgetLimits } from '../../src/analytics/series-budget';
+import { NO_HTTP_IDENTITY } from '../helpers/identity-labels';
 import { MetricStore, type HistogramSummary } from '../../src/analytics/store';
 
 const T0 = 1_800_000_000_000; // a multiple of 5 minutes
@@ -18,14 +19,14 @@ function store(retentionMs = 86_400_000, limits: SeriesBudgetLimits = { perServi
 }
 
 function requests(bucketMs: number, value: number, route = '/a', service = 'api:80', method = 'GET'): DeltaCell {
-  const labels = [service, 'server', '80', method, route];
+  const labels = [service, 'server', '80', method, route, ...NO_HTTP_IDENTITY];
   return { family: 'http_requests_total', labels, key: seriesKey(labels), bucketMs, value };
 }
 
 function durations(bucketMs: number, values: number[], route = '/a'): DeltaCell {
   const d = new Distribution();
   values.forEach((v) => d.record(v));
-  const labels = ['api:80', 'server', '80', 'GET', route, '200', ''];
+  const labels = ['api:80', 'server', '80', 'GET', route, '200', '', ...NO_HTTP_IDENTITY];
   return { family: 'http_request_duration_seconds', labels, key: seriesKey(labels), bucketMs, value: values.length, dist: d.toData(), bounds: [values.length, ...new Array(DEFAULT_DURATION_BUCKETS_SECONDS.length).fill(0)] };
 }
 
@@ -92,7 +93,7 @@ t.test('query errors name the field and the reason', async (t) => {
   now = T0;
   const s = store(3_600_000);
   t.throws(() => s.window({ metric: 'nope' }, 60_000), { field: 'metric', message: /^metric: "nope" is not a metric \(known: http_requests_total, / });
-  t.throws(() => s.window({ metric: 'http_requests_total', match: { colour: 'red' } }, 60_000), { message: 'label colour: not a label of http_requests_total (its labels: service, side, server_port, method, route)' });
+  t.throws(() => s.window({ metric: 'http_requests_total', match: { colour: 'red' } }, 60_000), { message: 'label colour: not a label of http_requests_total (its labels: service, side, server_port, method, route, k8s_namespace_name, k8s_pod_name, k8s_container_name, k8s_deployment_name, k8s_statefulset_name, k8s_daemonset_name, k8s_cronjob_name, k8s_job_name, server_address)' });
   t.throws(() => s.window({ metric: 'http_requests_total', by: ['pid'] }, 60_000), { message: /^label pid: not a label/ });
   t.throws(() => s.window({ metric: 'http_requests_total', match: { route: { op: '=~', value: '(' } } }, 60_000), { message: /^label route: bad regular expression/ });
   t.throws(() => s.window({ metric: 'http_requests_total', match: { route: { op: '<>' as '=', value: 'x' } } }, 60_000), { message: 'label route: unknown operator "<>" (=, !=, =~, !~)' });

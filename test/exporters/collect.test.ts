@@ -16,6 +16,7 @@ import { otelErrorType } from '../../src/exporters/naming';
 import { createExporter } from '../../src/exporters/prometheus';
 import type { RollupSeries } from '../../src/exporters/rollup';
 import { Engine } from '../../src/pipeline/engine';
+import { NO_HTTP_IDENTITY } from '../helpers/identity-labels';
 import { batchOf, encodeExchange } from '../helpers/records';
 
 const NOW = 1_800_000_000_000;
@@ -204,7 +205,7 @@ t.test('configured buckets reach the shards, the store, /metrics and the rollup'
 t.test('startMs: when the store first saw the series; fixed while it lives, new when it comes back', async (t) => {
   let now = NOW;
   const store = new MetricStore({ families: FAMILIES, retentionMs: 3_600_000, limits: { perService: 100, global: 1000 }, now: () => now });
-  const labels = ['api:80', 'server', '80', 'GET', '/a'];
+  const labels = ['api:80', 'server', '80', 'GET', '/a', ...NO_HTTP_IDENTITY];
   const cell = (bucketMs: number, value: number): DeltaCell => ({ family: 'http_requests_total', labels, key: seriesKey(labels), bucketMs, value });
   store.ingest([cell(NOW - 20_000, 2)]);
   store.ingest([cell(NOW - 10_000, 3), cell(NOW - 30_000, 1)]);
@@ -218,7 +219,7 @@ t.test('startMs: when the store first saw the series; fixed while it lives, new 
 
   const d = new Distribution();
   d.record(0.5);
-  const dl = ['api:80', 'client', '80', 'GET', '/a', '200', ''];
+  const dl = ['api:80', 'client', '80', 'GET', '/a', '200', '', ...NO_HTTP_IDENTITY];
   store.ingest([{ family: 'http_request_duration_seconds', labels: dl, key: seriesKey(dl), bucketMs: now - 10_000, value: 1, dist: d.toData(), bounds: [...new Array(14).fill(0), 1, 0, 0, 0, 0, 0] }]);
   const h = collectRollup(store, now).series.find((s) => s.name === 'http_client_request_duration_seconds')!;
   t.same([h.histogram!.cumulative.slice(13), h.histogram!.count, h.histogram!.sum, h.startMs], [[0, 1, 1, 1, 1, 1], 1, 0.5, now - 10_000], 'cumulative from the store\'s per-bucket counts');
@@ -233,10 +234,10 @@ t.test('cost: O(series), measured at 10 000 series', async (t) => {
   for (let i = 0; i < 10_000; i++) {
     const service = `svc${i % 20}:80`;
     if (i % 4 === 3) {
-      const labels = [service, 'server', '80', 'GET', `/route/${i}`, '200', ''];
+      const labels = [service, 'server', '80', 'GET', `/route/${i}`, '200', '', ...NO_HTTP_IDENTITY];
       cells.push({ family: 'http_request_duration_seconds', labels, key: seriesKey(labels), bucketMs: NOW - 10_000, value: 10, dist: data, bounds: [0, 0, 0, 2, 8, ...new Array(15).fill(0)] });
     } else {
-      const labels = [service, 'server', '80', 'GET', `/route/${i}`];
+      const labels = [service, 'server', '80', 'GET', `/route/${i}`, ...NO_HTTP_IDENTITY];
       cells.push({ family: 'http_requests_total', labels, key: seriesKey(labels), bucketMs: NOW - 10_000, value: 10 });
     }
   }

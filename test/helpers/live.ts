@@ -13,6 +13,7 @@ import { Engine } from '../../src/pipeline/engine';
 import { buildApp, type AppSources } from '../../src/server/app';
 import { LiveHub } from '../../src/server/live/hub';
 import { DEFAULT_LIVE, type LiveOptions, type LiveSecurity } from '../../src/config/live-options';
+import { NO_HTTP_IDENTITY } from './identity-labels';
 import { batchOf, encodeExchange } from './records';
 
 export const NOW = 1_800_000_000_000;
@@ -59,7 +60,7 @@ export function fillStore(engine: Engine, count: number, nowMs = NOW): void {
   for (let i = 0; i < count; i++) {
     const d = new Distribution();
     d.record(0.001 * ((i % 50) + 1));
-    const labels = [`svc${i % 10}:80`, 'server', '80', 'GET', `/r/${i}`, ...(i % 7 === 0 ? ['500', '5xx'] : ['200', ''])];
+    const labels = [`svc${i % 10}:80`, 'server', '80', 'GET', `/r/${i}`, ...(i % 7 === 0 ? ['500', '5xx'] : ['200', '']), ...NO_HTTP_IDENTITY];
     cells.push({ family: 'http_request_duration_seconds', labels, key: seriesKey(labels), bucketMs: nowMs - (nowMs % 10_000) - 20_000, value: 1, dist: d.toData(), bounds: [1, ...new Array(14).fill(0)] });
   }
   engine.store.ingest(cells);

@@ -4,14 +4,14 @@
  * aborted, whatever the status). The same identities carry error_type on the
  * duration histogram, from which every RED number is read, so the two agree.
  */
-import { familiesOf, type ProcessorPlugin } from '../processor';
+import { familiesOf, httpLabels, type ProcessorPlugin } from '../processor';
 
 export const errorProcessor: ProcessorPlugin = {
   name: 'error',
   families: familiesOf('error'),
   create(ctx) {
     const errors = ctx.identitySeries('http_errors_total', (id) =>
-      id.errorType ? [id.service, id.side, id.serverPort, id.route, id.statusCode, id.errorType] : undefined,
+      id.errorType ? httpLabels(id, id.service, id.side, id.serverPort, id.route, id.statusCode, id.errorType) : undefined,
     );
     return {
       process(groups, count) {

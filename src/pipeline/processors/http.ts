@@ -1,13 +1,13 @@
 /** HTTP processor: requests by method and route, responses by status, response sizes. */
-import { familiesOf, type ProcessorPlugin } from '../processor';
+import { familiesOf, httpLabels, type ProcessorPlugin } from '../processor';
 
 export const httpProcessor: ProcessorPlugin = {
   name: 'http',
   families: familiesOf('http'),
   create(ctx) {
-    const requests = ctx.identitySeries('http_requests_total', (id) => [id.service, id.side, id.serverPort, id.method, id.route]);
-    const responses = ctx.identitySeries('http_responses_total', (id) => [id.service, id.side, id.serverPort, id.statusCode, id.statusClass]);
-    const sizes = ctx.identitySeries('http_response_size_bytes', (id) => [id.service, id.side, id.serverPort, id.route]);
+    const requests = ctx.identitySeries('http_requests_total', (id) => httpLabels(id, id.service, id.side, id.serverPort, id.method, id.route));
+    const responses = ctx.identitySeries('http_responses_total', (id) => httpLabels(id, id.service, id.side, id.serverPort, id.statusCode, id.statusClass));
+    const sizes = ctx.identitySeries('http_response_size_bytes', (id) => httpLabels(id, id.service, id.side, id.serverPort, id.route));
     return {
       process(groups, count) {
         for (let i = 0; i < count; i++) {

@@ -4,17 +4,17 @@
  * the connection level. TCP-level events (retransmits, refused connects) are
  * not captured yet.
  */
-import { familiesOf, type ProcessorPlugin } from '../processor';
+import { familiesOf, workloadLabels, type ProcessorPlugin } from '../processor';
 
 export const networkProcessor: ProcessorPlugin = {
   name: 'network',
   families: familiesOf('network'),
   create(ctx) {
-    const rx = ctx.identitySeries('network_bytes_total', (id) => [id.service, id.side, 'tcp', 'rx']);
-    const tx = ctx.identitySeries('network_bytes_total', (id) => [id.service, id.side, 'tcp', 'tx']);
-    const connections = ctx.identitySeries('network_connections_total', (id) => [id.service, id.side]);
-    const accepts = ctx.identitySeries('network_accepts_total', (id) => (id.side === 'server' ? [id.service] : undefined));
-    const errors = ctx.identitySeries('network_errors_total', (id) => (id.abortReason ? [id.service, id.side, id.abortReason] : undefined));
+    const rx = ctx.identitySeries('network_bytes_total', (id) => workloadLabels(id, id.service, id.side, 'tcp', 'rx'));
+    const tx = ctx.identitySeries('network_bytes_total', (id) => workloadLabels(id, id.service, id.side, 'tcp', 'tx'));
+    const connections = ctx.identitySeries('network_connections_total', (id) => workloadLabels(id, id.service, id.side));
+    const accepts = ctx.identitySeries('network_accepts_total', (id) => (id.side === 'server' ? workloadLabels(id, id.service) : undefined));
+    const errors = ctx.identitySeries('network_errors_total', (id) => (id.abortReason ? workloadLabels(id, id.service, id.side, id.abortReason) : undefined));
     return {
       process(groups, count) {
         for (let i = 0; i < count; i++) {

@@ -1,11 +1,11 @@
 /** Performance processor: the duration histogram (percentiles per window) and exchanges per process. */
-import { familiesOf, type ProcessorPlugin } from '../processor';
+import { familiesOf, httpLabels, type ProcessorPlugin } from '../processor';
 
 export const performanceProcessor: ProcessorPlugin = {
   name: 'performance',
   families: familiesOf('performance'),
   create(ctx) {
-    const durations = ctx.identitySeries('http_request_duration_seconds', (id) => [id.service, id.side, id.serverPort, id.method, id.route, id.statusCode, id.errorType]);
+    const durations = ctx.identitySeries('http_request_duration_seconds', (id) => httpLabels(id, id.service, id.side, id.serverPort, id.method, id.route, id.statusCode, id.errorType));
     const processes = ctx.identitySeries('process_events_total', (id) => [id.processName, id.cgroupId]);
     return {
       process(groups, count) {

@@ -82,6 +82,10 @@ const HEALTH = object({
     },
     { nullable: true },
   ),
+  metadata: object(
+    { source: { type: 'string', enum: ['kubernetes', 'none'] }, detail: STRING, node: STRING, pods: INTEGER, services: INTEGER, synced: { type: 'boolean' }, last_error: STRING_OR_NULL },
+    { nullable: true },
+  ),
   problems: { type: 'array', items: STRING },
 });
 
@@ -96,6 +100,7 @@ export const healthRoutes: FastifyPluginAsync<HealthRouteOptions> = async (app, 
     const lastMinute = lost.lastMinute();
     const alerting = health.alerting?.();
     const forwarding = health.forwarding?.();
+    const metadata = health.metadata?.();
     // A target is failing while its last attempt failed (a success since clears it).
     const failing = (alerting?.targets ?? []).filter((t) => t.lastErrorAt !== undefined && t.lastErrorAt > (t.lastSuccessAt ?? 0));
     const problems = [
@@ -108,6 +113,7 @@ export const healthRoutes: FastifyPluginAsync<HealthRouteOptions> = async (app, 
         .filter((t) => t.failingSince !== undefined && Date.now() - t.failingSince >= FORWARD_FAILING_MS)
         .map((t) => `forwarding to ${t.name} (${t.url}) failing since ${iso(t.failingSince)}: ${t.lastError} (${t.queueRecords} rollups waiting, the oldest ${Math.round(t.oldestSeconds)} s)`),
       ...(forwarding?.lastFlushError ? [`forwarding: the latest rollup could not be queued: ${forwarding.lastFlushError}`] : []),
+      ...(metadata?.source === 'kubernetes' && !metadata.synced ? [`kubernetes metadata not synced: ${metadata.lastError ?? 'no answer yet'}`] : []),
     ];
     return {
       status: problems.length === 0 ? 'healthy' : 'degraded',
@@ -163,6 +169,9 @@ export const healthRoutes: FastifyPluginAsync<HealthRouteOptions> = async (app, 
               failing_since: iso(t.failingSince),
             })),
           }
+        : null,
+      metadata: metadata
+        ? { source: metadata.source, detail: metadata.detail, node: metadata.node, pods: metadata.pods, services: metadata.services, synced: metadata.synced, last_error: metadata.lastError }
         : null,
       problems,
     };

@@ -1,0 +1,174 @@
+/**
+ * The pods on this node and the cluster's Services, from the Kubernetes API
+ * (list, then watch, through @kubernetes/client-node's ListWatch), as
+ * ClusterSnapshots for the shards. Runs on the main thread.
+ *
+ *   pods      GET /api/v1/pods?fieldSelector=spec.nodeName=<node>   (watch: the same, watch=true)
+ *   services  GET /api/v1/services                                   (for peer names by ClusterIP)
+ *
+ * Where the API is: the pod's service account (KUBERNETES_SERVICE_HOST and
+ * the mounted token), or a kubeconfig file named by HTTP_TRACER_KUBECONFIG.
+ * Neither: no Kubernetes, and the agent says so once. A watch that fails
+ * (API down, 403) is retried with backoff; the last snapshot stays in use.
+ */
+import type * as K8s from '@kubernetes/client-node';
+import fs from 'node:fs';
+import { EMPTY_CLUSTER, podMeta, serviceMeta, type ClusterSnapshot, type PodObject, type ServiceObject } from './cluster-snapshot';
+
+const SERVICE_ACCOUNT_TOKEN = '/var/run/secrets/kubernetes.io/serviceaccount/token';
+/** How long start() waits for the first lists, so the first exchanges already carry their pods. */
+const FIRST_SYNC_MS = 5_000;
+const RETRY_MIN_MS = 1_000;
+const RETRY_MAX_MS = 30_000;
+/** Service churn can be cluster-wide: snapshots for it are coalesced. Pod changes go out at once. */
+const SERVICE_COALESCE_MS = 1_000;
+
+export interface MetadataStatus {
+  /** "kubernetes" once the API answered; "none" outside Kubernetes. */
+  source: 'kubernetes' | 'none';
+  /** Why there is no Kubernetes metadata, or where it comes from. */
+  detail: string;
+  node: string;
+  pods: number;
+  services: number;
+  /** Both lists have been read at least once. */
+  synced: boolean;
+  lastError: string | null;
+}
+
+/** Where the API is, or why there is none. */
+export type KubernetesAccess = { kind: 'in-cluster' } | { kind: 'kubeconfig'; file: string } | { kind: 'none'; reason: string };
+
+export function kubernetesAccess(env: NodeJS.ProcessEnv, tokenFile = SERVICE_ACCOUNT_TOKEN): KubernetesAccess {
+  if (env.HTTP_TRACER_KUBECONFIG) return { kind: 'kubeconfig', file: env.HTTP_TRACER_KUBECONFIG };
+  if (env.KUBERNETES_SERVICE_HOST && fs.existsSync(tokenFile)) return { kind: 'in-cluster' };
+  return { kind: 'none', reason: 'not in a Kubernetes pod (no service account token) and HTTP_TRACER_KUBECONFIG is not set' };
+}
+
+interface Watched {
+  list(): readonly unknown[];
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export class KubernetesWatch {
+  private readonly node: string;
+  private readonly onSnapshot: (s: ClusterSnapshot) => void;
+  private readonly say: (line: string) => void;
+  private readonly watches: Watched[] = [];
+  private readonly synced = new Set<string>();
+  private lastError: string | null = null;
+  private snapshot: ClusterSnapshot = EMPTY_CLUSTER;
+  private serviceTimer: NodeJS.Timeout | undefined;
+  private readonly retryTimers = new Set<NodeJS.Timeout>();
+  private readonly retryMs = new Map<string, number>();
+  private stopped = false;
+
+  private constructor(node: string, onSnapshot: (s: ClusterSnapshot) => void, say: (line: string) => void) {
+    this.node = node;
+    this.onSnapshot = onSnapshot;
+    this.say = say;
+  }
+
+  /** Lists and watches; resolves after the first lists (or FIRST_SYNC_MS). Never throws for an API that is down: it retries. */
+  static async start(access: Exclude<KubernetesAccess, { kind: 'none' }>, node: string, onSnapshot: (s: ClusterSnapshot) => void, say: (line: string) => void): Promise<KubernetesWatch> {
+    // Loaded only here: outside Kubernetes the agent does not pay for the client's start-up.
+    const k8s = await import('@kubernetes/client-node');
+    const config = new k8s.KubeConfig();
+    if (access.kind === 'in-cluster') config.loadFromCluster();
+    else config.loadFromFile(access.file);
+    const core = config.makeApiClient(k8s.CoreV1Api);
+    const watch = new KubernetesWatch(node, onSnapshot, say);
+    const fieldSelector = `spec.nodeName=${node}`;
+    const pods = new k8s.ListWatch<K8s.V1Pod>('/api/v1/pods', new k8s.Watch(config), watch.listed('pods', () => core.listPodForAllNamespaces({ fieldSelector }), () => watch.publish()), false, undefined, fieldSelector);
+    const services = new k8s.ListWatch<K8s.V1Service>('/api/v1/services', new k8s.Watch(config), watch.listed('services', () => core.listServiceForAllNamespaces(), () => watch.publishSoon()), false);
+    watch.follow('pods', pods, () => watch.publish());
+    watch.follow('services', services, () => watch.publishSoon());
+    // Not awaited: a list to an address that does not answer waits for the connection's own timeout.
+    void pods.start();
+    void services.start();
+    const deadline = Date.now() + FIRST_SYNC_MS;
+    while (watch.synced.size < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    if (watch.synced.size === 2) say(`kubernetes: watching ${watch.snapshot.pods.length} pods on node ${node} and ${watch.snapshot.services.length} services`);
+    else say(`kubernetes: the API has not answered yet (${watch.lastError ?? 'no answer'}); exchanges are named by process until it does`);
+    return watch;
+  }
+
+  status(): MetadataStatus {
+    return {
+      source: 'kubernetes',
+      detail: `pods on node ${this.node} and services, from the Kubernetes API`,
+      node: this.node,
+      pods: this.snapshot.pods.length,
+      services: this.snapshot.services.length,
+      synced: this.synced.size === 2,
+      lastError: this.lastError,
+    };
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.serviceTimer);
+    for (const t of this.retryTimers) clearTimeout(t);
+    await Promise.all(this.watches.map((w) => w.stop().catch(() => undefined)));
+  }
+
+  private follow(name: string, informer: Watched & { on(event: string, cb: (arg?: unknown) => void): void }, changed: () => void): void {
+    this.watches.push(informer);
+    for (const event of ['add', 'update', 'delete']) informer.on(event, changed);
+    informer.on('error', (e) => {
+      const message = `${name}: ${errorText(e)}`;
+      if (message !== this.lastError) this.say(`kubernetes: watch of ${message}; retrying`);
+      this.lastError = message;
+      if (this.stopped) return;
+      const retryMs = this.retryMs.get(name) ?? RETRY_MIN_MS;
+      const timer = setTimeout(() => {
+        this.retryTimers.delete(timer);
+        if (!this.stopped) void informer.start();
+      }, retryMs);
+      this.retryTimers.add(timer);
+      this.retryMs.set(name, Math.min(retryMs * 2, RETRY_MAX_MS));
+    });
+  }
+
+  /**
+   * The list function a ListWatch calls (at start and whenever its watch
+   * must start over): once the ListWatch has taken the list in (right after
+   * the promise settles), the list is the truth and a snapshot goes out.
+   */
+  private listed<T>(name: string, list: () => Promise<T>, changed: () => void): () => Promise<T> {
+    return () =>
+      list().then((result) => {
+        setImmediate(() => {
+          this.synced.add(name);
+          this.retryMs.set(name, RETRY_MIN_MS);
+          changed();
+        });
+        return result;
+      });
+  }
+
+  private publishSoon(): void {
+    this.serviceTimer ??= setTimeout(() => {
+      this.serviceTimer = undefined;
+      this.publish();
+    }, SERVICE_COALESCE_MS);
+  }
+
+  private publish(): void {
+    if (this.stopped) return;
+    const [pods, services] = this.watches;
+    this.snapshot = {
+      pods: pods.list().flatMap((p) => podMeta(p as PodObject) ?? []),
+      services: services.list().flatMap((s) => serviceMeta(s as ServiceObject) ?? []),
+    };
+    this.onSnapshot(this.snapshot);
+  }
+}
+
+function errorText(e: unknown): string {
+  const err = e as { statusCode?: number; code?: number | string; message?: string; body?: unknown } | undefined;
+  const status = err?.statusCode ?? err?.code;
+  const message = err?.message ?? String(e);
+  return status !== undefined ? `${status} ${message}`.slice(0, 300) : message.slice(0, 300);
+}
