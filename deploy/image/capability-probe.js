@@ -28,8 +28,10 @@ try {
   if (failed.length > 0) result.attachError = `${failed[0].target}: ${failed[0].error}`;
   tracer.stop().then(() => report());
 } catch (err) {
-  // The first line names the call and errno; the libbpf log tail follows.
-  result.loadError = String(err.message).split('\n')[0];
+  // The first line names the call and errno; the libbpf log tail follows (its first two lines name the step).
+  const lines = String(err.message).split('\n');
+  result.loadError = lines[0];
+  result.libbpf = lines.filter((l) => l.startsWith('libbpf:')).slice(0, 2).join(' | ');
   report();
 }
 
