@@ -62,6 +62,7 @@ export class KubernetesWatch {
   private serviceTimer: NodeJS.Timeout | undefined;
   private readonly retryTimers = new Set<NodeJS.Timeout>();
   private readonly retryMs = new Map<string, number>();
+  private readonly errors = new Map<string, string>();
   private stopped = false;
 
   private constructor(node: string, onSnapshot: (s: ClusterSnapshot) => void, say: (line: string) => void) {
@@ -118,7 +119,9 @@ export class KubernetesWatch {
     for (const event of ['add', 'update', 'delete']) informer.on(event, changed);
     informer.on('error', (e) => {
       const message = `${name}: ${errorText(e)}`;
-      if (message !== this.lastError) this.say(`kubernetes: watch of ${message}; retrying`);
+      // Said once per change of a watch's error, not at every retry.
+      if (message !== this.errors.get(name)) this.say(`kubernetes: watch of ${message}; retrying`);
+      this.errors.set(name, message);
       this.lastError = message;
       if (this.stopped) return;
       const retryMs = this.retryMs.get(name) ?? RETRY_MIN_MS;
@@ -142,6 +145,7 @@ export class KubernetesWatch {
         setImmediate(() => {
           this.synced.add(name);
           this.retryMs.set(name, RETRY_MIN_MS);
+          if (this.errors.delete(name)) this.say(`kubernetes: watch of ${name} works again`);
           changed();
         });
         return result;

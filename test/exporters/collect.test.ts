@@ -17,6 +17,7 @@ import { createExporter } from '../../src/exporters/prometheus';
 import type { RollupSeries } from '../../src/exporters/rollup';
 import { Engine } from '../../src/pipeline/engine';
 import { NO_HTTP_IDENTITY } from '../helpers/identity-labels';
+import { parseExposition, type Sample } from '../helpers/exposition';
 import { batchOf, encodeExchange } from '../helpers/records';
 
 const NOW = 1_800_000_000_000;
@@ -41,24 +42,6 @@ async function engineWith(t: Test, options: { durationBucketsSeconds?: number[] 
   engine.ingest(batchOf(...TRAFFIC), TRAFFIC.length);
   await engine.sync();
   return engine;
-}
-
-type Sample = { name: string; labels: Record<string, string>; value: number };
-
-/** The samples of a Prometheus text exposition (format 0.0.4). */
-function parseExposition(text: string): Sample[] {
-  const samples: Sample[] = [];
-  for (const line of text.split('\n')) {
-    if (line === '' || line.startsWith('#')) continue;
-    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
-    if (!m) throw new Error(`not a sample line: ${JSON.stringify(line)}`);
-    const labels: Record<string, string> = {};
-    for (const l of (m[2] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) {
-      labels[l[1]] = l[2].replace(/\\(.)/g, (_, c: string) => (c === 'n' ? '\n' : c));
-    }
-    samples.push({ name: m[1], labels, value: m[3] === '+Inf' ? Infinity : Number(m[3]) });
-  }
-  return samples;
 }
 
 /** A rollup series as the samples Prometheus would scrape for it. */
