@@ -2,14 +2,28 @@
  * GET /api/metrics: RED metrics over a window, overall, per service and per
  * route, as src/analytics/red.ts defines them (what counts as an error
  * included).
+ *
+ * In Kubernetes a service is its workload's name, which two namespaces may
+ * share: service rows and route rows are per namespace too (`namespace`, the
+ * k8s_namespace_name label; "" outside Kubernetes), and `namespace` filters
+ * on it exactly.
  */
 import { RED_METRIC, red, redPoints, redRows, type Red } from '../analytics/red';
 import type { HistogramSummary, LabelMatcher } from '../analytics/store';
+import type { WorkloadLabel } from '../metadata/workload';
 import type { StoreReader } from './sources';
+
+/** A namespace filter: at most this long, of these characters (Kubernetes names: lower-case letters, digits, "-"); "" is outside Kubernetes. */
+export const NAMESPACE_MAX_LENGTH = 253;
+export const NAMESPACE_PATTERN = '^[a-z0-9-]*$';
+
+/** The label a `namespace` filter or row field stands for; `filters` (the store's matchers) names it so. */
+const NAMESPACE_LABEL: WorkloadLabel = 'k8s_namespace_name';
 
 export interface MetricsQuery {
   window: string;
   service?: string;
+  namespace?: string;
   route?: string;
   method?: string;
   status_class?: '1xx' | '2xx' | '3xx' | '4xx' | '5xx' | 'none';
@@ -44,13 +58,19 @@ function redRow(r: Red): RedRow {
 export function apiMetrics(store: StoreReader, q: MetricsQuery, windowMs: number, nowMs: number = store.nowMs()) {
   const match: Record<string, LabelMatcher> = {};
   if (q.service !== undefined) match.service = q.service;
+  if (q.namespace !== undefined) match[NAMESPACE_LABEL] = q.namespace;
   if (q.route !== undefined) match.route = q.route;
   if (q.method !== undefined) match.method = q.method;
   if (q.side !== undefined) match.side = q.side;
   if (q.status_class !== undefined) match.status_code = { op: '=~', value: STATUS_PATTERN[q.status_class] };
+  // The namespace label goes out as `namespace`, after service and side.
   const grouped = (by: string[]) =>
     redRows(store, windowMs, by, match, nowMs)
-      .map((r) => ({ ...r.labels, ...redRow(r) }))
+      .map((r) => {
+        const { service, side, [NAMESPACE_LABEL]: namespace, ...rest } = r.labels;
+        const labels: Record<string, string> = { service, side, namespace, ...rest };
+        return { ...labels, ...redRow(r) };
+      })
       .sort((a, b) => b.requests - a.requests)
       .slice(0, q.limit);
   const total = redRows(store, windowMs, [], match, nowMs)[0];
@@ -67,14 +87,15 @@ export function apiMetrics(store: StoreReader, q: MetricsQuery, windowMs: number
     filters: match,
     totals: redRow(total ?? red(undefined, undefined)),
     status_classes: statusClasses,
-    services: grouped(['service', 'side']),
-    routes: grouped(['service', 'side', 'method', 'route']),
+    services: grouped(['service', 'side', NAMESPACE_LABEL]),
+    routes: grouped(['service', 'side', NAMESPACE_LABEL, 'method', 'route']),
   };
 }
 
 export interface SeriesQuery {
   window: string;
   service?: string;
+  namespace?: string;
   route?: string;
   side?: 'server' | 'client';
 }
@@ -96,6 +117,7 @@ export function seriesStepMs(store: StoreReader, windowMs: number): number {
 export function apiSeries(store: StoreReader, q: SeriesQuery, windowMs: number, nowMs: number) {
   const match: Record<string, LabelMatcher> = {};
   if (q.service !== undefined) match.service = q.service;
+  if (q.namespace !== undefined) match[NAMESPACE_LABEL] = q.namespace;
   if (q.route !== undefined) match.route = q.route;
   if (q.side !== undefined) match.side = q.side;
   const stepMs = seriesStepMs(store, windowMs);

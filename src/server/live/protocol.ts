@@ -1,7 +1,7 @@
 /**
  * Seed 000's WebSocket protocol, both ways.
  *
- *   client → agent   {type:"subscribe", query_id, window?, service?, route?, method?, side?}
+ *   client → agent   {type:"subscribe", query_id, window?, service?, namespace?, route?, method?, side?}
  *                    {type:"subscribe", query_id, stream:"exchanges"}
  *                    {type:"unsubscribe", query_id}
  *   agent → client   subscribed, unsubscribed, realtime_update {query_id, data},
@@ -14,11 +14,13 @@
  * serialized once, so a result sent to many costs one JSON.stringify.
  */
 import { formatDuration, parseDuration } from '../../analytics/duration';
-import type { MetricsQuery } from '../api-metrics';
+import { NAMESPACE_MAX_LENGTH, NAMESPACE_PATTERN, type MetricsQuery } from '../api-metrics';
 
 export type Subscription = { kind: 'metrics'; query: MetricsQuery; windowMs: number; key: string } | { kind: 'exchanges' };
 
 export type ClientCommand = { type: 'subscribe'; queryId: string; subscription: Subscription } | { type: 'unsubscribe'; queryId: string };
+
+const NAMESPACE = new RegExp(NAMESPACE_PATTERN);
 
 /** Routes per realtime_update, as before the scheduler (the REST API gives more). */
 const UPDATE_LIMIT = 20;
@@ -61,11 +63,19 @@ function parseSubscription(msg: Record<string, unknown>, windowProblem: (windowM
     if (typeof v !== 'string' || v.length > 512) return `${key}: a string of at most 512 characters is needed`;
     query[key] = v;
   }
+  if (msg.namespace !== undefined) {
+    // As GET /api/metrics takes it (routes/metrics.ts).
+    const v = msg.namespace;
+    if (typeof v !== 'string' || v.length > NAMESPACE_MAX_LENGTH || !NAMESPACE.test(v)) {
+      return `namespace: a Kubernetes namespace is needed (at most ${NAMESPACE_MAX_LENGTH} lower-case letters, digits and "-"; "" outside Kubernetes)`;
+    }
+    query.namespace = v;
+  }
   if (msg.side !== undefined) {
     if (msg.side !== 'server' && msg.side !== 'client') return 'side: "server" or "client"';
     query.side = msg.side;
   }
-  const key = `metrics ${JSON.stringify([windowMs, query.service, query.route, query.method, query.side])}`;
+  const key = `metrics ${JSON.stringify([windowMs, query.service, query.namespace, query.route, query.method, query.side])}`;
   return { kind: 'metrics', query, windowMs, key };
 }
 

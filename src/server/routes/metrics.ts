@@ -2,11 +2,13 @@
  * GET /api/metrics (RED over a window, overall, per service and per route)
  * and GET /api/series (RED over time, for charts): the queries are in
  * ../api-metrics.ts (the live hub runs them too). A window the store cannot
- * serve is the query's fault: 400 HT_ERR_QUERY naming `window`.
+ * serve is the query's fault: 400 HT_ERR_QUERY naming `window`. Filters as
+ * the schema states them (`namespace`: a Kubernetes namespace, "" for what
+ * runs outside Kubernetes); a bad one is a 400 naming it.
  */
 import type { FastifyPluginAsync, FastifyReply } from 'fastify';
 import { DURATION_PATTERN, parseDuration } from '../../analytics/duration';
-import { apiMetrics, apiSeries, type MetricsQuery, type SeriesQuery } from '../api-metrics';
+import { apiMetrics, apiSeries, NAMESPACE_MAX_LENGTH, NAMESPACE_PATTERN, type MetricsQuery, type SeriesQuery } from '../api-metrics';
 import { badRequest } from '../http-errors';
 import type { StoreReader } from '../sources';
 import { ERROR_RESPONSES, INTEGER, NUMBER, NUMBER_OR_NULL, object, querySchema, STRING } from './schemas';
@@ -18,17 +20,18 @@ export interface MetricsRouteOptions {
 const windowParam = (defaultWindow: string) => ({ type: 'string', pattern: DURATION_PATTERN, default: defaultWindow });
 const FILTERS = {
   service: { type: 'string', maxLength: 256 },
+  namespace: { type: 'string', maxLength: NAMESPACE_MAX_LENGTH, pattern: NAMESPACE_PATTERN },
   route: { type: 'string', maxLength: 512 },
   side: { type: 'string', enum: ['server', 'client'] },
 };
 
 const LATENCY = object({ mean: NUMBER_OR_NULL, p50: NUMBER_OR_NULL, p90: NUMBER_OR_NULL, p95: NUMBER_OR_NULL, p99: NUMBER_OR_NULL, max: NUMBER_OR_NULL });
 const RED = { requests: INTEGER, requests_per_second: NUMBER, errors: INTEGER, error_rate: NUMBER, latency_seconds: LATENCY };
-/** A group's labels (service, side; method, route for routes), then its RED; any other grouping label as a string. */
+/** A group's labels (service, side, namespace; method, route for routes), then its RED; any other grouping label as a string. */
 const RED_GROUP = {
   type: 'object',
-  required: Object.keys(RED),
-  properties: { service: STRING, side: STRING, method: STRING, route: STRING, ...RED },
+  required: ['service', 'side', 'namespace', ...Object.keys(RED)],
+  properties: { service: STRING, side: STRING, namespace: STRING, method: STRING, route: STRING, ...RED },
   additionalProperties: STRING,
 };
 const LABEL_MATCHER = { anyOf: [STRING, object({ op: STRING, value: STRING })] };
