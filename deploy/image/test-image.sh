@@ -27,7 +27,7 @@ runtime_packages=$(sed -n 's/^RUN .*apt-get install -y --no-install-recommends \
 packages=$(echo libstdc++6 $runtime_packages | tr ' ' ',')
 
 # The Debian mirror the machine's apt sources name (deb822 or one-line format).
-mirror=$(grep -rhoE '(URIs:|^deb) +https?://[^ ]+/debian/?( |$)' /etc/apt/sources.list /etc/apt/sources.list.d/ 2>/dev/null | head -n 1 | awk '{print $2}' || true)
+mirror=$(grep -hoE '(URIs:|^deb) +https?://[^ ]+/debian/?( |$)' /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources 2>/dev/null | head -n 1 | awk '{print $2}' || true)
 mirror=${mirror:-http://deb.debian.org/debian}
 
 debootstrap_args=(--variant=minbase "--include=$packages" bookworm)
