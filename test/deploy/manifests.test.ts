@@ -131,7 +131,7 @@ t.test('the DaemonSet: every node, host PID, no privilege beyond the listed capa
     allowPrivilegeEscalation: false,
     readOnlyRootFilesystem: true,
     runAsUser: 0,
-    capabilities: { drop: ['ALL'], add: ['BPF', 'PERFMON', 'SYS_RESOURCE', 'SYS_PTRACE', 'DAC_READ_SEARCH'] },
+    capabilities: { drop: ['ALL'], add: ['BPF', 'PERFMON'] },
     seccompProfile: { type: 'Localhost', localhostProfile: 'ebpf-http-tracer.json' },
   });
   t.equal(pod.securityContext, undefined, 'nothing at pod level that would widen the container\'s');
@@ -140,7 +140,7 @@ t.test('the DaemonSet: every node, host PID, no privilege beyond the listed capa
     { name: 'HTTP_TRACER_DATA_DIR', value: '/var/lib/ebpf-http-tracer' },
     { name: 'HTTP_TRACER_API_TOKEN', valueFrom: { secretKeyRef: { name: 'ebpf-http-tracer-api-token', key: 'token', optional: true } } },
   ]);
-  t.same(container.resources, { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '512Mi' } }, 'no CPU limit');
+  t.same(container.resources, { requests: { cpu: '100m', memory: '192Mi' }, limits: { memory: '512Mi' } }, 'no CPU limit');
   for (const probe of [container.livenessProbe, container.readinessProbe]) t.same(probe.httpGet, { path: '/api/health', port: 'http' });
   t.same(pod.volumes, [
     { name: 'config', configMap: { name: 'ebpf-http-tracer-config' } },
