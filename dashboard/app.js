@@ -3,10 +3,13 @@
 // (textContent), never as HTML. When the agent has an API token, the page
 // asks for it once and keeps it for this tab (sessionStorage): REST calls
 // send it as Authorization, the WebSocket as the subprotocol bearer.<token>
-// (a browser cannot set headers on a WebSocket).
+// (a browser cannot set headers on a WebSocket). In Kubernetes a namespace
+// selector joins the service one; the live tail's events carry no namespace,
+// so the tail shows every namespace's exchanges.
 'use strict';
 
-const state = { window: '5m', service: '', route: '', charts: {}, tail: [], ws: undefined };
+// namespace: null for all; "" for what runs outside Kubernetes; else a Kubernetes namespace.
+const state = { window: '5m', service: '', namespace: null, route: '', charts: {}, tail: [], ws: undefined };
 const $ = (id) => document.getElementById(id);
 
 function text(tag, value, className) {
@@ -70,17 +73,26 @@ async function request(path, init = {}) {
 const getJson = (path) => request(path);
 const postJson = (path, body) => request(path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
 
-function query(extra = {}) {
-  const q = new URLSearchParams({ window: state.window, ...extra });
-  if (state.service) q.set('service', state.service);
-  if (state.route) q.set('route', state.route);
-  return q.toString();
+/** The filters chosen, as /api/metrics, /api/series and a live subscription take them. */
+function filters() {
+  const f = {};
+  if (state.service) f.service = state.service;
+  if (state.namespace !== null) f.namespace = state.namespace;
+  if (state.route) f.route = state.route;
+  return f;
 }
+
+function query(extra = {}) {
+  return new URLSearchParams({ window: state.window, ...extra, ...filters() }).toString();
+}
+
+// In Kubernetes a service is its workload's name, which two namespaces may share.
+const serviceName = (row) => (row.namespace ? `${row.service} (${row.namespace})` : row.service);
 
 function routeRows(routes) {
   return routes.map((r) => ({
     route: r,
-    cells: [r.service, r.method, r.route, rate(r.requests_per_second), pct(r.error_rate), ms(r.latency_seconds.p50), ms(r.latency_seconds.p95), ms(r.latency_seconds.p99)],
+    cells: [serviceName(r), r.method, r.route, rate(r.requests_per_second), pct(r.error_rate), ms(r.latency_seconds.p50), ms(r.latency_seconds.p95), ms(r.latency_seconds.p99)],
     classes: [, , , , r.error_rate > 0.05 ? 'err' : ''],
   }));
 }
@@ -103,15 +115,40 @@ function showMetrics(m) {
   table($('top-routes'), ROUTE_HEADERS, routeRows(m.routes.slice(0, 10)), pick);
   const slow = [...m.routes].filter((r) => r.latency_seconds.p95 !== null).sort((a, b) => b.latency_seconds.p95 - a.latency_seconds.p95);
   table($('slow-routes'), ROUTE_HEADERS, routeRows(slow.slice(0, 10)), pick);
+  addServices(m.services);
+}
+
+/** Services and namespaces seen so far join the selectors (option text, never HTML). */
+function addServices(services) {
   const select = $('service');
   const known = new Set([...select.options].map((o) => o.value));
-  for (const s of m.services) {
-    if (!known.has(s.service)) {
-      const o = text('option', s.service);
-      o.value = s.service;
+  const namespaces = $('namespace');
+  const knownNamespaces = new Set([...namespaces.options].map((o) => o.value));
+  for (const s of services) {
+    const namespace = s.namespace || '';
+    const value = JSON.stringify([s.service, namespace]);
+    if (!known.has(value)) {
+      const o = text('option', serviceName(s));
+      o.value = value;
       select.append(o);
-      known.add(s.service);
+      known.add(value);
     }
+    if (!knownNamespaces.has(namespace)) {
+      const o = text('option', namespace || 'outside Kubernetes');
+      o.value = namespace;
+      namespaces.append(o);
+      knownNamespaces.add(namespace);
+    }
+  }
+  // Only "all" and "outside Kubernetes": nothing to choose.
+  $('namespace-filter').hidden = ![...knownNamespaces].some((n) => n !== '*' && n !== '');
+  showServiceOptions();
+}
+
+/** With a namespace chosen, the service selector offers that namespace's services only. */
+function showServiceOptions() {
+  for (const o of $('service').options) {
+    o.hidden = o.value !== '' && state.namespace !== null && JSON.parse(o.value)[1] !== state.namespace;
   }
 }
 
@@ -127,10 +164,7 @@ function chart(id, series, values) {
 }
 
 async function refreshSeries() {
-  const q = new URLSearchParams({ window: state.window });
-  if (state.service) q.set('service', state.service);
-  if (state.route) q.set('route', state.route);
-  const s = await getJson(`/api/series?${q}`);
+  const s = await getJson(`/api/series?${query()}`);
   const t = s.points.map((p) => p.t);
   chart('chart-rate', [{ label: 'req/s', stroke: '#58a6ff' }], [t, s.points.map((p) => p.requests_per_second)]);
   chart('chart-errors', [{ label: 'error rate %', stroke: '#f85149' }], [t, s.points.map((p) => 100 * p.error_rate)]);
@@ -282,10 +316,7 @@ function showTail() {
 function subscribe() {
   const ws = state.ws;
   if (!ws || ws.readyState !== WebSocket.OPEN) return;
-  const q = { type: 'subscribe', query_id: 'overview', window: state.window };
-  if (state.service) q.service = state.service;
-  if (state.route) q.route = state.route;
-  ws.send(JSON.stringify(q));
+  ws.send(JSON.stringify({ type: 'subscribe', query_id: 'overview', window: state.window, ...filters() }));
 }
 
 function connect() {
@@ -355,8 +386,23 @@ for (const b of document.querySelectorAll('#windows button')) {
   });
 }
 $('service').addEventListener('change', (e) => {
-  state.service = e.target.value;
+  const [service, namespace] = e.target.value ? JSON.parse(e.target.value) : ['', null];
+  state.service = service;
+  // A service is one namespace's: choosing it chooses its namespace too (when there are namespaces to choose).
+  if (service && !$('namespace-filter').hidden) {
+    state.namespace = namespace;
+    $('namespace').value = namespace;
+    showServiceOptions();
+  }
   state.route = '';
+  refresh();
+});
+$('namespace').addEventListener('change', (e) => {
+  state.namespace = e.target.value === '*' ? null : e.target.value;
+  state.service = '';
+  state.route = '';
+  $('service').value = '';
+  showServiceOptions();
   refresh();
 });
 $('tail-filter').addEventListener('input', showTail);

@@ -6,36 +6,13 @@
  */
 import t, { type Test } from 'tap';
 import { engineReaders } from '../../src/agent/readers';
-import type { DeltaCell } from '../../src/analytics/cells';
-import { Distribution } from '../../src/analytics/distribution';
-import { DEFAULT_DURATION_BUCKETS_SECONDS, seriesKey } from '../../src/analytics/families';
-import { WORKLOAD_LABELS } from '../../src/metadata/workload';
 import { Engine } from '../../src/pipeline/engine';
 import { buildApp } from '../../src/server/app';
-import { NO_HTTP_IDENTITY } from '../helpers/identity-labels';
 import { connect, startLive, NOW } from '../helpers/live';
-
-const NS = WORKLOAD_LABELS.indexOf('k8s_namespace_name');
-/** Every cell's bucket: 20 s before NOW, complete in every window. */
-const BUCKET_MS = NOW - (NOW % 10_000) - 20_000;
-
-/** One duration cell: `seconds` observations of a series of service/namespace (namespace "" outside Kubernetes). */
-function durations(service: string, namespace: string, route: string, status: string, seconds: number[]): DeltaCell {
-  const identity = [...NO_HTTP_IDENTITY];
-  identity[NS] = namespace;
-  const labels = [service, 'server', '8080', 'GET', route, status, status[0] === '5' ? '5xx' : '', ...identity];
-  const d = new Distribution();
-  for (const s of seconds) d.record(s);
-  return { family: 'http_request_duration_seconds', labels, key: seriesKey(labels), bucketMs: BUCKET_MS, value: seconds.length, dist: d.toData(), bounds: [seconds.length, ...new Array(DEFAULT_DURATION_BUCKETS_SECONDS.length).fill(0)] };
-}
+import { namespacedCells } from './namespaced-cells';
 
 /** shop/api: 4 exchanges (1 a 500) on /cart; billing/api: 2 on /invoices; worker:9000 outside Kubernetes: 1. */
-const CELLS = (): DeltaCell[] => [
-  durations('api', 'shop', '/cart', '200', [0.01, 0.02, 0.03]),
-  durations('api', 'shop', '/cart', '500', [0.04]),
-  durations('api', 'billing', '/invoices', '200', [0.005, 0.006]),
-  durations('worker:9000', '', '/jobs', '200', [0.1]),
-];
+const CELLS = () => namespacedCells(NOW);
 
 async function setup(t: Test) {
   const engine = await Engine.start({ workerThreads: 1, clockOffsetMs: 0, now: () => NOW, publishIntervalMs: 60_000 });
