@@ -47,6 +47,8 @@ t.test('the dashboard shows live traffic, safely', { skip: kernelSkipReason() },
   await page.waitForFunction(() => document.querySelectorAll('.uplot canvas').length >= 3, undefined, { timeout: 10_000 });
   t.ok((await page.locator('.uplot canvas').count()) >= 3, 'three charts drawn');
   t.ok((await page.locator('#top-routes tr').count()) > 1, 'top routes listed');
+  t.equal(await page.isHidden('#namespace-filter'), true, 'outside Kubernetes: no namespace selector');
+  t.ok((await page.locator('#service option').count()) > 1, 'services to choose from');
 
   const oneMinute = page.waitForResponse((r) => r.url().includes('/api/metrics?') && r.url().includes('window=1m'));
   await page.click('#windows button[data-window="1m"]');
