@@ -81,8 +81,8 @@ export class KubernetesWatch {
     const core = config.makeApiClient(k8s.CoreV1Api);
     const watch = new KubernetesWatch(node, onSnapshot, say);
     const fieldSelector = `spec.nodeName=${node}`;
-    const pods = new k8s.ListWatch<K8s.V1Pod>('/api/v1/pods', new k8s.Watch(config), watch.listed('pods', () => core.listPodForAllNamespaces({ fieldSelector }), () => watch.publish()), false, undefined, fieldSelector);
-    const services = new k8s.ListWatch<K8s.V1Service>('/api/v1/services', new k8s.Watch(config), watch.listed('services', () => core.listServiceForAllNamespaces(), () => watch.publishSoon()), false);
+    const pods = new k8s.ListWatch<K8s.V1Pod>('/api/v1/pods', new k8s.Watch(config), watch.listed('pods', () => core.listPodForAllNamespaces({ fieldSelector })), false, undefined, fieldSelector);
+    const services = new k8s.ListWatch<K8s.V1Service>('/api/v1/services', new k8s.Watch(config), watch.listed('services', () => core.listServiceForAllNamespaces()), false);
     watch.follow('pods', pods, () => watch.publish());
     watch.follow('services', services, () => watch.publishSoon());
     // Not awaited: a list to an address that does not answer waits for the connection's own timeout.
@@ -137,16 +137,17 @@ export class KubernetesWatch {
   /**
    * The list function a ListWatch calls (at start and whenever its watch
    * must start over): once the ListWatch has taken the list in (right after
-   * the promise settles), the list is the truth and a snapshot goes out.
+   * the promise settles), the list is the truth and a snapshot goes out at
+   * once (also for Services: a list is rare, and the first one is awaited).
    */
-  private listed<T>(name: string, list: () => Promise<T>, changed: () => void): () => Promise<T> {
+  private listed<T>(name: string, list: () => Promise<T>): () => Promise<T> {
     return () =>
       list().then((result) => {
         setImmediate(() => {
           this.synced.add(name);
           this.retryMs.set(name, RETRY_MIN_MS);
           if (this.errors.delete(name)) this.say(`kubernetes: watch of ${name} works again`);
-          changed();
+          this.publish();
         });
         return result;
       });

@@ -21,6 +21,11 @@ export function parseExposition(text: string): Sample[] {
   return samples;
 }
 
+/** The sum of the values of samplesWith(samples, name, labels). */
+export function sumOf(samples: readonly Sample[], name: string, labels: Record<string, string>): number {
+  return samplesWith(samples, name, labels).reduce((n, s) => n + s.value, 0);
+}
+
 /** The samples named `name` whose labels include every given pair. */
 export function samplesWith(samples: readonly Sample[], name: string, labels: Record<string, string>): Sample[] {
   return samples.filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v));

@@ -13,6 +13,7 @@ import path from 'node:path';
 import t from 'tap';
 import { DATABASE_FILE } from '../../src/storage/database';
 import { buildTestImage, capabilityNames, missingContainerTools, mountOptions, podman, podmanRunOptions, procStatus, readDaemonSet } from '../helpers/container';
+import { parseExposition, sumOf } from '../helpers/exposition';
 import { freePort, kernelSkipReason, nodeClient, nodeServer, stopChild, until, type PlannedRequest } from '../helpers/kernel';
 
 const REQUESTS = 40;
@@ -33,27 +34,6 @@ async function getJson<T>(url: string): Promise<T> {
   const res = await fetch(url);
   if (!res.ok) throw new Error(`${url}: ${res.status}`);
   return (await res.json()) as T;
-}
-
-interface Sample {
-  labels: Record<string, string>;
-  value: number;
-}
-
-/** The samples of one metric in a Prometheus text exposition. */
-function samples(exposition: string, name: string): Sample[] {
-  return exposition
-    .split('\n')
-    .filter((l) => l.startsWith(`${name}{`))
-    .map((l) => ({
-      labels: Object.fromEntries([...l.slice(0, l.lastIndexOf('}')).matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1], m[2]])),
-      value: Number(l.slice(l.lastIndexOf(' ') + 1)),
-    }));
-}
-
-/** The sum of the samples whose labels include every given pair. */
-function sum(all: Sample[], labels: Record<string, string>): number {
-  return all.filter((s) => Object.entries(labels).every(([k, v]) => s.labels[k] === v)).reduce((n, s) => n + s.value, 0);
 }
 
 // On a cold root filesystem cache (deploy/image/test-image.sh) a debootstrap runs first, a
@@ -142,14 +122,14 @@ t.test('the image runs with the DaemonSet privileges and counts host traffic exa
   const requests = await until(
     `/metrics to count ${REQUESTS} exchanges on port ${port}, both sides`,
     async () => {
-      const all = samples(await (await fetch(`${api}/metrics`)).text(), 'http_requests_total');
-      return sum(all, { side: 'server', server_port: port }) >= REQUESTS && sum(all, { side: 'client', server_port: port }) >= REQUESTS ? all : undefined;
+      const all = parseExposition(await (await fetch(`${api}/metrics`)).text());
+      return sumOf(all, 'http_requests_total', { side: 'server', server_port: port }) >= REQUESTS && sumOf(all, 'http_requests_total', { side: 'client', server_port: port }) >= REQUESTS ? all : undefined;
     },
     30_000,
   );
-  t.equal(sum(requests, { side: 'server', server_port: port }), REQUESTS, '/metrics: the server side, exactly');
-  t.equal(sum(requests, { side: 'client', server_port: port }), REQUESTS, '/metrics: the client side, exactly');
-  const services = [...new Set(requests.filter((s) => s.labels.side === 'server' && s.labels.server_port === port).map((s) => s.labels.service))];
+  t.equal(sumOf(requests, 'http_requests_total', { side: 'server', server_port: port }), REQUESTS, '/metrics: the server side, exactly');
+  t.equal(sumOf(requests, 'http_requests_total', { side: 'client', server_port: port }), REQUESTS, '/metrics: the client side, exactly');
+  const services = [...new Set(requests.filter((s) => s.name === 'http_requests_total' && s.labels.side === 'server' && s.labels.server_port === port).map((s) => s.labels.service))];
   t.equal(services.length, 1, `one service answers on port ${port}: ${services.join(', ')}`);
 
   const m = await until(

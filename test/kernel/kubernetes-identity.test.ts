@@ -12,7 +12,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
 import { cgroup2Mount } from '../../src/metadata/cgroup-paths';
-import { parseExposition, samplesWith } from '../helpers/exposition';
+import { parseExposition, samplesWith, sumOf } from '../helpers/exposition';
 import { fakeKubeApi } from '../helpers/fake-kube-api';
 import { agentProcess, FIXTURES, freePort, kernelSkipReason, stopChild, until, waitForPort } from '../helpers/kernel';
 
@@ -118,10 +118,9 @@ t.test('exchanges carry the namespace, pod, container and owner of their cgroup;
     k8s_statefulset_name: 'frontend',
     server_address: 'checkout.shop',
   };
-  const count = (samples: ReturnType<typeof parseExposition>, name: string, labels: Record<string, string>) => samplesWith(samples, name, labels).reduce((n, s) => n + s.value, 0);
   let samples = await until('12 exchanges on each side', async () => {
     const s = await scrape();
-    return count(s, 'http_server_request_duration_seconds_count', { server_port: String(port) }) === 12 && count(s, 'http_client_request_duration_seconds_count', { server_port: String(port) }) === 12 ? s : undefined;
+    return sumOf(s, 'http_server_request_duration_seconds_count', { server_port: String(port) }) === 12 && sumOf(s, 'http_client_request_duration_seconds_count', { server_port: String(port) }) === 12 ? s : undefined;
   }, 15_000);
   const server12 = samplesWith(samples, 'http_server_request_duration_seconds_count', { server_port: String(port) });
   t.equal(server12.length, 1, 'one server series');
@@ -129,7 +128,7 @@ t.test('exchanges carry the namespace, pod, container and owner of their cgroup;
   const client12 = samplesWith(samples, 'http_client_request_duration_seconds_count', { server_port: String(port) });
   t.equal(client12.length, 1, 'one client series');
   t.same(client12[0].labels, { ...clientLabels, server_port: String(port), http_request_method: 'GET', http_route: '/hello', http_response_status_code: '200', url_scheme: 'http' }, "the client side: its pod's labels and the Service it called");
-  t.equal(count(samples, 'http_requests_total', { service: 'checkout', side: 'server', k8s_namespace_name: 'shop', k8s_pod_name: 'checkout-7f9c6d5b8-abcde', k8s_deployment_name: 'checkout' }), 12, "the seed's family carries the same k8s labels");
+  t.equal(sumOf(samples, 'http_requests_total', { service: 'checkout', side: 'server', k8s_namespace_name: 'shop', k8s_pod_name: 'checkout-7f9c6d5b8-abcde', k8s_deployment_name: 'checkout' }), 12, "the seed's family carries the same k8s labels");
 
   // The server's pod leaves the watch: its exchanges are the process's again.
   api.deletePod('shop', 'checkout-7f9c6d5b8-abcde');
@@ -137,10 +136,10 @@ t.test('exchanges carry the namespace, pod, container and owner of their cgroup;
   t.same(await runClient(mount, port, 5), new Array(5).fill(200));
   samples = await until('5 more exchanges on each side', async () => {
     const s = await scrape();
-    return count(s, 'http_server_request_duration_seconds_count', { server_port: String(port) }) === 17 && count(s, 'http_client_request_duration_seconds_count', { server_port: String(port) }) === 17 ? s : undefined;
+    return sumOf(s, 'http_server_request_duration_seconds_count', { server_port: String(port) }) === 17 && sumOf(s, 'http_client_request_duration_seconds_count', { server_port: String(port) }) === 17 ? s : undefined;
   }, 15_000);
-  t.equal(count(samples, 'http_server_request_duration_seconds_count', serverLabels), 12, 'the deleted pod keeps what it had, and gets no more');
+  t.equal(sumOf(samples, 'http_server_request_duration_seconds_count', serverLabels), 12, 'the deleted pod keeps what it had, and gets no more');
   const after = samplesWith(samples, 'http_server_request_duration_seconds_count', { service_name: `node:${port}` });
   t.same(after.map((s) => [s.value, s.labels.k8s_namespace_name, s.labels.k8s_pod_name]), [[5, undefined, undefined]], 'named by its process now, with no k8s labels');
-  t.equal(count(samples, 'http_client_request_duration_seconds_count', clientLabels), 17, 'the client pod is still known');
+  t.equal(sumOf(samples, 'http_client_request_duration_seconds_count', clientLabels), 17, 'the client pod is still known');
 });
