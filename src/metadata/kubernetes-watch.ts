@@ -20,7 +20,12 @@ const SERVICE_ACCOUNT_TOKEN = '/var/run/secrets/kubernetes.io/serviceaccount/tok
 const FIRST_SYNC_MS = 5_000;
 const RETRY_MIN_MS = 1_000;
 const RETRY_MAX_MS = 30_000;
-/** Service churn can be cluster-wide: snapshots for it are coalesced. Pod changes go out at once. */
+/**
+ * Changes are coalesced into one snapshot: the pods' within a turn of the
+ * event loop (a list's items arrive as one add each), the Services' within a
+ * second (their churn is cluster-wide).
+ */
+const POD_COALESCE_MS = 0;
 const SERVICE_COALESCE_MS = 1_000;
 
 export interface MetadataStatus {
@@ -59,7 +64,8 @@ export class KubernetesWatch {
   private readonly synced = new Set<string>();
   private lastError: string | null = null;
   private snapshot: ClusterSnapshot = EMPTY_CLUSTER;
-  private serviceTimer: NodeJS.Timeout | undefined;
+  private publishTimer: NodeJS.Timeout | undefined;
+  private publishAt = Infinity;
   private readonly retryTimers = new Set<NodeJS.Timeout>();
   private readonly retryMs = new Map<string, number>();
   private readonly errors = new Map<string, string>();
@@ -83,8 +89,8 @@ export class KubernetesWatch {
     const fieldSelector = `spec.nodeName=${node}`;
     const pods = new k8s.ListWatch<K8s.V1Pod>('/api/v1/pods', new k8s.Watch(config), watch.listed('pods', () => core.listPodForAllNamespaces({ fieldSelector })), false, undefined, fieldSelector);
     const services = new k8s.ListWatch<K8s.V1Service>('/api/v1/services', new k8s.Watch(config), watch.listed('services', () => core.listServiceForAllNamespaces()), false);
-    watch.follow('pods', pods, () => watch.publish());
-    watch.follow('services', services, () => watch.publishSoon());
+    watch.follow('pods', pods, () => watch.publishWithin(POD_COALESCE_MS));
+    watch.follow('services', services, () => watch.publishWithin(SERVICE_COALESCE_MS));
     // Not awaited: a list to an address that does not answer waits for the connection's own timeout.
     void pods.start();
     void services.start();
@@ -109,7 +115,7 @@ export class KubernetesWatch {
 
   async stop(): Promise<void> {
     this.stopped = true;
-    clearTimeout(this.serviceTimer);
+    clearTimeout(this.publishTimer);
     for (const t of this.retryTimers) clearTimeout(t);
     await Promise.all(this.watches.map((w) => w.stop().catch(() => undefined)));
   }
@@ -153,14 +159,19 @@ export class KubernetesWatch {
       });
   }
 
-  private publishSoon(): void {
-    this.serviceTimer ??= setTimeout(() => {
-      this.serviceTimer = undefined;
-      this.publish();
-    }, SERVICE_COALESCE_MS);
+  /** A snapshot within `ms`, with every change until then (an earlier one already planned stands). */
+  private publishWithin(ms: number): void {
+    const at = Date.now() + ms;
+    if (at >= this.publishAt) return;
+    clearTimeout(this.publishTimer);
+    this.publishAt = at;
+    this.publishTimer = setTimeout(() => this.publish(), ms);
   }
 
   private publish(): void {
+    clearTimeout(this.publishTimer);
+    this.publishTimer = undefined;
+    this.publishAt = Infinity;
     if (this.stopped) return;
     const [pods, services] = this.watches;
     this.snapshot = {

@@ -69,10 +69,14 @@ export class WorkloadResolver {
     return w;
   }
 
-  /** The peer's name ("api.shop"), or "" when unknown. `v4`: ipv4 key or -1; `text()`: the address as text, asked only for IPv6. */
-  peerName(v4: number, text: () => string): string {
-    if (v4 >= 0) return this.peersV4.get(v4) ?? '';
-    return this.peersText.size > 0 ? (this.peersText.get(text()) ?? '') : '';
+  /** The name ("api.shop") of an IPv4 peer (ipv4Key), or "" when unknown. */
+  peerNameV4(v4: number): string {
+    return this.peersV4.get(v4) ?? '';
+  }
+
+  /** The name of an IPv6 peer, by its address as formatAddress writes it, or "". */
+  peerNameText(address: string): string {
+    return this.peersText.get(address) ?? '';
   }
 
   private resolve(cgroupId: string, tgid: number): Workload {

@@ -131,7 +131,11 @@ export class Enricher {
     const method = methodIndex(bytes, headStart, headEnd);
     const route = this.routes.route(bytes, headStart, headEnd, method < METHODS.length ? headStart + METHODS[method].length + 1 : -1);
     const w = this.workloads;
-    const peer = side === 'client' && w !== undefined && w.hasPeers ? w.peerName(c.peerIpv4, () => c.peerAddress) : '';
+    let peer = '';
+    if (side === 'client' && w !== undefined && w.hasPeers) {
+      const v4 = c.peerIpv4;
+      peer = v4 >= 0 ? w.peerNameV4(v4) : w.peerNameText(c.peerAddress);
+    }
     return this.identity(c, c.comm, c.tgid, side, port, peer, route, method, status, outcomeOf(c.flags));
   }
 

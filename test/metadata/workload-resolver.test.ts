@@ -127,10 +127,10 @@ t.test('peer names: Services by ClusterIP, pods by their workload; IPv4-mapped a
   t.equal(r.hasPeers, false);
   r.setCluster(CLUSTER);
   t.equal(r.hasPeers, true);
-  t.equal(r.peerName(ipv4Key('10.96.0.20'), () => ''), 'payments.shop');
-  t.equal(r.peerName(ipv4Key('10.1.0.7'), () => ''), 'checkout.shop');
-  t.equal(r.peerName(ipv4Key('10.1.0.8'), () => ''), '');
-  t.equal(r.peerName(-1, () => 'fd00:96::14'), 'payments.shop');
+  t.equal(r.peerNameV4(ipv4Key('10.96.0.20')), 'payments.shop');
+  t.equal(r.peerNameV4(ipv4Key('10.1.0.7')), 'checkout.shop');
+  t.equal(r.peerNameV4(ipv4Key('10.1.0.8')), '');
+  t.equal(r.peerNameText('fd00:96::14'), 'payments.shop');
   t.equal(ipv4Key('::ffff:10.96.0.20'), ipv4Key('10.96.0.20'));
   t.equal(ipv4Key('10.1.0.256'), -1);
   t.equal(ipv4Key('fd00::1'), -1);
