@@ -17,7 +17,7 @@ export async function startMetadata(env: NodeJS.ProcessEnv, toShards: (s: Cluste
   const access = kubernetesAccess(env);
   const node = nodeName(env);
   if (access.kind === 'none') {
-    say(`metadata: ${access.reason}; services are named by container, systemd unit or process`);
+    say(`metadata: ${access.reason}; services named by container, systemd unit or process`);
     const status: MetadataStatus = { source: 'none', detail: access.reason, node, pods: 0, services: 0, synced: false, lastError: null };
     return { status: () => status, shutdown: async () => undefined };
   }

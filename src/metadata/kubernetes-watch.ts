@@ -47,7 +47,7 @@ export type KubernetesAccess = { kind: 'in-cluster' } | { kind: 'kubeconfig'; fi
 export function kubernetesAccess(env: NodeJS.ProcessEnv, tokenFile = SERVICE_ACCOUNT_TOKEN): KubernetesAccess {
   if (env.HTTP_TRACER_KUBECONFIG) return { kind: 'kubeconfig', file: env.HTTP_TRACER_KUBECONFIG };
   if (env.KUBERNETES_SERVICE_HOST && fs.existsSync(tokenFile)) return { kind: 'in-cluster' };
-  return { kind: 'none', reason: 'not in a Kubernetes pod (no service account token) and HTTP_TRACER_KUBECONFIG is not set' };
+  return { kind: 'none', reason: 'no Kubernetes (no service account token, HTTP_TRACER_KUBECONFIG not set)' };
 }
 
 interface Watched {
