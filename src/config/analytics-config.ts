@@ -26,7 +26,7 @@ import path from 'node:path';
 import { formatDuration, parseDuration } from '../analytics/duration';
 import { MAX_DURATION_BUCKETS } from '../analytics/families';
 import { compileRedactPatterns } from '../capture/redact';
-import type { EngineOptions } from '../pipeline/engine-options';
+import { AUTO, type EngineOptions } from '../pipeline/engine-options';
 import { DEFAULT_HTTP_LIMITS } from './http-limits';
 import { DEFAULT_LIVE, type LiveOptions } from './live-options';
 import { readApiToken, readRegularFile } from './api-token';
@@ -156,7 +156,7 @@ const FILE_KEYS: Record<string, string> = {
 function engineOptions(a: Record<string, unknown>, at: (key: string) => string): AnalyticsOptions {
   const options: AnalyticsOptions = {};
   if (a.buffer_size !== undefined) options.bufferSize = integer(at('buffer_size'), a.buffer_size);
-  if (a.worker_threads !== undefined) options.workerThreads = integer(at('worker_threads'), a.worker_threads);
+  if (a.worker_threads !== undefined) options.workerThreads = workerThreads(at('worker_threads'), a.worker_threads);
   if (a.flush_interval_seconds !== undefined) options.flushIntervalMs = integer(at('flush_interval_seconds'), a.flush_interval_seconds, FLUSH_SECONDS.min, FLUSH_SECONDS.max, ' seconds') * 1000;
   if (a.window_sizes !== undefined) options.windowSizesMs = strings(at('window_sizes'), a.window_sizes).map((w, i) => duration(at(`window_sizes[${i}]`), w));
   if (a.retention_hours !== undefined) {
@@ -299,7 +299,12 @@ export function loadAnalyticsOptions(file: string | undefined, env: NodeJS.Proce
   if ((v = text('HTTP_TRACER_ANALYTICS_ENABLE_DASHBOARD')) !== undefined) server.enableDashboard = flag('HTTP_TRACER_ANALYTICS_ENABLE_DASHBOARD', v);
   if ((v = text('HTTP_TRACER_HTTP_MAX_CONNECTIONS')) !== undefined) server.maxConnections = wholeNumber('HTTP_TRACER_HTTP_MAX_CONNECTIONS', v, 1, 100_000);
   if ((v = text('HTTP_TRACER_ANALYTICS_BUFFER_SIZE')) !== undefined) options.bufferSize = wholeNumber((sources.bufferSize = 'HTTP_TRACER_ANALYTICS_BUFFER_SIZE'), v, 0, Number.MAX_SAFE_INTEGER);
-  if ((v = text('HTTP_TRACER_ANALYTICS_WORKER_THREADS')) !== undefined) options.workerThreads = wholeNumber((sources.workerThreads = 'HTTP_TRACER_ANALYTICS_WORKER_THREADS'), v, 0, Number.MAX_SAFE_INTEGER);
+  if ((v = text('HTTP_TRACER_ANALYTICS_WORKER_THREADS')) !== undefined) {
+    const where = (sources.workerThreads = 'HTTP_TRACER_ANALYTICS_WORKER_THREADS');
+    if (v.trim() === AUTO) options.workerThreads = AUTO;
+    else if (!/^\d+$/.test(v)) fail(where, v, `must be a whole number${WORKER_THREADS_HINT}`);
+    else options.workerThreads = wholeNumber(where, v, 0, Number.MAX_SAFE_INTEGER);
+  }
   if ((v = text('HTTP_TRACER_ANALYTICS_FLUSH_INTERVAL_SECONDS')) !== undefined) {
     options.flushIntervalMs = wholeNumber((sources.flushIntervalMs = 'HTTP_TRACER_ANALYTICS_FLUSH_INTERVAL_SECONDS'), v, FLUSH_SECONDS.min, FLUSH_SECONDS.max, ' seconds') * 1000;
   }
@@ -334,6 +339,16 @@ export function loadAnalyticsOptions(file: string | undefined, env: NodeJS.Proce
     data.dir = dataDir((data.source = '--data-dir'), cli.dataDir === '' ? cli.dataDir : path.resolve(cli.dataDir));
   }
   return { options, sources, server, security, live, enableAnalytics, alerting, data, forwarding };
+}
+
+/** What worker_threads takes, said in every message about it (the default included). */
+const WORKER_THREADS_HINT = ', or "auto" (the default: one fewer than the cores, from 1 to 4)';
+
+/** worker_threads: an integer (the engine checks its range), or "auto". */
+function workerThreads(where: string, v: unknown): number | typeof AUTO {
+  if (v === AUTO) return AUTO;
+  if (typeof v !== 'number' || !Number.isInteger(v)) fail(where, v, `must be an integer${WORKER_THREADS_HINT}`);
+  return v as number;
 }
 
 function address(where: string, v: unknown): string {

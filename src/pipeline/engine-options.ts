@@ -7,12 +7,16 @@ import { DEFAULT_DURATION_BUCKETS_SECONDS, familiesFor, MAX_DURATION_BUCKETS, ty
 import { FoldPlan } from '../analytics/fold-plan';
 import { RoutePattern } from '../analytics/route';
 import { DEFAULT_SERIES_LIMITS, type SeriesBudgetLimits } from '../analytics/series-budget';
+import { availableParallelism } from 'node:os';
 import { compileRedactPatterns } from '../capture/redact';
 import { ascendingBounds, fail as failAt, integerIn, strings as stringsAt } from '../config/validate';
 
 export interface EngineOptions {
-  /** Shards, each a worker thread. Default 4 (the seed's). */
-  workerThreads?: number;
+  /**
+   * Shards, each a worker thread, or "auto" (the default): min(4, cores − 1), at least 1 — what the
+   * node can give while the main thread keeps a core (autoWorkerThreads). An explicit number wins.
+   */
+  workerThreads?: number | typeof AUTO;
   /** Records queued per shard before batches are dropped (and counted). Default 10 000. */
   bufferSize?: number;
   /** How often the store expires old buckets and idle series. Default 10 s. */
@@ -50,10 +54,24 @@ export interface EngineOptions {
   now?: () => number;
 }
 
-export type ResolvedEngineOptions = Required<Omit<EngineOptions, 'enabledMetrics' | 'seriesLimits'>> & {
+export type ResolvedEngineOptions = Required<Omit<EngineOptions, 'enabledMetrics' | 'seriesLimits' | 'workerThreads'>> & {
+  workerThreads: number;
   enabledFamilies: string[];
   seriesLimits: Required<SeriesBudgetLimits>;
 };
+
+/** worker_threads' default: size the shards to the node. */
+export const AUTO = 'auto';
+
+/**
+ * The shards "auto" means: one fewer than the cores this process may use
+ * (the main thread decodes batches and serves the port), at least 1, at most
+ * 4 (the seed's value; past it the store on the main thread is the limit).
+ * On 2 cores, 4 workers ran slower than 1 or 2 (issue 13).
+ */
+export function autoWorkerThreads(cores: number = availableParallelism()): number {
+  return Math.max(1, Math.min(4, Math.floor(cores) - 1));
+}
 
 /** flush_interval_seconds' default: store expiry and alert evaluation. */
 export const DEFAULT_FLUSH_INTERVAL_MS = 10_000;
@@ -103,7 +121,7 @@ export function resolveEngineOptions(options: EngineOptions, families: readonly 
   const limits = { ...DEFAULT_SERIES_LIMITS, ...options.seriesLimits };
   if (typeof options.clockOffsetMs !== 'number' || !Number.isFinite(options.clockOffsetMs)) fail('clockOffsetMs', options.clockOffsetMs, 'must be a finite number');
   return {
-    workerThreads: integer('workerThreads', options.workerThreads ?? 4, 1, 64),
+    workerThreads: options.workerThreads === undefined || options.workerThreads === AUTO ? autoWorkerThreads() : integer('workerThreads', options.workerThreads, 1, 64),
     bufferSize: integer('bufferSize', options.bufferSize ?? 10_000, 1, 10_000_000),
     flushIntervalMs: integer('flushIntervalMs', options.flushIntervalMs ?? DEFAULT_FLUSH_INTERVAL_MS, 100, 3_600_000),
     publishIntervalMs: integer('publishIntervalMs', options.publishIntervalMs ?? 1000, 10, 60_000),
