@@ -76,9 +76,13 @@ export interface ExportedMetric {
   accepts(series: Series): boolean;
   /**
    * The series' exported labels, made on first use and kept while the series
-   * lives (a WeakMap): frozen, shared by every scrape and every rollup. Read only.
+   * lives (a WeakMap): frozen, shared by every rollup. Read only.
    */
   labelsOf(series: Series): Readonly<Record<string, string>>;
+  /** The same labels made anew, not kept: for a caller that keeps its own form of them (exposition.ts keeps their text). The caller's. */
+  makeLabels(series: Series): Record<string, string>;
+  /** Every label name a series of this metric can carry (a series carries those with a value). */
+  readonly labelNames: readonly string[];
 }
 
 export const OTEL_DURATION_NAMES = { server: 'http_server_request_duration_seconds', client: 'http_client_request_duration_seconds' } as const;
@@ -127,6 +131,14 @@ function labelCache(make: (series: Series) => Record<string, string>): (series: 
 
 function seedMetric(family: MetricFamily): ExportedMetric {
   const names = family.labels.map((l) => SEED_LABEL[l] ?? l);
+  const makeLabels = (series: Series): Record<string, string> => {
+    const labels: Record<string, string> = {};
+    for (let i = 0; i < names.length; i++) {
+      const value = series.labels[i];
+      if (!absent(family.labels[i], value)) labels[names[i]] = escapeControl(value);
+    }
+    return labels;
+  };
   return {
     name: family.name,
     help: family.help,
@@ -134,14 +146,9 @@ function seedMetric(family: MetricFamily): ExportedMetric {
     family,
     bounds: Object.freeze(family.boundaries ?? []),
     accepts: () => true,
-    labelsOf: labelCache((series) => {
-      const labels: Record<string, string> = {};
-      for (let i = 0; i < names.length; i++) {
-        const value = series.labels[i];
-        if (!absent(family.labels[i], value)) labels[names[i]] = escapeControl(value);
-      }
-      return labels;
-    }),
+    labelsOf: labelCache(makeLabels),
+    makeLabels,
+    labelNames: Object.freeze(names),
   };
 }
 
@@ -150,6 +157,18 @@ function otelDurationMetric(family: MetricFamily, side: 'server' | 'client'): Ex
   const sideAt = index('side');
   const statusAt = index('status_code');
   const errorAt = index('error_type');
+  const names = family.labels.map((store) => (store in OTEL_LABEL ? OTEL_LABEL[store] : store));
+  const makeLabels = (series: Series): Record<string, string> => {
+    const labels: Record<string, string> = {};
+    for (let i = 0; i < names.length; i++) {
+      const store = family.labels[i];
+      const value = i === errorAt ? otelErrorType(series.labels[i], series.labels[statusAt]) : series.labels[i];
+      const name = names[i];
+      if (name !== undefined && value !== undefined && !absent(store, value)) labels[name] = escapeControl(value);
+    }
+    labels.url_scheme = 'http';
+    return labels;
+  };
   return {
     name: OTEL_DURATION_NAMES[side],
     help: `Duration of HTTP ${side} requests (OpenTelemetry semantic conventions; ${side === 'server' ? 'from the first request byte read to the last response byte written' : 'from the first request byte written to the last response byte read'}).`,
@@ -157,17 +176,9 @@ function otelDurationMetric(family: MetricFamily, side: 'server' | 'client'): Ex
     family,
     bounds: Object.freeze(family.boundaries ?? []),
     accepts: (series) => series.labels[sideAt] === side,
-    labelsOf: labelCache((series) => {
-      const labels: Record<string, string> = {};
-      for (let i = 0; i < family.labels.length; i++) {
-        const store = family.labels[i];
-        const value = i === errorAt ? otelErrorType(series.labels[i], series.labels[statusAt]) : series.labels[i];
-        const name = store in OTEL_LABEL ? OTEL_LABEL[store] : store;
-        if (name !== undefined && value !== undefined && !absent(store, value)) labels[name] = escapeControl(value);
-      }
-      labels.url_scheme = 'http';
-      return labels;
-    }),
+    labelsOf: labelCache(makeLabels),
+    makeLabels,
+    labelNames: Object.freeze([...names.filter((n): n is string => n !== undefined), 'url_scheme']),
   };
 }
 

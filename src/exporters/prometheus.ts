@@ -14,13 +14,14 @@ import path from 'node:path';
 import { collectDefaultMetrics, Registry, type MetricObjectWithValues, type MetricValue, type MetricValueWithName } from 'prom-client';
 import type { TargetStats } from '../alerting/types';
 import type { ForwardTargetStats } from './forwarder';
-import { redRows } from '../analytics/red';
+import { redRows, type RedGroup } from '../analytics/red';
 import type { CaptureStats } from '../capture/capture';
 import { packageRoot } from '../package-root';
 import type { EngineStats } from '../pipeline/engine';
 import { escapeControl } from '../server/safe-text';
 import type { HealthSource, StoreReader } from '../server/sources';
 import { collectMetric } from './collect';
+import { MetricExposition, preRenderable } from './exposition';
 import { exportedMetrics, PERCENTILE_NAMES, type ExportedMetric } from './naming';
 import type { RollupSeries } from './rollup';
 
@@ -85,14 +86,14 @@ function storeMetric(store: StoreReader, metric: ExportedMetric): ScrapeTimeMetr
   });
 }
 
-/** The seed's percentile gauges, per service and side, over a window: RED's latency (src/analytics/red.ts). This node's only: never forwarded. */
-function percentileMetric(store: StoreReader, q: 'p50' | 'p95' | 'p99', windowMs: number): ScrapeTimeMetric {
+/** The seed's percentile gauges, per service and side, over a window: RED's latency (src/analytics/red.ts), read once per scrape for the three. This node's only: never forwarded. */
+function percentileMetric(rows: () => RedGroup[], q: 'p50' | 'p95' | 'p99', windowMs: number): ScrapeTimeMetric {
   return new ScrapeTimeMetric(
     PERCENTILE_NAMES[q],
     `The ${q.slice(1)}th percentile of HTTP exchange duration over the last ${windowMs / 60_000} minutes on this node, within 1 % (quantiles cannot be summed across nodes: aggregate the histograms).`,
     'gauge',
     () =>
-      redRows(store, windowMs, ['service', 'side']).map((r) => ({
+      rows().map((r) => ({
         labels: { service: escapeControl(r.labels.service), side: r.labels.side },
         value: r.latencySeconds[q],
       })),
@@ -129,13 +130,6 @@ export function createExporter(sources: ExporterSources, options: ExporterOption
   const { store, health } = sources;
   const percentileWindowMs = options.percentileWindowMs ?? 300_000;
   const registry = new Registry();
-  // The duration histogram goes out once, under its OpenTelemetry names; the seed's
-  // name carries the percentile gauges (as the seed's example shows).
-  for (const metric of exportedMetrics(store.families)) registry.registerMetric(storeMetric(store, metric) as never);
-  if (store.families.has('http_request_duration_seconds')) {
-    for (const q of ['p50', 'p95', 'p99'] as const) registry.registerMetric(percentileMetric(store, q, percentileWindowMs) as never);
-  }
-
   let lastScrapeSeconds = 0;
   // Each source is read once per scrape, the snapshot shared by the metrics that read it
   // (the capture's read sums the kernel's per-CPU counters).
@@ -145,6 +139,22 @@ export function createExporter(sources: ExporterSources, options: ExporterOption
     resets.push(() => (snapshot = undefined));
     return () => (snapshot ??= { value: read() }).value;
   };
+
+  // The store's metrics stay registered (the Registry lists and can render every metric),
+  // but scrape() writes them with their pre-rendered label text (exposition.ts).
+  const preRendered = new Map<object, MetricExposition>();
+  // The duration histogram goes out once, under its OpenTelemetry names; the seed's
+  // name carries the percentile gauges (as the seed's example shows).
+  for (const metric of exportedMetrics(store.families)) {
+    const registered = storeMetric(store, metric);
+    registry.registerMetric(registered as never);
+    if (preRenderable(metric)) preRendered.set(registered, new MetricExposition(metric));
+  }
+  if (store.families.has('http_request_duration_seconds')) {
+    const rows = perScrape(() => redRows(store, percentileWindowMs, ['service', 'side']));
+    for (const q of ['p50', 'p95', 'p99'] as const) registry.registerMetric(percentileMetric(rows, q, percentileWindowMs) as never);
+  }
+
   const stats: () => EngineStats = perScrape(() => health.engineStats());
   const capture: () => CaptureStats | undefined = perScrape(() => health.captureStats?.());
   const own = (name: string, help: string, type: Type, values: () => Value[]): void => registry.registerMetric(new ScrapeTimeMetric(name, help, type, values) as never);
@@ -234,9 +244,37 @@ export function createExporter(sources: ExporterSources, options: ExporterOption
     async scrape(): Promise<string> {
       const start = process.hrtime.bigint();
       for (const reset of resets) reset();
-      const text = await registry.metrics();
+      const text = await exposition(registry, preRendered, store);
       lastScrapeSeconds = Number(process.hrtime.bigint() - start) / 1e9;
       return text;
     },
   };
+}
+
+/**
+ * What registry.metrics() returns, every metric in the Registry's order, with
+ * the store's written by their MetricExposition: all blocks as pieces of one
+ * array joined once (the text is copied once, not per line and again per block).
+ */
+async function exposition(registry: Registry, preRendered: ReadonlyMap<object, MetricExposition>, store: StoreReader): Promise<string> {
+  const out: string[] = [];
+  const pending: Promise<void>[] = [];
+  try {
+    for (const metric of registry.getMetricsAsArray()) {
+      if (out.length > 0) out.push('\n\n');
+      const pre = preRendered.get(metric);
+      if (pre) pre.write(store, out);
+      else {
+        // The Registry's own rendering, started in order as registry.metrics() starts it.
+        const at = out.push('') - 1;
+        pending.push(registry.getSingleMetricAsString((metric as { name: string }).name).then((text) => void (out[at] = text)));
+      }
+    }
+  } catch (e) {
+    await Promise.allSettled(pending); // none left unhandled
+    throw e;
+  }
+  await Promise.all(pending);
+  out.push('\n');
+  return out.join('');
 }
