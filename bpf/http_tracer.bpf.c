@@ -296,11 +296,20 @@ int exit_parse(struct sys_exit_ctx *ctx)
 	return io_exit(ctx);
 }
 
+/* Calls that moved no bytes and failed for a reason that ends nothing
+ * (EAGAIN on a non-blocking socket, EOF, EINTR) need no framing: they stop
+ * here, before the tail call and the connection lookup. */
+static __always_inline int moved_or_failed(__s64 ret)
+{
+	return ret > 0 || ret == -ECONNRESET || ret == -EPIPE || ret == -ETIMEDOUT;
+}
+
 #define EXIT_PROGRAM(syscall, name)                           \
 	SEC("tracepoint/syscalls/" #syscall)                  \
 	int name(struct sys_exit_ctx *ctx)                    \
 	{                                                     \
-		bpf_tail_call(ctx, &ht_exit_parsers, 0);      \
+		if (moved_or_failed(ctx->ret))                \
+			bpf_tail_call(ctx, &ht_exit_parsers, 0); \
 		return 0;                                     \
 	}
 

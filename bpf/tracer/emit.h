@@ -1,7 +1,10 @@
 #pragma once
 
-/* Ring-buffer bytes one exchange takes: its 8-byte header and the record, 8-aligned. */
+/* Ring-buffer bytes one exchange takes at most: its 8-byte header and the record, 8-aligned. */
 #define RECORD_SLOT_BYTES (8 + sizeof(struct ht_exchange) + cfg_head_bytes)
+/* Head capacities of the shorter records (bytes, multiples of 8). */
+#define HEAD_CLASS_SMALL 64
+#define HEAD_CLASS_MEDIUM 128
 
 static __always_inline struct head_key deep_head_key(struct conn *c, __u8 seq)
 {
@@ -83,13 +86,28 @@ static __noinline int emit_oldest(struct conn *c, __u64 end_ns, __u64 response_b
 		c->interim_bytes = 0;
 	}
 	c->emitted = 1;
-	e = bpf_ringbuf_reserve(&ht_events, sizeof(*e) + cfg_head_bytes, 0);
+	/* The record is as long as its head needs, in a few size classes (the
+	 * reservation size must be a constant): most heads are short, and every
+	 * byte reserved is a cache line the next record and the consumer miss on.
+	 * The decoder steps by e->size. */
+	__u32 head_len = head ? r->head_len : 0;
+	__u32 capacity;
+	if (head_len <= HEAD_CLASS_SMALL && cfg_head_bytes > HEAD_CLASS_SMALL) {
+		e = bpf_ringbuf_reserve(&ht_events, sizeof(*e) + HEAD_CLASS_SMALL, 0);
+		capacity = HEAD_CLASS_SMALL;
+	} else if (head_len <= HEAD_CLASS_MEDIUM && cfg_head_bytes > HEAD_CLASS_MEDIUM) {
+		e = bpf_ringbuf_reserve(&ht_events, sizeof(*e) + HEAD_CLASS_MEDIUM, 0);
+		capacity = HEAD_CLASS_MEDIUM;
+	} else {
+		e = bpf_ringbuf_reserve(&ht_events, sizeof(*e) + cfg_head_bytes, 0);
+		capacity = cfg_head_bytes;
+	}
 	if (!e) {
 		count(HT_LOST_RINGBUF_FULL);
 		goto pop;
 	}
 	e->type = HT_RECORD_EXCHANGE;
-	e->size = sizeof(*e) + cfg_head_bytes;
+	e->size = sizeof(*e) + capacity;
 	e->direction = c->role;
 	e->family = c->ep.family;
 	e->flags = flags;
@@ -97,7 +115,7 @@ static __noinline int emit_oldest(struct conn *c, __u64 end_ns, __u64 response_b
 	e->tgid = c->tgid;
 	e->fd = c->fd;
 	e->status = c->status;
-	e->head_len = head ? r->head_len : 0;
+	e->head_len = head_len;
 	e->cgroup_id = c->cgroup_id;
 	e->start_monotime_ns = r->start_ns;
 	e->end_monotime_ns = end_ns;
@@ -110,8 +128,10 @@ static __noinline int emit_oldest(struct conn *c, __u64 end_ns, __u64 response_b
 	e->abi_version = HT_ABI_VERSION;
 	__builtin_memset(e->_pad, 0, sizeof(e->_pad));
 	__builtin_memcpy(e->comm, c->comm, sizeof(e->comm));
-	if (head)
-		bpf_probe_read_kernel(e->head, cfg_head_bytes, head);
+	/* Only the valid bytes: what follows them in the record is never read. */
+	__u64 copy = clamp_len((head_len + 7) & ~7U, capacity);
+	if (copy)
+		bpf_probe_read_kernel(e->head, copy, head);
 
 	count(HT_COUNT_EXCHANGES);
 	if (flags & HT_FLAG_ABORTED)

@@ -39,18 +39,6 @@ static __always_inline __u8 lower(__u8 b)
 	return (b >= 'A' && b <= 'Z') ? b | 0x20 : b;
 }
 
-/* min(n, max) in a form the verifier can bound as a helper's size argument:
- * without the barrier clang compares a 32-bit copy and passes the 64-bit one. */
-static __always_inline __u64 clamp_len(__u64 n, __u64 max)
-{
-	if (n > max)
-		n = max;
-	asm volatile("" : "+r"(n));
-	if (n > max)
-		n = 0;
-	return n;
-}
-
 /* Makes [pos, pos + want) readable from the window when the chunk has it. */
 static __always_inline int window_at(struct feed_ctx *x, __u32 want)
 {
@@ -350,6 +338,15 @@ static __always_inline int line_bytes_before(struct feed_ctx *x, __u32 end, __u6
 {
 	__u64 chunk[2] = {};
 
+	/* Usually still in the window the line was scanned through: no copy. */
+	if (end >= 16 && end - 16 >= x->win_base && end <= x->win_base + x->win_len) {
+		__u32 off = (end - 16 - x->win_base) & (SCAN_WINDOW - 1);
+		if (off <= SCAN_WINDOW - 16) {
+			__builtin_memcpy(w0, &x->win->bytes[off], 8);
+			__builtin_memcpy(w1, &x->win->bytes[off + 8], 8);
+			return 0;
+		}
+	}
 	if (end >= 16) {
 		if (bpf_probe_read_user(chunk, 16, (void *)(x->ubuf + end - 16)) < 0)
 			return -1;

@@ -136,6 +136,18 @@ struct conn {
 	struct scan_window windows[2];
 };
 
+/* min(n, max) in a form the verifier can bound as a helper's size argument:
+ * without the barrier clang compares a 32-bit copy and passes the 64-bit one. */
+static __always_inline __u64 clamp_len(__u64 n, __u64 max)
+{
+	if (n > max)
+		n = max;
+	asm volatile("" : "+r"(n));
+	if (n > max)
+		n = 0;
+	return n;
+}
+
 static __always_inline __u64 conn_key(__u32 tgid, __u32 fd)
 {
 	return (__u64)tgid << 32 | fd;
