@@ -70,9 +70,11 @@ function namesOf(bits: number): ExchangeFlagName[] {
 }
 
 export class ExchangeCursor {
-  private readonly view: DataView;
+  /** The batch, for consumers that read fields in place (view.get…(offset + ExchangeOffsets.x)) in their own loop. */
+  readonly view: DataView;
   private readonly bytes: Buffer;
-  private offset = -1;
+  /** Where the current record starts in the batch (-1 before the first next()). */
+  offset = -1;
   private nextOffset = 0;
   readonly problems: BatchProblems = { truncatedBytes: 0, unknownRecords: 0 };
 

@@ -103,7 +103,7 @@ export class DeltaTable {
             if (cell.value !== 0) out.push({ family: family.name, labels: s.labels, key, bucketMs, value: cell.value });
             cell.value = 0;
           } else {
-            if (cell.values.count > 0) out.push({ family: family.name, labels: s.labels, key, bucketMs, value: cell.values.count, dist: cell.values.toData(), bounds: Array.from(cell.bounds) });
+            if (cell.count > 0) out.push({ family: family.name, labels: s.labels, key, bucketMs, value: cell.count, dist: cell.toData(), bounds: cell.boundCounts() });
             cell.reset();
           }
         }
@@ -167,8 +167,7 @@ export class IdentitySeries {
   observe(group: ExchangeGroup, values: Float64Array, count: number): void {
     const s = this.cell(group);
     if (!s) return;
-    const cell = s.cell as HistogramCell;
-    for (let i = 0; i < count; i++) cell.observe(values[i]);
+    (s.cell as HistogramCell).observeAll(values, count);
   }
 
   private cell(group: ExchangeGroup): SeriesCell | null {

@@ -232,7 +232,8 @@ export class Enricher {
 export class BatchGroups {
   readonly groups: ExchangeGroup[] = [];
   count = 0;
-  private batch = 0;
+  /** Bumped by begin(): an identity's group is this batch's while its groupBatch matches. */
+  batch = 0;
 
   begin(): void {
     this.count = 0;
@@ -241,25 +242,32 @@ export class BatchGroups {
 
   add(identity: Identity, bucketMs: number, durationSeconds: number, requestBytes: number, responseBytes: number, newConnection: boolean): void {
     let g = identity.group;
-    if (identity.groupBatch !== this.batch || g === undefined || g.bucketMs !== bucketMs) {
-      if (this.count === this.groups.length) this.groups.push(emptyGroup());
-      g = this.groups[this.count++];
-      g.identity = identity;
-      g.bucketMs = bucketMs;
-      g.count = g.requestBytes = g.responseBytes = g.newConnections = 0;
-      identity.group = g;
-      identity.groupBatch = this.batch;
-    }
+    if (identity.groupBatch !== this.batch || g === undefined || g.bucketMs !== bucketMs) g = this.open(identity, bucketMs);
     const k = g.count++;
-    if (k === g.durationsSeconds.length) {
-      g.durationsSeconds = grown(g.durationsSeconds);
-      g.responseSizes = grown(g.responseSizes);
-    }
+    if (k === g.durationsSeconds.length) this.grow(g);
     g.durationsSeconds[k] = durationSeconds;
     g.responseSizes[k] = responseBytes;
     g.requestBytes += requestBytes;
     g.responseBytes += responseBytes;
     if (newConnection) g.newConnections++;
+  }
+
+  /** A new group for the identity's exchanges in this bucket, from the pool; the identity points at it. */
+  open(identity: Identity, bucketMs: number): ExchangeGroup {
+    if (this.count === this.groups.length) this.groups.push(emptyGroup());
+    const g = this.groups[this.count++];
+    g.identity = identity;
+    g.bucketMs = bucketMs;
+    g.count = g.requestBytes = g.responseBytes = g.newConnections = 0;
+    identity.group = g;
+    identity.groupBatch = this.batch;
+    return g;
+  }
+
+  /** Doubles the group's per-exchange arrays (they are kept, pool and all, batch after batch). */
+  grow(g: ExchangeGroup): void {
+    g.durationsSeconds = grown(g.durationsSeconds);
+    g.responseSizes = grown(g.responseSizes);
   }
 }
 
