@@ -47,6 +47,8 @@ export interface Identity {
   readonly cgroupId: string;
   /** The same id as a number: an identity found again for a record of another cgroup (a reused pid) is made anew. */
   readonly cgroupNumber: number;
+  /** The tgid as a number (pid's value). */
+  readonly tgid: number;
   /** The shard's cache of this identity's cells in its current bucket (valid while epoch matches). */
   epoch: number;
   readonly cells: (SeriesCell | null | undefined)[];
@@ -99,6 +101,8 @@ function outcomeOf(flags: number): number {
   return 4;
 }
 
+const RECENT_BITS = 12;
+
 /** Builds events from records, interning identities. One per shard. */
 export class Enricher {
   private readonly routes: RouteCache;
@@ -109,6 +113,10 @@ export class Enricher {
   private readonly services = new Map<string, string>();
   private readonly workloads: WorkloadResolver | undefined;
   private identityCount = 0;
+  /** A direct-mapped cache over the tree: identity, and the code and port key it was found by. */
+  private readonly recent: (Identity | undefined)[] = new Array(1 << RECENT_BITS).fill(undefined);
+  private readonly recentCodes = new Int32Array(1 << RECENT_BITS);
+  private readonly recentPorts = new Int32Array(1 << RECENT_BITS);
   /** Identities are a cache over bounded label values; past this many the tree is rebuilt. */
   private readonly maxIdentities: number;
 
@@ -136,12 +144,37 @@ export class Enricher {
       const v4 = c.peerIpv4;
       peer = v4 >= 0 ? w.peerNameV4(v4) : w.peerNameText(c.peerAddress);
     }
-    return this.identity(c, c.comm, c.tgid, side, port, peer, route, method, status, outcomeOf(c.flags));
+    const comm = c.comm;
+    const tgid = c.tgid;
+    const outcome = outcomeOf(c.flags);
+    // The recent identities, direct-mapped: one slot read and a few compares instead of the tree's six lookups.
+    const portKey = side === 'server' ? port : port + 65536;
+    const code = (method * 1000 + status) * OUTCOMES.length + outcome;
+    const slot = Math.imul(tgid ^ Math.imul(portKey, 0x9e3779b1) ^ Math.imul(code, 0x85ebca6b) ^ this.routes.hash, 0x27d4eb2d) >>> (32 - RECENT_BITS);
+    const recent = this.recent[slot];
+    if (
+      recent !== undefined &&
+      this.recentCodes[slot] === code &&
+      this.recentPorts[slot] === portKey &&
+      recent.tgid === tgid &&
+      recent.route === route &&
+      recent.processName === comm &&
+      recent.serverAddress === peer &&
+      recent.cgroupNumber === c.cgroupIdNumber
+    ) {
+      return recent;
+    }
+    const id = this.identity(c, comm, tgid, side, port, peer, route, method, status, outcome);
+    this.recent[slot] = id;
+    this.recentCodes[slot] = code;
+    this.recentPorts[slot] = portKey;
+    return id;
   }
 
   /** Forgets every identity: the workloads they carry may have changed (the cluster's pods did). */
   forgetIdentities(): void {
     this.tree.clear();
+    this.recent.fill(undefined);
     this.identityCount = 0;
   }
 
@@ -216,6 +249,7 @@ export class Enricher {
       processName: comm,
       cgroupId,
       cgroupNumber,
+      tgid,
       epoch: -1,
       cells: [],
       group: undefined,

@@ -111,8 +111,8 @@ export class RouteCache {
     return route;
   }
 
-  /** Results of the last scan: the shape's hash, and where the path ended. */
-  private hash = 0;
+  /** Results of the last scan: the shape's hash (also a hint for callers' own caches: stale when route() returned before scanning), and where the path ended. */
+  hash = 0;
   private pathEnd = 0;
 
   /**
