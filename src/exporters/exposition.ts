@@ -53,42 +53,136 @@ export function preRenderable(metric: ExportedMetric): boolean {
   return metric.type !== 'histogram' || !metric.labelNames.includes('le');
 }
 
+const LATIN1_ONLY = /^[\x00-\xff]*$/;
+const OPEN_BRACE = 0x7b;
+const DIGIT_0 = 0x30;
+/** The longest text valueText gives ("-1.2345678901234567e-308"), with room to spare. */
+const VALUE_BYTES = 25;
+
+/**
+ * The exposition's text as Latin-1 bytes (one byte per character: every
+ * character of captured text is U+0000–U+00FF) in one buffer, made into a
+ * string once; a text with a character past U+00FF is kept as a string
+ * piece instead, and the pieces joined (rare: the text is copied once more).
+ * The buffer is the writer's alone and dropped with it (nothing is kept
+ * between scrapes); the string is the caller's.
+ */
+export class TextWriter {
+  private buf: Buffer;
+  private at = 0;
+  private runStart = 0;
+  /** The text so far, when some of it is not Latin-1. */
+  private pieces: string[] | undefined;
+
+  /** sizeHintBytes: what the text is expected to take (the previous scrape's length). */
+  constructor(sizeHintBytes: number) {
+    this.buf = Buffer.allocUnsafe(Math.max(sizeHintBytes, 64 * 1024));
+  }
+
+  private room(bytes: number): void {
+    if (this.at + bytes <= this.buf.length) return;
+    const grown = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.at + bytes));
+    this.buf.copy(grown, 0, 0, this.at);
+    this.buf = grown;
+  }
+
+  /** Latin-1 bytes made by latin1(). */
+  bytes(b: Uint8Array): void {
+    this.room(b.length);
+    this.buf.set(b, this.at);
+    this.at += b.length;
+  }
+
+  text(s: string): void {
+    if (LATIN1_ONLY.test(s)) {
+      this.room(s.length);
+      this.at += this.buf.write(s, this.at, 'latin1');
+      return;
+    }
+    (this.pieces ??= []).push(this.buf.toString('latin1', this.runStart, this.at), s);
+    this.runStart = this.at;
+  }
+
+  /** A value as valueText writes it; an integer's digits without a string. */
+  value(v: number): void {
+    this.room(VALUE_BYTES);
+    const buf = this.buf;
+    if (v >= 0 && v <= Number.MAX_SAFE_INTEGER && Number.isInteger(v)) {
+      if (v < 10) {
+        buf[this.at++] = DIGIT_0 + v; // -0 too: "0"
+        return;
+      }
+      let digits = 1;
+      for (let x = v; x >= 10; x = Math.floor(x / 10)) digits++;
+      const end = this.at + digits;
+      for (let x = v, i = end; x > 0; x = Math.floor(x / 10)) buf[--i] = DIGIT_0 + (x % 10);
+      this.at = end;
+      return;
+    }
+    this.at += buf.write(valueText(v), this.at, 'latin1');
+  }
+
+  /** Replaces the byte `back` bytes before the end (a label text's leading comma by a brace). */
+  patch(back: number, byte: number): void {
+    this.buf[this.at - back] = byte;
+  }
+
+  /** The text written. The writer is done with. */
+  finish(): string {
+    if (!this.pieces) return this.buf.toString('latin1', 0, this.at);
+    this.pieces.push(this.buf.toString('latin1', this.runStart, this.at));
+    return this.pieces.join('');
+  }
+}
+
+/** Latin-1 bytes of a text, or the text itself when it has a character past U+00FF. */
+const latin1 = (s: string): Buffer | string => (LATIN1_ONLY.test(s) ? Buffer.from(s, 'latin1') : s);
+
 /** One exported metric's block, written from the store's series at each scrape. */
 export class MetricExposition {
   readonly metric: ExportedMetric;
-  private readonly header: string;
+  private readonly header: Buffer | string;
   /** Counters: the name on the sample lines, escaped as prom-client's default name is. */
   private readonly lineName: string;
   /** Histograms: "\n<name>_bucket{le=\"<bound>\"" per bound, then +Inf. */
-  private readonly bucketHeads: readonly string[];
-  private readonly sumHead: string;
-  private readonly countHead: string;
-  /** Counters: the line's head up to its value. Histograms: [bucket tail, sum and count tail]. */
-  private readonly rendered = new WeakMap<Series, string | readonly [string, string]>();
+  private readonly bucketHeads: readonly Buffer[];
+  private readonly sumHead: Buffer;
+  private readonly countHead: Buffer;
+  /**
+   * Per series: a counter's "\n<name>{labels} ", a histogram's ",labels} "
+   * (its sum and count lines write it with "{" for ","), "} " when it has
+   * no labels. A string when not Latin-1.
+   */
+  private readonly rendered = new WeakMap<Series, Buffer | string>();
 
   constructor(metric: ExportedMetric) {
     if (!preRenderable(metric)) throw new Error(`exposition: ${metric.name} has a label named "le"`);
     this.metric = metric;
     const name = escapeString(metric.name);
-    this.header = flat('# HELP ', name, ' ', escapeString(metric.help), '\n# TYPE ', name, ' ', metric.type);
+    this.header = latin1(flat('# HELP ', name, ' ', escapeString(metric.help), '\n# TYPE ', name, ' ', metric.type));
     this.lineName = name;
     // A histogram's lines are named as storeMetric (prometheus.ts) names them: unescaped.
-    this.bucketHeads = [...metric.bounds, '+Inf'].map((bound) => flat('\n', metric.name, '_bucket{le="', `${bound}`, '"'));
-    this.sumHead = flat('\n', metric.name, '_sum');
-    this.countHead = flat('\n', metric.name, '_count');
+    this.bucketHeads = [...metric.bounds, '+Inf'].map((bound) => Buffer.from(flat('\n', metric.name, '_bucket{le="', `${bound}`, '"'), 'latin1'));
+    this.sumHead = Buffer.from(flat('\n', metric.name, '_sum'), 'latin1');
+    this.countHead = Buffer.from(flat('\n', metric.name, '_count'), 'latin1');
   }
 
   /**
-   * Appends the metric's block to `out`: its HELP and TYPE lines and one line
-   * per sample, each line after a "\n", no newline at the end (the Registry's
+   * Writes the metric's block: its HELP and TYPE lines and one line per
+   * sample, each line after a "\n", no newline at the end (the Registry's
    * block, as prom-client joins blocks with "\n\n").
    */
-  write(store: Pick<StoreReader, 'seriesOf'>, out: string[]): void {
+  write(store: Pick<StoreReader, 'seriesOf'>, out: TextWriter): void {
     const metric = this.metric;
-    out.push(this.header);
+    if (typeof this.header === 'string') out.text(this.header);
+    else out.bytes(this.header);
     if (metric.type === 'counter') {
       for (const s of store.seriesOf(metric.family.name)) {
-        if (metric.accepts(s)) out.push(this.counterHead(s), valueText(s.total.value));
+        if (!metric.accepts(s)) continue;
+        const head = this.counterHead(s);
+        if (typeof head === 'string') out.text(head);
+        else out.bytes(head);
+        out.value(s.total.value);
       }
       return;
     }
@@ -96,32 +190,78 @@ export class MetricExposition {
     const last = heads.length - 1;
     for (const s of store.seriesOf(metric.family.name)) {
       if (!metric.accepts(s)) continue;
-      const [tail, braced] = this.histogramTails(s);
+      const tail = this.histogramTail(s);
+      if (typeof tail === 'string') {
+        this.writeHistogramText(s, tail, out);
+        continue;
+      }
       const h = s.total.histogram!;
       // Cumulative as collect.ts adds them, so the same doubles.
       let cumulative = 0;
-      for (let i = 0; i < last; i++) out.push(heads[i], tail, valueText((cumulative += h.bounds[i])));
-      out.push(heads[last], tail, valueText(h.count), this.sumHead, braced, valueText(h.sum), this.countHead, braced, valueText(h.count));
+      for (let i = 0; i < last; i++) {
+        out.bytes(heads[i]);
+        out.bytes(tail);
+        out.value((cumulative += h.bounds[i]));
+      }
+      out.bytes(heads[last]);
+      out.bytes(tail);
+      out.value(h.count);
+      out.bytes(this.sumHead);
+      this.braced(tail, out);
+      out.value(h.sum);
+      out.bytes(this.countHead);
+      this.braced(tail, out);
+      out.value(h.count);
     }
   }
 
-  private counterHead(s: Series): string {
-    let head = this.rendered.get(s) as string | undefined;
+  /** The sum's and count's labels: the buckets' tail with "{" for its ","; " " for none (the buckets': "} "). */
+  private braced(tail: Buffer, out: TextWriter): void {
+    if (tail === NO_LABELS_TAIL) out.bytes(SPACE);
+    else {
+      out.bytes(tail);
+      out.patch(tail.length, OPEN_BRACE);
+    }
+  }
+
+  /** A histogram whose label text is not Latin-1: the same lines, as strings. */
+  private writeHistogramText(s: Series, tail: string, out: TextWriter): void {
+    const h = s.total.histogram!;
+    const braced = `{${tail.slice(1)}`;
+    let cumulative = 0;
+    this.bucketHeads.forEach((head, i) => {
+      out.bytes(head);
+      out.text(tail);
+      out.value(i < this.bucketHeads.length - 1 ? (cumulative += h.bounds[i]) : h.count);
+    });
+    out.bytes(this.sumHead);
+    out.text(braced);
+    out.value(h.sum);
+    out.bytes(this.countHead);
+    out.text(braced);
+    out.value(h.count);
+  }
+
+  private counterHead(s: Series): Buffer | string {
+    let head = this.rendered.get(s);
     if (head === undefined) {
       const text = labelText(this.metric.makeLabels(s));
-      head = text === '' ? flat('\n', this.lineName, ' ') : flat('\n', this.lineName, '{', text, '} ');
+      head = latin1(text === '' ? flat('\n', this.lineName, ' ') : flat('\n', this.lineName, '{', text, '} '));
       this.rendered.set(s, head);
     }
     return head;
   }
 
-  private histogramTails(s: Series): readonly [string, string] {
-    let tails = this.rendered.get(s) as readonly [string, string] | undefined;
-    if (tails === undefined) {
+  private histogramTail(s: Series): Buffer | string {
+    let tail = this.rendered.get(s);
+    if (tail === undefined) {
       const text = labelText(this.metric.makeLabels(s));
-      tails = text === '' ? ['} ', ' '] : [flat(',', text, '} '), flat('{', text, '} ')];
-      this.rendered.set(s, tails);
+      tail = text === '' ? NO_LABELS_TAIL : latin1(flat(',', text, '} '));
+      this.rendered.set(s, tail);
     }
-    return tails;
+    return tail;
   }
 }
+
+const SPACE = Buffer.from(' ', 'latin1');
+const NO_LABELS_TAIL = Buffer.from('} ', 'latin1');

@@ -21,7 +21,7 @@ import type { EngineStats } from '../pipeline/engine';
 import { escapeControl } from '../server/safe-text';
 import type { HealthSource, StoreReader } from '../server/sources';
 import { collectMetric } from './collect';
-import { MetricExposition, preRenderable } from './exposition';
+import { MetricExposition, preRenderable, TextWriter } from './exposition';
 import { exportedMetrics, PERCENTILE_NAMES, type ExportedMetric } from './naming';
 import type { RollupSeries } from './rollup';
 
@@ -131,6 +131,8 @@ export function createExporter(sources: ExporterSources, options: ExporterOption
   const percentileWindowMs = options.percentileWindowMs ?? 300_000;
   const registry = new Registry();
   let lastScrapeSeconds = 0;
+  /** The previous text's length: the next one's buffer is made about that size. */
+  let lastLength = 0;
   // Each source is read once per scrape, the snapshot shared by the metrics that read it
   // (the capture's read sums the kernel's per-CPU counters).
   const resets: (() => void)[] = [];
@@ -244,7 +246,8 @@ export function createExporter(sources: ExporterSources, options: ExporterOption
     async scrape(): Promise<string> {
       const start = process.hrtime.bigint();
       for (const reset of resets) reset();
-      const text = await exposition(registry, preRendered, store);
+      const text = await exposition(registry, preRendered, store, lastLength + (lastLength >> 4));
+      lastLength = text.length;
       lastScrapeSeconds = Number(process.hrtime.bigint() - start) / 1e9;
       return text;
     },
@@ -253,28 +256,20 @@ export function createExporter(sources: ExporterSources, options: ExporterOption
 
 /**
  * What registry.metrics() returns, every metric in the Registry's order, with
- * the store's written by their MetricExposition: all blocks as pieces of one
- * array joined once (the text is copied once, not per line and again per block).
+ * the store's written by their MetricExposition into one TextWriter: the
+ * Registry's own blocks are made first (their reads start in order, as
+ * registry.metrics() starts them), then every block is written in order.
  */
-async function exposition(registry: Registry, preRendered: ReadonlyMap<object, MetricExposition>, store: StoreReader): Promise<string> {
-  const out: string[] = [];
-  const pending: Promise<void>[] = [];
-  try {
-    for (const metric of registry.getMetricsAsArray()) {
-      if (out.length > 0) out.push('\n\n');
-      const pre = preRendered.get(metric);
-      if (pre) pre.write(store, out);
-      else {
-        // The Registry's own rendering, started in order as registry.metrics() starts it.
-        const at = out.push('') - 1;
-        pending.push(registry.getSingleMetricAsString((metric as { name: string }).name).then((text) => void (out[at] = text)));
-      }
-    }
-  } catch (e) {
-    await Promise.allSettled(pending); // none left unhandled
-    throw e;
-  }
-  await Promise.all(pending);
-  out.push('\n');
-  return out.join('');
+async function exposition(registry: Registry, preRendered: ReadonlyMap<object, MetricExposition>, store: StoreReader, sizeHintBytes: number): Promise<string> {
+  const metrics = registry.getMetricsAsArray();
+  const texts = await Promise.all(metrics.map((m) => (preRendered.has(m) ? undefined : registry.getSingleMetricAsString((m as { name: string }).name))));
+  const out = new TextWriter(sizeHintBytes);
+  metrics.forEach((metric, i) => {
+    if (i > 0) out.text('\n\n');
+    const pre = preRendered.get(metric);
+    if (pre) pre.write(store, out);
+    else out.text(texts[i]!);
+  });
+  out.text('\n');
+  return out.finish();
 }
