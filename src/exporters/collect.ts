@@ -1,9 +1,9 @@
 /**
  * The store's totals as a Rollup (rollup.ts): every exported series with its
- * cumulative value, named by naming.ts. /metrics renders the same step
- * (prometheus.ts calls collectMetric per metric), so a scrape and a
- * forwarded rollup taken at the same instant carry the same names, labels
- * and values.
+ * cumulative value, named by naming.ts. /metrics carries the same series
+ * (exposition.ts reads the same labels, bounds and cumulative sums; the
+ * Registry's own rendering calls collectMetric), so a scrape and a forwarded
+ * rollup taken at the same instant carry the same names, labels and values.
  *
  *   store series totals --exportedMetrics (naming.ts)--> per metric, per accepted series:
  *     counter    value = total.value

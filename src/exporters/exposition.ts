@@ -5,18 +5,20 @@
  * at 10 000 series a scrape is some 60 000 lines, and their label text is
  * nearly all of the bytes.
  *
- *   made once per metric    "# HELP …\n# TYPE …", and the line heads   "\n<name>_bucket{le=\"0.005\"" … "+Inf",
- *                           "\n<name>_sum", "\n<name>_count"
- *   made once per series    the label text, escaped as prom-client escapes it; kept in a WeakMap while the
- *   (first scrape it is in) series lives: a counter's whole head   "\n<name>{service=\"api\",…} ",
- *                           a histogram's   ",service_name=\"api\",…} "  and  "{service_name=\"api\",…} "
- *   per scrape              pieces appended to the caller's array   head, label text, value   — joined once by
- *                           the caller (prometheus.ts) into the one string it serves
+ *   made once per metric    HELP and TYPE lines; line heads as Latin-1 bytes:
+ *                           "\n<name>_bucket{le=\"0.005\"" … "+Inf", "\n<name>_sum", "\n<name>_count"
+ *   made once per series    its label text, escaped as prom-client escapes it, as Latin-1 bytes, in a
+ *   (first scrape it is in) WeakMap while the series lives: a counter's whole head "\n<name>{service=\"api\",…} ",
+ *                           a histogram's ",service_name=\"api\",…} " (its _sum and _count: "{" for ",")
+ *   per scrape              TextWriter: one buffer  <- head bytes, label bytes, value digits, copied in
+ *                                         |
+ *                                         +--> one Latin-1 string (outside the V8 heap when over a MiB)
  *
- * What a scrape allocates here: a value's text (integers mostly come from
- * V8's number-string cache), a slot per piece in the caller's array, and the
- * joined text itself; no label text. Read on the store's thread, during the
- * call only (the store's series are not kept, but as WeakMap keys).
+ * What a scrape allocates on the V8 heap here: a non-integer value's text
+ * (a histogram's sum), little else; the buffer and the text are as long as
+ * the text, outside the heap. No label text is made, escaped or copied into a
+ * string per scrape. Runs on the store's thread, during the call (the
+ * store's series are kept only as WeakMap keys).
  *
  * Not for a histogram with a label named "le": prom-client then leaves its
  * own le out of the bucket lines; such a metric goes through the Registry

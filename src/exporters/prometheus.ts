@@ -2,9 +2,11 @@
  * /metrics: an explicit prom-client Registry whose metrics read the store's
  * totals at scrape time (never a prom-client call per exchange).
  *
- *   store series totals --collectMetric (collect.ts), names by naming.ts--> OpenTelemetry histograms
+ *   store series totals --names by naming.ts--> OpenTelemetry histograms
  *                          (http_server_/http_client_request_duration_seconds) and the seed's families:
- *                          the same series, names, labels and values a forwarded rollup carries
+ *                          the same series, names, labels and values a forwarded rollup carries;
+ *                          scrape() writes them with label text rendered once per series (exposition.ts),
+ *                          the Registry (registry.metrics()) renders the same text through collectMetric (collect.ts)
  *   store 5m window     --> http_request_duration_seconds_p50/_p95/_p99 (seed; this node only, never forwarded)
  *   health source       --> http_tracer_* (the agent's own health: engine, capture, probes, alerting)
  *   this process        --> http_tracer_build_info, and prom-client's process_* and nodejs_* defaults
@@ -57,10 +59,11 @@ const le = (bound: number | string): { le: number | string } => {
 };
 
 /**
- * The series of an exported metric as prom-client values. A series' labels
- * object is the same at every scrape (naming.ts), and prom-client formats
- * "sharedLabels" once per object: a histogram's lines, and later scrapes,
- * reuse the formatted text.
+ * The series of an exported metric as prom-client values, for the Registry's
+ * own rendering (registry.metrics(); scrape() writes these metrics with
+ * exposition.ts, to the byte the same). A series' labels object is the same
+ * at every call (naming.ts), and prom-client formats "sharedLabels" once per
+ * object.
  */
 function storeMetric(store: StoreReader, metric: ExportedMetric): ScrapeTimeMetric {
   const bucket = `${metric.name}_bucket`;
