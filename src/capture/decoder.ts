@@ -182,7 +182,8 @@ export class ExchangeCursor {
   }
   /** The cgroup v2 id as a number (exact: ids are inode numbers, far below 2^53). */
   get cgroupIdNumber(): number {
-    return this.u64(O.cgroup_id);
+    const at = this.offset + O.cgroup_id;
+    return this.view.getUint32(at + 4, true) * TWO_32 + this.view.getUint32(at, true);
   }
   /** The peer's IPv4 address (also when IPv4-mapped in IPv6) as a 32-bit key, or -1 for a real IPv6 peer. */
   get peerIpv4(): number {

@@ -82,7 +82,7 @@ const METHOD_BYTES = METHODS.map((m) => Buffer.from(m + ' ', 'latin1'));
 export function methodIndex(bytes: Uint8Array, start: number, end: number): number {
   for (let m = 0; m < METHOD_BYTES.length; m++) {
     const b = METHOD_BYTES[m];
-    if (end - start < b.length) continue;
+    if (end - start < b.length || bytes[start] !== b[0]) continue;
     let i = 0;
     while (i < b.length && bytes[start + i] === b[i]) i++;
     if (i === b.length) return m;
