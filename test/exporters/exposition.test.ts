@@ -112,7 +112,7 @@ t.test('label text is made once per series, not per scrape', async (t) => {
 });
 
 t.test("TextWriter: values as prom-client writes them, a buffer that grows, text past Latin-1 kept in order", async (t) => {
-  const numbers = [0, -0, 1, 9, 10, 11, 99, 100, 101, 1e15, 2 ** 53 - 1, 2 ** 53, 2 ** 53 + 2, 1e21, 1.5, 0.1, -1, -12.5, 1e-7, 5e-324, Number.MAX_VALUE, NaN, Infinity, -Infinity];
+  const numbers = [0, -0, 1, 9, 10, 11, 99, 100, 101, 1e15, 2 ** 53 - 1, 2 ** 53, 2 ** 53 + 2, 2 ** 60, 1.2345678901234568e20, 1e21, 1.5, 0.1, -1, -12.5, 1e-7, 5e-324, Number.MAX_VALUE, NaN, Infinity, -Infinity];
   const w = new TextWriter(0);
   const want: string[] = [];
   for (let round = 0; round < 4000; round++) {
