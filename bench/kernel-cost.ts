@@ -7,6 +7,10 @@
  * side (server and client side of each request each count once).
  *
  *   npm run bench:kernel -- [--seconds 5] [--connections 32] [--pages dynamic,index] [--rounds 1]
+ *                           [--bin A/bin/http-tracer.js,B/bin/http-tracer.js]
+ *
+ * --bin compares builds (e.g. a git worktree of the previous commit) in the
+ * same rounds, alternated: each is measured right after the same floor.
  *
  * Root and a built tree are required. bpf_stats adds its own clock reads
  * (~20-40 ns per run), so the numbers are a slight overestimate; on a loaded
@@ -26,10 +30,11 @@ const { values } = parseArgs({
     connections: { type: 'string', default: '32' },
     pages: { type: 'string', default: 'dynamic,index' },
     rounds: { type: 'string', default: '1' },
+    bin: { type: 'string' },
   },
 });
 const ROOT = path.join(__dirname, '..', '..');
-const BIN = path.join(ROOT, 'bin', 'http-tracer.js');
+const BINS = values.bin ? values.bin.split(',') : [path.join(ROOT, 'bin', 'http-tracer.js')];
 const EMPTY_DIR = path.join(ROOT, 'bench', 'empty-probes');
 const STATS = '/proc/sys/kernel/bpf_stats_enabled';
 // The size of Debian's default nginx page; /dynamic is nginx's `return 200 "dynamic\n"`.
@@ -114,18 +119,21 @@ async function stop(child: ChildProcess, how: () => void): Promise<void> {
         } finally {
           await stop(loader, () => loader.stdin?.end());
         }
-        existing = new Set((await listPrograms()).map((p) => p.id));
-        const file = `/tmp/kernel-cost-${process.pid}.htcap`;
-        const agent = spawn(process.execPath, [BIN, 'record', file], { stdio: ['ignore', 'ignore', 'pipe'] });
-        let traced;
-        try {
-          await started(agent, 'capturing:');
-          traced = await measure(url, existing, `${page}: http-tracer record`);
-        } finally {
-          await stop(agent, () => agent.kill('SIGINT'));
-          fs.rmSync(file, { force: true });
+        const tracers: string[] = [];
+        for (const bin of BINS) {
+          existing = new Set((await listPrograms()).map((p) => p.id));
+          const file = `/tmp/kernel-cost-${process.pid}.htcap`;
+          const agent = spawn(process.execPath, [bin, 'record', file], { stdio: ['ignore', 'ignore', 'pipe'] });
+          try {
+            await started(agent, 'capturing:');
+            const traced = await measure(url, existing, `${page}: ${bin} record`);
+            tracers.push(`${BINS.length > 1 ? `${bin} ` : 'tracer '}${traced.nsPerSide.toFixed(0)} (above the floor: ${(traced.nsPerSide - floor.nsPerSide).toFixed(0)})`);
+          } finally {
+            await stop(agent, () => agent.kill('SIGINT'));
+            fs.rmSync(file, { force: true });
+          }
         }
-        summary.push(`${page.padEnd(8)} ns per exchange side: empty ${floor.nsPerSide.toFixed(0)}, tracer ${traced.nsPerSide.toFixed(0)} (above the floor: ${(traced.nsPerSide - floor.nsPerSide).toFixed(0)})`);
+        summary.push(`${page.padEnd(8)} ns per exchange side: empty ${floor.nsPerSide.toFixed(0)}, ${tracers.join(', ')}`);
       }
     }
     process.stdout.write(summary.join('\n') + '\n');
