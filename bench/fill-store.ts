@@ -6,6 +6,7 @@
 import { Distribution } from '../src/analytics/distribution';
 import { DEFAULT_DURATION_BUCKETS_SECONDS, seriesKey } from '../src/analytics/families';
 import type { DeltaCell } from '../src/analytics/cells';
+import { NO_HTTP_IDENTITY } from '../test/helpers/identity-labels';
 import { Engine } from '../src/pipeline/engine';
 
 export async function engineWithSeries(series: number, nowMs: number): Promise<Engine> {
@@ -16,10 +17,10 @@ export async function engineWithSeries(series: number, nowMs: number): Promise<E
     if (i % 4 === 3) {
       const d = new Distribution();
       for (let k = 0; k < 10; k++) d.record(0.001 * (k + 1));
-      const labels = [service, 'server', '80', 'GET', `/route/${i}`, '200', ''];
+      const labels = [service, 'server', '80', 'GET', `/route/${i}`, '200', '', ...NO_HTTP_IDENTITY];
       cells.push({ family: 'http_request_duration_seconds', labels, key: seriesKey(labels), bucketMs: nowMs - 10_000, value: 10, dist: d.toData(), bounds: [0, 0, 0, 0, 0, 0, 10, ...new Array(DEFAULT_DURATION_BUCKETS_SECONDS.length - 6).fill(0)] });
     } else {
-      const labels = [service, 'server', '80', 'GET', `/route/${i}`];
+      const labels = [service, 'server', '80', 'GET', `/route/${i}`, ...NO_HTTP_IDENTITY];
       cells.push({ family: 'http_requests_total', labels, key: seriesKey(labels), bucketMs: nowMs - 10_000, value: 10 });
     }
   }
