@@ -75,7 +75,9 @@ enum ht_counter {
 };
 
 /* Ring-buffer record: one completed (or aborted) HTTP exchange. Followed by
- * `head_capacity` bytes of request head, of which `head_len` are valid. */
+ * `size - sizeof(struct ht_exchange)` bytes of request head (at most the
+ * configured head bytes; shorter heads travel in shorter records), of which
+ * `head_len` are valid. Consumers step from record to record by `size`. */
 struct ht_exchange {
 	__u16 type;          /* HT_RECORD_EXCHANGE; first field of every record */
 	__u16 size;          /* whole record in bytes, 8-aligned, head included */

@@ -515,6 +515,17 @@ static __always_inline int header_words(struct feed_ctx *x)
 	__u32 left = x->len - x->pos;
 
 	if (p->line_len == 0) {
+		/* The empty line ending the section: what header_byte() does with its CR and LF. */
+		if (left >= 2 && window_at(x, 2) == 0 && window_byte(x, x->pos) == '\r' &&
+		    window_byte(x, x->pos + 1) == '\n') {
+			x->pos += 2;
+			p->msg_bytes += 2;
+			if (p->state == P_TRAILERS)
+				message_end(x);
+			else
+				headers_end(x);
+			return 1;
+		}
 		if (left < 18 || window_at(x, 18) < 0)
 			return 0;
 		__u64 v = window_u64(x);
