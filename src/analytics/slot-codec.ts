@@ -9,10 +9,11 @@
  *   count ≤ EXACT_MAX:  varint count, then the values (8 bytes each): exact quantiles;
  *   else:               varint count, sum, min, max (8 bytes each), varint zeros, and the
  *                       1 % buckets (log-histogram.ts) as a bit stream: the first index
- *                       (zigzag varint), a Rice parameter k (one byte), then per non-empty
- *                       bucket its gap from the previous one and its count (Rice codes,
- *                       each with the parameter that makes it shortest). A bucket of a few values costs about a byte a value,
- *                       a busy one about two bytes per 1 % bucket: some 40 times less than a
+ *                       (zigzag varint), two Rice parameters (one byte), then per
+ *                       non-empty bucket its gap from the previous one and its count
+ *                       (Rice codes, each with the parameter that makes it shortest).
+ *                       A bucket of a few values costs about a byte a value, a busy one
+ *                       about a byte per 1 % bucket: an order of magnitude less than a
  *                       Distribution object, its arrays and their headers.
  * Decoding gives back the same count, sum, min, max and bucket counts, so merges stay exact.
  *

@@ -9,13 +9,17 @@
  *        1 h buckets past 24 h)
  *                                         `--> totals (what Prometheus exports)
  *
- * A delta cell is merged into the bucket of each tier that covers it, so a
- * window is read from one tier and costs (window / resolution) slots per
- * series. Rings are fixed: a counter series costs 8 bytes per slot whatever
- * the traffic; a histogram slot holds a sketch only while its bucket has
- * data. Each tier knows which bucket each ring slot holds; a slot is cleared
- * in every series when a newer bucket takes it or when it ages out, which
- * frees its sketches.
+ * Counters: a delta cell is added to the bucket of each tier that covers it,
+ * so a window is read from one tier; a counter series costs 8 bytes per slot
+ * whatever the traffic. Histograms: a value is held once, in the finest tier
+ * that still covers its time; as a bucket ages out of a tier (its slot is
+ * taken by a newer bucket, or it expires) it rolls up into the next tier's
+ * bucket, so a window served by tier t reads tiers 0..t (every finer bucket
+ * inside it is whole). The newest 10 s bucket takes values in a Distribution;
+ * once a newer one begins it is sealed into a compact record (slot-codec.ts:
+ * exact values while few, else count, sum, min, max and the 1 % buckets),
+ * all of a series' records for a tier in one string. Each tier knows which
+ * bucket each ring slot holds, for every series alike.
  *
  * Every new series is placed by the cardinality budget (series-budget.ts),
  * which may fold it. A series with no data for the idle time gives its budget
