@@ -9,17 +9,13 @@
  *        1 h buckets past 24 h)
  *                                         `--> totals (what Prometheus exports)
  *
- * Counters: a delta cell is added to the bucket of each tier that covers it,
- * so a window is read from one tier; a counter series costs 8 bytes per slot
- * whatever the traffic. Histograms: a value is held once, in the finest tier
- * that still covers its time; as a bucket ages out of a tier (its slot is
- * taken by a newer bucket, or it expires) it rolls up into the next tier's
- * bucket, so a window served by tier t reads tiers 0..t (every finer bucket
- * inside it is whole). The newest 10 s bucket takes values in a Distribution;
- * once a newer one begins it is sealed into a compact record (slot-codec.ts:
- * exact values while few, else count, sum, min, max and the 1 % buckets),
- * all of a series' records for a tier in one string. Each tier knows which
- * bucket each ring slot holds, for every series alike.
+ * A delta cell is merged into the bucket of each tier that covers it, so a
+ * window is read from one tier and costs (window / resolution) slots per
+ * series. Rings are fixed: a counter series costs 8 bytes per slot whatever
+ * the traffic; a histogram slot holds a sketch only while its bucket has
+ * data. Each tier knows which bucket each ring slot holds; a slot is cleared
+ * in every series when a newer bucket takes it or when it ages out, which
+ * frees its sketches.
  *
  * Every new series is placed by the cardinality budget (series-budget.ts),
  * which may fold it. A series with no data for the idle time gives its budget
@@ -30,8 +26,7 @@
 import type { DeltaCell, HistogramTotal } from './cells';
 import { formatDuration } from './duration';
 import { budgetKey, type MetricFamily, type MetricKind } from './families';
-import { Distribution, type DistributionData } from './distribution';
-import { decode, encode, recordAt, recordStarts, withRecord } from './slot-codec';
+import { Distribution } from './distribution';
 import { DEFAULT_SERIES_LIMITS, SeriesBudget, type SeriesBudgetLimits, type SeriesBudgetStats } from './series-budget';
 
 export const RESOLUTION_MS = 10_000;
@@ -68,8 +63,7 @@ export interface StoreOptions {
   now: () => number;
 }
 
-/** Counters: one number per slot. Histograms: every slot's sealed record in one string (slot-codec.ts). */
-type Ring = Float64Array | string;
+type Ring = Float64Array | (Distribution | undefined)[];
 
 export interface Series {
   readonly family: MetricFamily;
@@ -88,8 +82,6 @@ export interface Series {
   holdsBudget: boolean;
   /** One ring per tier, made on the first write to that tier. */
   readonly rings: (Ring | undefined)[];
-  /** Histograms: the values of the newest 10 s bucket, while it takes them (sealed into the ring after). */
-  hot: Distribution | undefined;
 }
 
 class Tier {
@@ -213,24 +205,28 @@ export class MetricStore {
       if (c.bucketMs > series.lastBucketMs) series.lastBucketMs = c.bucketMs;
       if (c.bucketMs < this.originMs) this.originMs = c.bucketMs;
       addTotal(series, c);
-      if (family.kind === 'histogram') {
-        if (c.dist && c.dist.count > 0) this.placeHistogram(series, 0, c.bucketMs, c.dist, now);
-        continue;
-      }
-      this.tiers.counter.forEach((tier, t) => {
+      this.tiers[family.kind].forEach((tier, t) => {
         const start = c.bucketMs - (c.bucketMs % tier.resolutionMs);
         if (start + tier.resolutionMs <= now - tier.spanMs) return; // already aged out of this tier
         const slot = tier.slotOf(start);
         const held = tier.starts[slot];
         if (held > start) return; // a newer bucket holds the slot: this one is gone from the tier
         if (held !== start) {
-          this.clearSlot('counter', t, slot, now);
-          if (start > tier.newestStartMs) tier.newestStartMs = start;
+          this.clearSlot(family.kind, t, slot);
+          if (start > tier.newestStartMs) {
+            this.sealSlot(family.kind, t, tier.newestStartMs);
+            tier.newestStartMs = start;
+          }
           tier.starts[slot] = start;
         }
-        let ring = series.rings[t] as Float64Array | undefined;
-        if (!ring) series.rings[t] = ring = new Float64Array(tier.slots);
-        ring[slot] += c.value;
+        let ring = series.rings[t];
+        if (c.dist) {
+          if (!ring) series.rings[t] = ring = new Array<Distribution | undefined>(tier.slots);
+          ((ring as (Distribution | undefined)[])[slot] ??= new Distribution()).merge(c.dist);
+        } else {
+          if (!ring) series.rings[t] = ring = new Float64Array(tier.slots);
+          (ring as Float64Array)[slot] += c.value;
+        }
       });
     }
   }
@@ -244,11 +240,10 @@ export class MetricStore {
   expire(): void {
     const now = this.now();
     for (const kind of ['counter', 'histogram'] as const) {
-      // Finest first: a histogram bucket rolled up into the next tier may age out of that one too.
       this.tiers[kind].forEach((tier, t) => {
         for (let slot = 0; slot < tier.slots; slot++) {
           if (tier.starts[slot] + tier.resolutionMs <= now - tier.spanMs) {
-            this.clearSlot(kind, t, slot, now);
+            this.clearSlot(kind, t, slot);
             tier.starts[slot] = NaN;
           }
         }
@@ -364,9 +359,8 @@ export class MetricStore {
     for (const s of this.series.values()) {
       for (const ring of s.rings) {
         if (ring instanceof Float64Array) for (const v of ring) cells += v !== 0 ? 1 : 0;
-        else if (ring) for (const at of recordStarts(ring, ring.length)) cells += at >= 0 ? 1 : 0;
+        else if (ring) for (const h of ring) cells += h ? 1 : 0;
       }
-      if (s.hot) cells++;
     }
     return {
       series: this.series.size,
@@ -382,68 +376,29 @@ export class MetricStore {
     };
   }
 
+  /** A newer bucket began in this tier: the previous newest one will see few more values, so its distributions give back spare room. */
+  private sealSlot(kind: MetricKind, t: number, startMs: number): void {
+    const tier = this.tiers[kind][t];
+    if (kind !== 'histogram' || !Number.isFinite(startMs)) return;
+    const slot = tier.slotOf(startMs);
+    if (tier.starts[slot] !== startMs) return;
+    for (const s of this.seriesOfKind(kind)) {
+      const ring = s.rings[t];
+      if (ring && !(ring instanceof Float64Array)) ring[slot]?.compact();
+    }
+  }
+
   private *seriesOfKind(kind: MetricKind): IterableIterator<Series> {
     for (const [family, set] of this.byFamily) if (family.kind === kind) yield* set;
   }
 
-  /**
-   * The slot now belongs to another bucket (or none): its old values go, in
-   * every series. A histogram's go on to the next tier (they are held once,
-   * in the finest tier that still covers their time), or out past the last.
-   */
-  private clearSlot(kind: MetricKind, t: number, slot: number, now: number): void {
-    const tier = this.tiers[kind][t];
-    const startMs = tier.starts[slot];
-    if (Number.isNaN(startMs)) return;
-    if (kind === 'histogram' && t === 0 && startMs === tier.newestStartMs) this.sealHot();
+  /** The slot now belongs to another bucket (or none): its old values go, in every series. */
+  private clearSlot(kind: MetricKind, t: number, slot: number): void {
+    if (Number.isNaN(this.tiers[kind][t].starts[slot])) return;
     for (const s of this.seriesOfKind(kind)) {
       const ring = s.rings[t];
       if (ring instanceof Float64Array) ring[slot] = 0;
-      else if (ring) {
-        const at = recordAt(ring, slot);
-        if (at < 0) continue;
-        const data = decode(ring, at);
-        s.rings[t] = withRecord(ring, slot, '');
-        this.placeHistogram(s, t + 1, startMs, data, now);
-      }
-    }
-  }
-
-  /**
-   * Merges a histogram's values for the bucket starting at bucketMs into the
-   * finest tier, from `t` on, that still covers that time: the 10 s tier
-   * while the bucket is recent, then the next ones as it ages.
-   */
-  private placeHistogram(series: Series, t: number, bucketMs: number, dist: DistributionData, now: number): void {
-    const tiers = this.tiers.histogram;
-    for (; t < tiers.length; t++) {
-      const tier = tiers[t];
-      const start = bucketMs - (bucketMs % tier.resolutionMs);
-      if (start + tier.resolutionMs <= now - tier.spanMs) continue; // aged out of this tier
-      const slot = tier.slotOf(start);
-      const held = tier.starts[slot];
-      if (held > start) continue; // a newer bucket holds the slot
-      if (held !== start) {
-        if (t === 0 && start > tier.newestStartMs) this.sealHot();
-        this.clearSlot('histogram', t, slot, now);
-        if (start > tier.newestStartMs) tier.newestStartMs = start;
-        tier.starts[slot] = start;
-      }
-      if (t === 0 && start === tier.newestStartMs) (series.hot ??= new Distribution()).merge(dist);
-      else mergeRecord(series, t, slot, dist);
-      return;
-    }
-  }
-
-  /** The newest 10 s bucket will take few more values: every series' values for it go into its ring. */
-  private sealHot(): void {
-    const tier = this.tiers.histogram[0];
-    if (!Number.isFinite(tier.newestStartMs)) return;
-    const slot = tier.slotOf(tier.newestStartMs);
-    for (const s of this.seriesOfKind('histogram')) {
-      if (!s.hot) continue;
-      mergeRecord(s, 0, slot, s.hot.toData());
-      s.hot = undefined;
+      else if (ring) ring[slot] = undefined;
     }
   }
 
@@ -467,7 +422,6 @@ export class MetricStore {
       lastBucketMs: -Infinity,
       holdsBudget: true,
       rings: [],
-      hot: undefined,
     };
     this.series.set(id, created);
     this.byFamily.get(family)?.add(created);
@@ -491,79 +445,42 @@ export class MetricStore {
     return t;
   }
 
-  /**
-   * Accumulates the slots of matching series for buckets starting in [fromMs,
-   * toMs), per group: from tier t, and for histograms from the finer tiers too
-   * (each histogram value is held in one tier only, the finest that covers its
-   * time; a window or step is a multiple of tier t's resolution, so every finer
-   * bucket in it is whole).
-   */
+  /** Accumulates the slots of matching series for buckets starting in [fromMs, toMs), per group. */
   private collect(family: MetricFamily, matches: Matcher, by: readonly string[] | undefined, t: number, fromMs: number, toMs: number): Map<string, Group> {
-    const tiers = this.tiers[family.kind];
-    const first = family.kind === 'histogram' ? 0 : t;
-    const slotsOf: number[][] = [];
-    let any = false;
-    for (let u = 0; u <= t; u++) {
-      const slots: number[] = [];
-      if (u >= first) {
-        const tier = tiers[u];
-        for (let slot = 0; slot < tier.slots; slot++) {
-          const b = tier.starts[slot];
-          if (b >= fromMs && b < toMs) slots.push(slot);
-        }
-      }
-      any ||= slots.length > 0;
-      slotsOf.push(slots);
+    const tier = this.tiers[family.kind][t];
+    const slots: number[] = [];
+    for (let b = fromMs - (fromMs % tier.resolutionMs); b < toMs; b += tier.resolutionMs) {
+      const slot = tier.slotOf(b);
+      if (b >= fromMs && tier.starts[slot] === b) slots.push(slot);
     }
     const groups = new Map<string, Group>();
-    if (!any) return groups;
-    const hotSlot = family.kind === 'histogram' && Number.isFinite(tiers[0].newestStartMs) ? tiers[0].slotOf(tiers[0].newestStartMs) : -1;
-    const hotIn = slotsOf[0].includes(hotSlot);
+    if (slots.length === 0) return groups;
     const groupIndexes = by ? by.map((name) => family.labels.indexOf(name)) : family.labels.map((_, i) => i);
-    const parts: (DistributionData | Distribution)[] = [];
     for (const series of this.byFamily.get(family) ?? []) {
-      if (!matches(series.labels)) continue;
-      let value = 0;
+      const ring = series.rings[t];
+      if (!ring || !matches(series.labels)) continue;
       let has = false;
-      parts.length = 0;
-      for (let u = first; u <= t; u++) {
-        const ring = series.rings[u];
-        if (!ring || slotsOf[u].length === 0) continue;
-        if (ring instanceof Float64Array) {
-          for (const slot of slotsOf[u]) {
-            has ||= ring[slot] !== 0;
-            value += ring[slot];
-          }
-        } else {
-          const starts = recordStarts(ring, tiers[u].slots);
-          for (const slot of slotsOf[u]) if (starts[slot] >= 0) parts.push(decode(ring, starts[slot]));
-        }
-      }
-      if (hotIn && series.hot) parts.push(series.hot);
-      if (!has && parts.length === 0) continue;
+      for (const slot of slots) has ||= ring instanceof Float64Array ? ring[slot] !== 0 : ring[slot] !== undefined;
+      if (!has) continue;
       const key = groupIndexes.map((i) => series.labels[i]).join('\u0001');
       let g = groups.get(key);
       if (!g) {
         const labels: Record<string, string> = {};
         for (const i of groupIndexes) labels[family.labels[i]] = series.labels[i];
-        groups.set(key, (g = { labels, acc: family.kind === 'histogram' ? new Distribution() : { value: 0 } }));
+        groups.set(key, (g = { labels, acc: ring instanceof Float64Array ? { value: 0 } : new Distribution() }));
       }
       const acc = g.acc;
-      if (acc instanceof Distribution) for (const p of parts) acc.merge(p);
-      else acc.value += value;
+      if (acc instanceof Distribution) {
+        for (const slot of slots) {
+          const h = (ring as (Distribution | undefined)[])[slot];
+          if (h) acc.merge(h);
+        }
+      } else {
+        for (const slot of slots) acc.value += (ring as Float64Array)[slot];
+      }
     }
     return groups;
   }
-}
-
-/** Merges values into a sealed histogram slot (decoded, merged, encoded again). */
-function mergeRecord(series: Series, t: number, slot: number, dist: DistributionData | Distribution): void {
-  const ring = (series.rings[t] as string | undefined) ?? '';
-  const at = recordAt(ring, slot);
-  const d = new Distribution();
-  if (at >= 0) d.merge(decode(ring, at));
-  d.merge(dist);
-  series.rings[t] = withRecord(ring, slot, encode(d.toData()));
 }
 
 interface Group {
