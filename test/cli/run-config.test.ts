@@ -57,12 +57,16 @@ t.test('every bad configuration: exit 2, the key named in its own units, nothing
   await new Promise<void>((r) => held.listen(0, '127.0.0.1', r));
   t.teardown(() => held.close());
   const busyPort = (held.address() as net.AddressInfo).port;
-  const free = await new Promise<number>((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
+  // Each case has a port of its own (a case that gets as far as the port check binds it for a
+  // moment, and cases run 8 at a time), below the ephemeral range, where no other test's
+  // connection can be given it as its local port meanwhile.
+  const ports = new Set<number>();
+  const freePort = async (): Promise<number> => {
+    let port = await freePortBelowEphemeral();
+    while (ports.has(port)) port = await freePortBelowEphemeral();
+    ports.add(port);
+    return port;
+  };
   const A = 'output.analytics';
   const cases: Case[] = [
     // the file itself
@@ -163,7 +167,7 @@ t.test('every bad configuration: exit 2, the key named in its own units, nothing
   t.ok(cases.length >= 55, `${cases.length} configurations`);
   const results = new Map<Case, Awaited<ReturnType<typeof run>>>();
   for (let i = 0; i < cases.length; i += 8) {
-    await Promise.all(cases.slice(i, i + 8).map(async (c) => results.set(c, await run(c, free))));
+    await Promise.all(cases.slice(i, i + 8).map(async (c) => results.set(c, await run(c, await freePort()))));
   }
   for (const c of cases) {
     const r = results.get(c)!;
@@ -174,3 +178,18 @@ t.test('every bad configuration: exit 2, the key named in its own units, nothing
     t.notMatch(r.stderr, /capturing:|probes attached/, `${c.name}: nothing loaded`);
   }
 });
+
+/** A port free on 127.0.0.1 below the kernel's ephemeral range (ip_local_port_range). */
+async function freePortBelowEphemeral(): Promise<number> {
+  const low = Number(fs.readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+  for (let tries = 0; tries < 200; tries++) {
+    const port = 10_000 + Math.floor(Math.random() * (low - 10_000));
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = net.createServer();
+      s.once('error', () => resolve(false));
+      s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
+    });
+    if (ok) return port;
+  }
+  throw new Error('no free port below the ephemeral range');
+}
