@@ -70,6 +70,7 @@ Napi::Object Layout(Napi::Env env) {
                               {"newConnection", HT_FLAG_NEW_CONNECTION},
                               {"headMissing", HT_FLAG_HEAD_MISSING},
                               {"interim", HT_FLAG_INTERIM},
+                              {"tls", HT_FLAG_TLS},
                           }));
   layout.Set("counters", Table(env, {
                                  {"lostRingbufFull", HT_LOST_RINGBUF_FULL},

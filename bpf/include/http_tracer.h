@@ -18,7 +18,7 @@
 #define HT_STATIC_ASSERT _Static_assert
 #endif
 
-#define HT_ABI_VERSION 2
+#define HT_ABI_VERSION 3
 
 /* Bytes of the request head kept per exchange: configurable up to this bound. */
 #define HT_HEAD_MAX 512
@@ -56,6 +56,7 @@ enum ht_exchange_flags {
 	HT_FLAG_NEW_CONNECTION = 1 << 9, /* first exchange the tracer saw on this connection */
 	HT_FLAG_HEAD_MISSING = 1 << 10,  /* request seen, its head not kept (pipelined past the head store) */
 	HT_FLAG_INTERIM = 1 << 11,       /* 1xx interim response(s) came first; their bytes are in response_bytes */
+	HT_FLAG_TLS = 1 << 12,           /* plaintext taken from the TLS library (uprobes), not the socket */
 };
 
 /* Indexes of the per-CPU counter array `ht_counters`. Losses first. */

@@ -6,7 +6,7 @@
  */
 import { TracerError } from '../errors';
 
-export const ABI_VERSION = 2;
+export const ABI_VERSION = 3;
 export const HEAD_MAX = 512;
 export const HEAD_DEFAULT = 256;
 export const COMM_LENGTH = 16;
@@ -52,6 +52,7 @@ export const ExchangeFlags = {
   newConnection: 1 << 9,
   headMissing: 1 << 10,
   interim: 1 << 11,
+  tls: 1 << 12,
 } as const;
 
 export type ExchangeFlagName = keyof typeof ExchangeFlags;
