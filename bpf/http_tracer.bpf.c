@@ -22,6 +22,7 @@
 #include "tracer/emit.h"
 #include "tracer/parser.h"
 #include "tracer/socket.h"
+#include "tracer/tcp.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 

@@ -1,10 +1,8 @@
 /**
- * Loads the native addon (build/Release/http_tracer.node) and types its
- * surface. The addon is loaded once per thread that uses it: a Buffer it
- * delivers belongs to that thread (see STYLE.md).
+ * The native addon's surface, typed (./addon-load loads it). The addon is
+ * loaded once per thread that uses it: a Buffer it delivers belongs to that
+ * thread (see STYLE.md).
  */
-import path from 'node:path';
-import { TracerError } from '../errors';
 import type { AddonLayout } from './abi';
 
 /** One row of the attach report: a BPF program and its tracepoint. */
@@ -62,22 +60,4 @@ export interface Addon {
   layout(): AddonLayout;
   mountTracefs(path: string): void;
   monotonicNs(): bigint;
-}
-
-let cached: Addon | undefined;
-
-export function loadAddon(): Addon {
-  if (cached) return cached;
-  const file = path.join(__dirname, '..', '..', 'build', 'Release', 'http_tracer.node');
-  try {
-    cached = require(file) as Addon;
-  } catch (err) {
-    throw new TracerError(
-      'HT_ERR_ADDON_LOAD',
-      `cannot load the native addon ${file}: ${(err as Error).message}\n` +
-        'Build it with "bash scripts/setup.sh" (or "npm run build" when clang, libbpf-dev and bpftool are installed).',
-      { cause: err },
-    );
-  }
-  return cached;
 }

@@ -13,7 +13,8 @@
 import { fail, integerIn } from '../config/validate';
 import { TracerError } from '../errors';
 import { FILTER_MAX, HEAD_DEFAULT, HEAD_MAX, KernelCounters, verifyLayout, type KernelCounterName } from './abi';
-import { loadAddon, type Addon, type AttachResult, type NativeStats, type NativeTracer, type NativeTracerOptions } from './addon';
+import type { Addon, AttachResult, NativeStats, NativeTracer, NativeTracerOptions } from './addon';
+import { loadAddon } from './addon-load';
 import { preflight } from './preflight';
 
 export interface ListFilter<T> {

@@ -4,7 +4,7 @@
  * whatever fails; exit code 1 when capture cannot work.
  */
 import { Capture } from '../capture/capture';
-import { loadAddon } from '../capture/addon';
+import { loadAddon } from '../capture/addon-load';
 import { preflight, type CheckResult } from '../capture/preflight';
 import type { Io } from './trace';
 

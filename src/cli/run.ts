@@ -12,7 +12,7 @@ import path from 'node:path';
 import { checkServerConfig, startAgent } from '../agent/agent';
 import { planAlerting } from '../agent/alerting-part';
 import { planForwarding } from '../agent/forwarding-part';
-import { loadAddon } from '../capture/addon';
+import { loadAddon } from '../capture/addon-load';
 import { wallMinusMonotonicNs } from '../capture/clock';
 import { loadAnalyticsOptions } from '../config/analytics-config';
 import { TracerError } from '../errors';

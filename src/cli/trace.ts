@@ -7,7 +7,7 @@ import type { Writable } from 'node:stream';
 import { Capture, type CaptureStats } from '../capture/capture';
 import { readCaptureFile, CaptureFileWriter } from '../capture/capture-file';
 import { wallMinusMonotonicNs } from '../capture/clock';
-import { loadAddon } from '../capture/addon';
+import { loadAddon } from '../capture/addon-load';
 import { ExchangeCursor } from '../capture/decoder';
 import { formatJson, formatLine, matches, type ExchangeFilter } from './exchange-line';
 import { captureOptions, exchangeFilter, type ParsedCaptureValues } from './options';

@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
 import { ExchangeOffsets, EXCHANGE_SIZE, layoutDifferences, verifyLayout, type AddonLayout } from '../../src/capture/abi';
-import { loadAddon } from '../../src/capture/addon';
+import { loadAddon } from '../../src/capture/addon-load';
 
 const header = fs.readFileSync(path.join(__dirname, '..', '..', 'bpf', 'include', 'http_tracer.h'), 'utf8');
 

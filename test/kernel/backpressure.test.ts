@@ -8,7 +8,7 @@
  */
 import t, { type Test } from 'tap';
 import { startAgent } from '../../src/agent/agent';
-import { loadAddon } from '../../src/capture/addon';
+import { loadAddon } from '../../src/capture/addon-load';
 import { Capture, type CaptureStats } from '../../src/capture/capture';
 import { wallMinusMonotonicNs } from '../../src/capture/clock';
 import { decodeExchanges, type Exchange } from '../../src/capture/decoder';

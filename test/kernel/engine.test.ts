@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
 import { Capture } from '../../src/capture/capture';
-import { loadAddon } from '../../src/capture/addon';
+import { loadAddon } from '../../src/capture/addon-load';
 import { wallMinusMonotonicNs } from '../../src/capture/clock';
 import type { HistogramSummary, Selector } from '../../src/analytics/store';
 import { Engine } from '../../src/pipeline/engine';

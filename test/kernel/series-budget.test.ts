@@ -8,7 +8,7 @@
  * stays under the cap of the agents other tests run at the same time.
  */
 import t from 'tap';
-import { loadAddon } from '../../src/capture/addon';
+import { loadAddon } from '../../src/capture/addon-load';
 import { Capture } from '../../src/capture/capture';
 import { wallMinusMonotonicNs } from '../../src/capture/clock';
 import { OVERFLOW } from '../../src/analytics/series-budget';

@@ -11,7 +11,7 @@
 import path from 'node:path';
 import t from 'tap';
 import { startAgent } from '../../src/agent/agent';
-import { loadAddon } from '../../src/capture/addon';
+import { loadAddon } from '../../src/capture/addon-load';
 import { Capture } from '../../src/capture/capture';
 import { wallMinusMonotonicNs } from '../../src/capture/clock';
 import { loadAnalyticsOptions } from '../../src/config/analytics-config';
