@@ -7,6 +7,8 @@
  *       --> arguments from the saved user registers --> connection (tgid, fd)
  *       in ht_conns, created when the first bytes look like HTTP --> feed()
  *       framing --> ht_exchange into ht_events
+ *   uprobes on the TLS library's SSL_read/SSL_write (tracer/tls.h) --> the
+ *       same framing, for the socket the SSL object talks over
  *   sys_enter_close, sys_exit_accept*, sys_enter_connect, sched_process_exit,
  *   and the `sweep` program (run by the agent): outstanding exchanges are
  *       emitted as aborted, never dropped silently.
@@ -207,6 +209,9 @@ static __noinline struct conn *conn_create(__u64 key, __u32 fd, __u8 out, __u64 
 	return c;
 }
 
+/* The TLS programs (uprobes): they frame through conn_create and feed too. */
+#include "tracer/tls.h"
+
 static __always_inline int read_iovec(__u64 iov, __u32 i, __u64 *base, __u64 *len)
 {
 	struct iovec v;
@@ -272,6 +277,9 @@ static __always_inline int io_exit(struct sys_exit_ctx *ctx)
 			abort_pending(c, ts, HT_FLAG_RESET);
 		return 0;
 	}
+	/* A TLS connection's ciphertext: its plaintext comes from the uprobes. */
+	if (tls_syscall(id, a.fd, a.out) || (c && c->tls))
+		return 0;
 	if (a.kind == IO_SENDFILE) {
 		if (c)
 			feed_opaque(c, carries_requests(c, a.out), ret, ts);

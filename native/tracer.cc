@@ -4,6 +4,7 @@
 #include <bpf/libbpf.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -52,7 +53,9 @@ std::vector<T> List(const Napi::Object& o, const char* key) {
 Napi::Function Tracer::Define(Napi::Env env) {
   return DefineClass(env, "Tracer",
                      {InstanceMethod<&Tracer::Start>("start"), InstanceMethod<&Tracer::Stop>("stop"),
-                      InstanceMethod<&Tracer::Stats>("stats"), InstanceMethod<&Tracer::Release>("release")});
+                      InstanceMethod<&Tracer::Stats>("stats"), InstanceMethod<&Tracer::Release>("release"),
+                      InstanceMethod<&Tracer::AttachTls>("attachTls"), InstanceMethod<&Tracer::DetachTls>("detachTls"),
+                      InstanceMethod<&Tracer::TlsNotices>("tlsNotices")});
 }
 
 // Main thread. new Tracer(options, onBatch). Options are validated in
@@ -73,6 +76,7 @@ Tracer::Tracer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Tracer>(info) 
   options_.ports = List<uint16_t>(o, "ports");
   options_.pid_filter_mode = U32(o, "pidFilterMode", 0);
   options_.pids = List<uint32_t>(o, "pids");
+  options_.tls = o.Get("tls").ToBoolean().Value();
   on_batch_ = Napi::Persistent(info[1].As<Napi::Function>());
 }
 
@@ -90,6 +94,7 @@ void Tracer::Load(Napi::Env env) {
   skel_->rodata->cfg_exchange_timeout_ns = options_.exchange_timeout_ns;
   skel_->rodata->cfg_port_filter = options_.port_filter_mode;
   skel_->rodata->cfg_pid_filter = options_.pid_filter_mode;
+  skel_->rodata->cfg_tls = options_.tls;
   int err = bpf_map__set_max_entries(skel_->maps.ht_events, options_.ring_buffer_bytes);
   if (err) throw MakeError(env, "HT_ERR_BPF_CONFIG", "ring buffer size " + std::to_string(options_.ring_buffer_bytes) + ": " + Errno(err));
 
@@ -107,6 +112,10 @@ void Tracer::Load(Napi::Env env) {
   int parser_fd = bpf_program__fd(skel_->progs.exit_parse);
   err = bpf_map__update_elem(skel_->maps.ht_exit_parsers, &slot, sizeof(slot), &parser_fd, sizeof(parser_fd), BPF_ANY);
   if (err) throw MakeError(env, "HT_ERR_BPF_CONFIG", "installing the framing program for tail calls: " + Errno(err));
+  // Every TLS return probe tail-calls the TLS framing program (a kprobe-type program).
+  parser_fd = bpf_program__fd(skel_->progs.tls_parse);
+  err = bpf_map__update_elem(skel_->maps.ht_tls_parsers, &slot, sizeof(slot), &parser_fd, sizeof(parser_fd), BPF_ANY);
+  if (err) throw MakeError(env, "HT_ERR_BPF_CONFIG", "installing the TLS framing program for tail calls: " + Errno(err));
 
   uint8_t one = 1;
   for (uint16_t port : options_.ports)
@@ -124,8 +133,12 @@ Napi::Array Tracer::Attach(Napi::Env env) {
   uint32_t i = 0;
   bpf_object__for_each_program(prog, skel_->obj) {
     std::string section = bpf_program__section_name(prog);
-    // Not attached: the sweep runs on demand, exit_parse is reached by tail calls.
-    if (section == "raw_tp" || section == "tracepoint") continue;
+    // Not attached: the sweep runs on demand, exit_parse is reached by tail
+    // calls; uprobes are attached per object by attachTls(); the TLS notices
+    // only with tls on.
+    if (section == "raw_tp" || section == "tracepoint" || section == "uprobe" || section == "uretprobe") continue;
+    std::string name = bpf_program__name(prog);
+    if (!options_.tls && (name == "tls_exec" || name == "tls_mmap")) continue;
     LibbpfLogReset();
     bpf_link* link = bpf_program__attach(prog);
     int err = link ? 0 : -errno;
@@ -157,6 +170,10 @@ Napi::Value Tracer::Start(const Napi::CallbackInfo& info) {
     skel_->bss->capture_enabled = 1;  // all attached: start together
     ring_ = ring_buffer__new(bpf_map__fd(skel_->maps.ht_events), &Tracer::OnRecord, this, nullptr);
     if (!ring_) throw MakeError(env, "HT_ERR_RINGBUF", "ring_buffer__new: " + Errno(errno));
+    if (options_.tls) {
+      tls_notices_ = ring_buffer__new(bpf_map__fd(skel_->maps.ht_tls_notices), &Tracer::OnTlsNotice, this, nullptr);
+      if (!tls_notices_) throw MakeError(env, "HT_ERR_RINGBUF", "ring_buffer__new (TLS notices): " + Errno(errno));
+    }
 
     // An unbounded queue: credits bound it while running; on stop the last
     // batches are queued without waiting for credits.
@@ -197,6 +214,7 @@ Napi::Value Tracer::Stop(const Napi::CallbackInfo& info) {
   skel_->bss->capture_enabled = 0;
   for (bpf_link* link : links_) bpf_link__destroy(link);
   links_.clear();
+  DestroyTlsLinks();
   JoinPoller();
   ReadKernelCounters();
   stopped_ = new Napi::Promise::Deferred(deferred);
@@ -211,8 +229,11 @@ void Tracer::Teardown() {
   JoinPoller();
   for (bpf_link* link : links_) bpf_link__destroy(link);
   links_.clear();
+  DestroyTlsLinks();
   if (ring_) ring_buffer__free(ring_);
   ring_ = nullptr;
+  if (tls_notices_) ring_buffer__free(tls_notices_);
+  tls_notices_ = nullptr;
   if (skel_) http_tracer_bpf__destroy(skel_);
   skel_ = nullptr;
 }
@@ -274,6 +295,95 @@ Napi::Value Tracer::Release(const Napi::CallbackInfo& info) {
   if (!outstanding) throw MakeError(info.Env(), "HT_ERR_ARGUMENTS", "release(): no batch is outstanding");
   credit_.notify_one();
   return info.Env().Undefined();
+}
+
+// Main thread.
+void Tracer::DestroyTlsLinks() {
+  for (auto& [handle, links] : tls_links_)
+    for (bpf_link* link : links) bpf_link__destroy(link);
+  tls_links_.clear();
+}
+
+// Main thread. attachTls(path, offsets): uprobes on the TLS functions of one
+// object file (a libssl, or an executable that exports them), for every
+// process that maps it. offsets: { SSL_read: fileOffset, ... }, the symbols
+// found (at least SSL_read and SSL_write). Returns a handle for detachTls();
+// throws naming the symbol that did not attach (nothing stays attached then).
+Napi::Value Tracer::AttachTls(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!started_ || !options_.tls) throw MakeError(env, "HT_ERR_STARTED", "attachTls(): the tracer is not running with tls on");
+  if (info.Length() < 2 || !info[0].IsString() || !info[1].IsObject())
+    throw MakeError(env, "HT_ERR_ARGUMENTS", "attachTls(path, offsets): expected a string and an object");
+  std::string path = info[0].As<Napi::String>().Utf8Value();
+  Napi::Object offsets = info[1].As<Napi::Object>();
+  struct Probe {
+    const char* symbol;
+    bpf_program* entry;
+    bool returns;
+  };
+  const Probe probes[] = {
+      {"SSL_read", skel_->progs.tls_read_enter, true},      {"SSL_read_ex", skel_->progs.tls_read_ex_enter, true},
+      {"SSL_write", skel_->progs.tls_write_enter, true},    {"SSL_write_ex", skel_->progs.tls_write_ex_enter, true},
+      {"SSL_do_handshake", skel_->progs.tls_handshake_enter, true}, {"SSL_free", skel_->progs.tls_free_enter, false},
+  };
+  std::vector<bpf_link*> links;
+  auto attach = [&](bpf_program* prog, const char* symbol, size_t offset, bool retprobe) {
+    LIBBPF_OPTS(bpf_uprobe_opts, opts, .retprobe = retprobe);
+    LibbpfLogReset();
+    bpf_link* link = bpf_program__attach_uprobe_opts(prog, -1, path.c_str(), offset, &opts);
+    if (!link) {
+      int err = -errno;
+      for (bpf_link* l : links) bpf_link__destroy(l);
+      throw MakeError(env, "HT_ERR_ATTACH", std::string(retprobe ? "uretprobe " : "uprobe ") + path + ":" + symbol + ": " + Errno(err) + "\n" + LibbpfLogTail());
+    }
+    links.push_back(link);
+  };
+  for (const Probe& p : probes) {
+    Napi::Value v = offsets.Get(p.symbol);
+    if (!v.IsNumber()) continue;
+    size_t offset = static_cast<size_t>(v.As<Napi::Number>().Int64Value());
+    attach(p.entry, p.symbol, offset, false);
+    if (p.returns) attach(skel_->progs.tls_return, p.symbol, offset, true);
+  }
+  if (links.empty()) throw MakeError(env, "HT_ERR_ARGUMENTS", "attachTls(" + path + "): no TLS function offsets given");
+  uint32_t handle = next_tls_handle_++;
+  tls_links_[handle] = std::move(links);
+  return Napi::Number::New(env, handle);
+}
+
+// Main thread. detachTls(handle): removes one object's uprobes; unknown handles are ignored.
+Napi::Value Tracer::DetachTls(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsNumber()) throw MakeError(env, "HT_ERR_ARGUMENTS", "detachTls(handle): expected a number");
+  auto it = tls_links_.find(info[0].As<Napi::Number>().Uint32Value());
+  if (it != tls_links_.end()) {
+    for (bpf_link* link : it->second) bpf_link__destroy(link);
+    tls_links_.erase(it);
+  }
+  return env.Undefined();
+}
+
+// Main thread. tlsNotices(): tgids of processes that mapped an executable
+// file the kernel had not reported before, since the last call (repeats removed).
+Napi::Value Tracer::TlsNotices(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  notice_tgids_.clear();
+  if (tls_notices_) ring_buffer__consume(tls_notices_);
+  std::sort(notice_tgids_.begin(), notice_tgids_.end());
+  notice_tgids_.erase(std::unique(notice_tgids_.begin(), notice_tgids_.end()), notice_tgids_.end());
+  Napi::Array out = Napi::Array::New(env, notice_tgids_.size());
+  for (uint32_t i = 0; i < notice_tgids_.size(); i++) out.Set(i, Napi::Number::New(env, notice_tgids_[i]));
+  return out;
+}
+
+// Main thread (from TlsNotices): one notice, a tgid.
+int Tracer::OnTlsNotice(void* ctx, void* data, size_t size) {
+  if (size >= sizeof(uint32_t)) {
+    uint32_t tgid;
+    memcpy(&tgid, data, sizeof(tgid));
+    static_cast<Tracer*>(ctx)->notice_tgids_.push_back(tgid);
+  }
+  return 0;
 }
 
 // Poll thread: ring buffer callback, one record at a time into the batch.

@@ -21,6 +21,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -50,6 +51,7 @@ struct TracerOptions {
   std::vector<uint16_t> ports;
   uint8_t pid_filter_mode = 0;
   std::vector<uint32_t> pids;
+  bool tls = false;  // the TLS uprobe programs and their exec/mmap notices
 };
 
 class Tracer : public Napi::ObjectWrap<Tracer> {
@@ -64,9 +66,13 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
   Napi::Value Stop(const Napi::CallbackInfo& info);
   Napi::Value Stats(const Napi::CallbackInfo& info);
   Napi::Value Release(const Napi::CallbackInfo& info);
+  Napi::Value AttachTls(const Napi::CallbackInfo& info);
+  Napi::Value DetachTls(const Napi::CallbackInfo& info);
+  Napi::Value TlsNotices(const Napi::CallbackInfo& info);
   void Load(Napi::Env env);
   Napi::Array Attach(Napi::Env env);
   void Teardown();
+  void DestroyTlsLinks();
   void JoinPoller();
   void ReadKernelCounters();
 
@@ -76,6 +82,7 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
   void Flush();
   void Sweep();
   static int OnRecord(void* ctx, void* data, size_t size);
+  static int OnTlsNotice(void* ctx, void* data, size_t size);
 
   TracerOptions options_;
   Napi::FunctionReference on_batch_;
@@ -85,6 +92,11 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
   http_tracer_bpf* skel_ = nullptr;
   ring_buffer* ring_ = nullptr;
   std::vector<bpf_link*> links_;
+  // TLS uprobes (main thread): per probed object, by the handle AttachTls returned.
+  std::map<uint32_t, std::vector<bpf_link*>> tls_links_;
+  uint32_t next_tls_handle_ = 1;
+  ring_buffer* tls_notices_ = nullptr;  // consumed on the main thread by TlsNotices
+  std::vector<uint32_t> notice_tgids_;
   std::thread poller_;
   bool started_ = false;
 

@@ -8,6 +8,7 @@ const volatile __u64 cfg_wakeup_bytes = 64 * 1024;     /* queued bytes that forc
 const volatile __u64 cfg_exchange_timeout_ns = 0;      /* 0: never time out (sweep program) */
 const volatile __u8 cfg_port_filter = 0;               /* enum ht_filter_mode */
 const volatile __u8 cfg_pid_filter = 0;                /* enum ht_filter_mode */
+const volatile __u8 cfg_tls = 0;                       /* 1: the TLS uprobes are in use (tracer/tls.h) */
 
 /* Set by the addon once every program is attached: before that, programs
  * attached early would see requests whose responses go to programs not yet

@@ -77,7 +77,7 @@ static __noinline int emit_oldest(struct conn *c, __u64 end_ns, __u64 response_b
 	/* From the process-exit and timeout sweeps the current task may be another. */
 	__u32 pid = (id >> 32) == c->tgid ? (__u32)id : 0;
 
-	flags |= r->flags | (c->emitted ? 0 : HT_FLAG_NEW_CONNECTION);
+	flags |= r->flags | (c->emitted ? 0 : HT_FLAG_NEW_CONNECTION) | (c->tls ? HT_FLAG_TLS : 0);
 	if (!head)
 		flags |= HT_FLAG_HEAD_MISSING;
 	if (c->interim_bytes) {

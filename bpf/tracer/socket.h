@@ -5,8 +5,8 @@
 #define S_IFMT 00170000
 #define S_IFSOCK 0140000
 
-/* The TCP socket behind a file descriptor of the current process, or NULL. */
-static __always_inline struct sock *tcp_sock_of_fd(__u32 fd)
+/* The open file behind a file descriptor of the current process, or NULL. */
+static __always_inline struct file *file_of_fd(__u32 fd)
 {
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
@@ -17,6 +17,14 @@ static __always_inline struct sock *tcp_sock_of_fd(__u32 fd)
 		return NULL;
 	fds = BPF_CORE_READ(fdt, fd);
 	bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]);
+	return file;
+}
+
+/* The TCP socket behind a file descriptor of the current process, or NULL. */
+static __always_inline struct sock *tcp_sock_of_fd(__u32 fd)
+{
+	struct file *file = file_of_fd(fd);
+
 	if (!file)
 		return NULL;
 	if ((BPF_CORE_READ(file, f_inode, i_mode) & S_IFMT) != S_IFSOCK)

@@ -119,7 +119,8 @@ struct conn {
 	 * closes after answering it (RFC 9112, 6.1), so bytes after it are no
 	 * requests (a smuggling attempt), and are not framed. */
 	__u8 requests_end;
-	__u8 _pad[2];
+	__u8 tls;             /* bytes framed from the TLS library's plaintext; the socket's are ciphertext */
+	__u8 _pad;
 	__u32 interim_bytes;  /* 1xx interim responses to the oldest request so far */
 	__u32 overflow_head;  /* requests past the FIFO, in ht_overflow: the oldest's sequence number */
 	__u32 overflow_tail;  /* and the next one's */

@@ -25,6 +25,8 @@ export interface NativeTracerOptions {
   ports: number[];
   pidFilterMode: number;
   pids: number[];
+  /** Load the TLS uprobe programs' notices (exec, executable mmap); uprobes themselves come with attachTls(). */
+  tls: boolean;
 }
 
 export interface NativeStats {
@@ -53,6 +55,15 @@ export interface NativeTracer {
   stats(): NativeStats;
   /** Returns the credit of one batch passed to onBatch. */
   release(): void;
+  /**
+   * Attaches the TLS uprobes to one object file for every process that maps
+   * it: offsets by function name (SSL_read, SSL_write, their _ex forms,
+   * SSL_do_handshake, SSL_free), file offsets. Returns a handle for detachTls.
+   */
+  attachTls(path: string, offsets: Record<string, number>): number;
+  detachTls(handle: number): void;
+  /** Processes that mapped an executable file the kernel had not reported yet, since the last call. */
+  tlsNotices(): number[];
 }
 
 export interface Addon {

@@ -16,6 +16,7 @@ import { FILTER_MAX, HEAD_DEFAULT, HEAD_MAX, KernelCounters, verifyLayout, type 
 import type { Addon, AttachResult, NativeStats, NativeTracer, NativeTracerOptions } from './addon';
 import { loadAddon } from './addon-load';
 import { preflight } from './preflight';
+import { TlsProbes } from './tls/tls-probes';
 
 export interface ListFilter<T> {
   allow?: T[];
@@ -37,6 +38,10 @@ export interface CaptureOptions {
   ports?: ListFilter<number>;
   /** Process ids (tgid). The agent's own process is always excluded. */
   pids?: ListFilter<number>;
+  /** HTTPS through uprobes on the TLS library (src/capture/tls). Default true. */
+  tls?: boolean;
+  /** How often every process's mappings are read again to detach objects no process maps. Default 30 s. */
+  tlsRescanIntervalMs?: number;
 }
 
 /** The addon's counters (stalls: times it left records in the ring for want of a credit), with the kernel's named. */
@@ -71,6 +76,8 @@ function listFilter(key: string, filter: ListFilter<number> | undefined, max: nu
 
 export class Capture {
   readonly attach: AttachResult[];
+  /** The TLS uprobes' objects; undefined with tls off. */
+  readonly tls: TlsProbes | undefined;
   private readonly native: NativeTracer;
   private readonly onBatch: OnBatch;
   /** Batches whose promise has not settled, and stop() waiting for them. */
@@ -78,10 +85,20 @@ export class Capture {
   private allSettled: (() => void) | undefined;
   private stopped: Promise<void> | undefined;
 
-  private constructor(addon: Addon, options: NativeTracerOptions, onBatch: OnBatch) {
+  private constructor(addon: Addon, options: NativeTracerOptions, onBatch: OnBatch, tlsRescanIntervalMs: number) {
     this.onBatch = onBatch;
     this.native = new addon.Tracer(options, (batch, records) => this.deliver(batch, records));
     this.attach = this.native.start();
+    if (options.tls) {
+      this.tls = new TlsProbes(this.native, { noticeIntervalMs: 100, rescanIntervalMs: tlsRescanIntervalMs });
+      try {
+        this.tls.start();
+      } catch (err) {
+        this.tls.stop();
+        void this.native.stop();
+        throw err;
+      }
+    }
   }
 
   /** Passes a batch on; its credit goes back once it is consumed, also when onBatch throws. */
@@ -122,6 +139,9 @@ export class Capture {
     const exchangeTimeoutMs = integerIn('exchangeTimeoutMs', options.exchangeTimeoutMs ?? 120_000, 0, 86_400_000);
     const wakeupBytes = integerIn('wakeupBytes', options.wakeupBytes ?? Math.min(64 * 1024, ringBufferBytes / 4), 1, ringBufferBytes);
     const drainIntervalMs = integerIn('drainIntervalMs', options.drainIntervalMs ?? 20, 1, 10_000);
+    const tls = options.tls ?? true;
+    if (typeof tls !== 'boolean') fail('tls', tls, 'must be true or false');
+    const tlsRescanIntervalMs = integerIn('tlsRescanIntervalMs', options.tlsRescanIntervalMs ?? 30_000, 100, 3_600_000);
 
     const addon = loadAddon();
     verifyLayout(addon.layout());
@@ -144,8 +164,10 @@ export class Capture {
         ports: ports.values,
         pidFilterMode: pids.mode,
         pids: pids.values,
+        tls,
       },
       onBatch,
+      tlsRescanIntervalMs,
     );
   }
 
@@ -175,6 +197,7 @@ export class Capture {
 
   /** Detaches and resolves once the last batch was delivered and consumed (its promise settled). Idempotent. */
   stop(): Promise<void> {
+    this.tls?.stop();
     this.stopped ??= this.native.stop().then(() => (this.held === 0 ? undefined : new Promise<void>((resolve) => (this.allSettled = resolve))));
     return this.stopped;
   }
