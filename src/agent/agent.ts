@@ -18,10 +18,14 @@
  *   metadata (metadata-part.ts) --the node's pods and the Services--> shards, which name each
  *                                 exchange's workload from its cgroup (src/metadata/)
  *
- * stop() closes the port (its WebSocket clients too), stops alerting (what
- * is queued for the receivers gets a last attempt), closes the hub, detaches
- * the programs and waits for the batches in flight, then publishes and stops
+ * stop() first says so (/readyz and /api/health answer 503 from then on),
+ * detaches the programs and waits for the batches in flight, then closes the
+ * port (its WebSocket clients too), stops alerting (what is queued for the
+ * receivers gets a last attempt), closes the hub, then publishes and stops
  * the engine; it is idempotent.
+ *
+ * Diagnostics go to the logger given (src/log/), Fastify's included; the
+ * agent's troubles are logged once per change (health-log.ts).
  */
 import type { FastifyInstance } from 'fastify';
 import type { AddressInfo } from 'node:net';
@@ -30,12 +34,14 @@ import type { Capture, OnBatch } from '../capture/capture';
 import type { AgentConfig } from '../config/analytics-config';
 import { probeListen } from '../config/port-probe';
 import { TracerError } from '../errors';
+import { silentLog, type Log } from '../log/logger';
 import { Engine } from '../pipeline/engine';
 import { buildApp, metricsPathConflict } from '../server/app';
 import { LiveHub } from '../server/live/hub';
 import { createExporter } from '../exporters/prometheus';
 import { planAlerting, startAlerting } from './alerting-part';
 import { component, startInOrder } from './component';
+import { startHealthLog } from './health-log';
 import { planForwarding, startForwarding } from './forwarding-part';
 import { startMetadata } from './metadata-part';
 import { engineReaders } from './readers';
@@ -46,8 +52,8 @@ export interface AgentParts {
   clockOffsetMs: number;
   /** Starts the capture with the consumer the agent gives it (load and attach happen here). */
   startCapture: (onBatch: OnBatch) => Capture;
-  /** Where the agent's one-line notices go; default stderr. */
-  say?: (line: string) => void;
+  /** Where the agent's diagnostics go (Fastify's too); default nowhere. */
+  log?: Log;
   /** Another consumer of every batch, after the engine (the demo's live lines). */
   alsoOnBatch?: (batch: Buffer, records: number) => void;
 }
@@ -85,8 +91,9 @@ function reachableUrl(config: AgentConfig, listening: string | undefined): strin
 
 export async function startAgent(parts: AgentParts): Promise<Agent> {
   const { config } = parts;
-  const say = parts.say ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const log = parts.log ?? silentLog();
   const startedAtMs = Date.now();
+  let stopping = false;
   // The rules and the alerting and forwarding targets are checked before anything loads (HT_ERR_OPTION, exit code 2).
   const alertingPlan = planAlerting(config, process.env);
   const forwardingPlan = planForwarding(config, process.env);
@@ -97,7 +104,7 @@ export async function startAgent(parts: AgentParts): Promise<Agent> {
   // Before the capture: the first exchanges already find the node's pods.
   const metadata = component(
     'metadata',
-    () => startMetadata(process.env, (snapshot) => engine.value.setCluster(snapshot), say),
+    () => startMetadata(process.env, (snapshot) => engine.value.setCluster(snapshot), log),
     (m) => m.shutdown(),
   );
 
@@ -134,7 +141,7 @@ export async function startAgent(parts: AgentParts): Promise<Agent> {
   // Before the server (which reads its stats); after the engine, whose last counts its shutdown flushes.
   const forwarding = component(
     'forwarding',
-    () => forwardingPlan && startForwarding(config, forwardingPlan, engine.value.store),
+    () => forwardingPlan && startForwarding(config, forwardingPlan, engine.value.store, log),
     (f) => f?.shutdown(),
   );
 
@@ -145,6 +152,7 @@ export async function startAgent(parts: AgentParts): Promise<Agent> {
       const forwarder = forwarding.value;
       if (forwarder) readers.health.forwarding = () => forwarder.stats();
       readers.health.metadata = () => metadata.value.status();
+      readers.health.stopping = () => stopping;
       const running = alerting.value;
       if (running) {
         readers.health.alerting = () => ({ stats: running.alerting.stats(), targets: running.targets() });
@@ -159,6 +167,7 @@ export async function startAgent(parts: AgentParts): Promise<Agent> {
         dashboard: config.server.enableDashboard,
         security: config.security,
         http: { maxConnections: config.server.maxConnections },
+        log,
       });
       live.value.attach(app.server);
       try {
@@ -167,12 +176,27 @@ export async function startAgent(parts: AgentParts): Promise<Agent> {
         await app.close();
         throw new TracerError('HT_ERR_LISTEN', `cannot listen on ${config.server.address}:${config.server.port}: ${(e as Error).message}`);
       }
-      return { app, url: urlOf(app.server.address() as AddressInfo) };
+      return { app, url: urlOf(app.server.address() as AddressInfo), health: readers.health };
     },
     ({ app }) => app.close(),
   );
 
+  // Last: it reads what the server reads.
+  const healthLog = component('health log', () => startHealthLog(server.value.health, log, startedAtMs), (h) => h.stop());
+
   // In order: each uses those before it. Shut down in reverse.
-  const shutdown = await startInOrder([engine, metadata, capture, live, alerting, forwarding, server]);
-  return { url: server.value.url, engine: engine.value, capture: capture.value, app: server.value.app, stop: shutdown };
+  const shutdown = await startInOrder([engine, metadata, capture, live, alerting, forwarding, server, healthLog]);
+  let stopped: Promise<void> | undefined;
+  const stop = (): Promise<void> =>
+    (stopped ??= (async () => {
+      stopping = true;
+      // The programs first, while the port still answers /readyz with 503 (Kubernetes takes the pod out
+      // of its endpoints); the rest in reverse order (capture's shutdown is then already done).
+      try {
+        await capture.shutdown();
+      } finally {
+        await shutdown();
+      }
+    })());
+  return { url: server.value.url, engine: engine.value, capture: capture.value, app: server.value.app, stop };
 }

@@ -10,6 +10,7 @@ import { collectRollup } from '../exporters/collect';
 import { Forwarder } from '../exporters/forwarder';
 import { forwardingConfig, type ForwardingConfig } from '../exporters/forwarding-config';
 import { otlpScopeVersion } from '../exporters/otlp/encode';
+import type { Log } from '../log/logger';
 import type { StoreReader } from '../server/sources';
 
 /** The targets and their settings, or undefined when nothing is to be forwarded. Throws HT_ERR_OPTION naming the key or variable. */
@@ -19,8 +20,9 @@ export function planForwarding(config: AgentConfig, env: NodeJS.ProcessEnv): For
 }
 
 /** Opens the target queues under the data directory (HT_ERR_DATA_DIR when it cannot) and starts flushing and sending. */
-export function startForwarding(config: AgentConfig, plan: ForwardingConfig, store: StoreReader): Forwarder {
+export function startForwarding(config: AgentConfig, plan: ForwardingConfig, store: StoreReader, log: Log): Forwarder {
   const forwarder = new Forwarder({
+    log,
     config: plan,
     dataDir: config.data.dir,
     collect: (nowMs) => collectRollup(store, nowMs),

@@ -5,6 +5,7 @@
  * container, systemd unit or process, and the shards do that on their own.
  */
 import { nodeName } from '../config/node-name';
+import type { Log } from '../log/logger';
 import { kubernetesAccess, KubernetesWatch, type MetadataStatus } from '../metadata/kubernetes-watch';
 import type { ClusterSnapshot } from '../metadata/cluster-snapshot';
 
@@ -13,14 +14,14 @@ export interface MetadataPart {
   shutdown(): Promise<void>;
 }
 
-export async function startMetadata(env: NodeJS.ProcessEnv, toShards: (s: ClusterSnapshot) => void, say: (line: string) => void): Promise<MetadataPart> {
+export async function startMetadata(env: NodeJS.ProcessEnv, toShards: (s: ClusterSnapshot) => void, log: Log): Promise<MetadataPart> {
   const access = kubernetesAccess(env);
   const node = nodeName(env);
   if (access.kind === 'none') {
-    say(`metadata: ${access.reason}; services named by container, systemd unit or process`);
+    log.info(`metadata: ${access.reason}; services named by container, systemd unit or process`);
     const status: MetadataStatus = { source: 'none', detail: access.reason, node, pods: 0, services: 0, synced: false, lastError: null };
     return { status: () => status, shutdown: async () => undefined };
   }
-  const watch = await KubernetesWatch.start(access, node, toShards, say);
+  const watch = await KubernetesWatch.start(access, node, toShards, log);
   return { status: () => watch.status(), shutdown: () => watch.stop() };
 }

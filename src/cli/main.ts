@@ -1,55 +1,42 @@
 /**
- * http-tracer [command] [options]
+ * http-tracer COMMAND [options]: the command line (commands.ts lists the
+ * commands, their options and their help).
  *
- *   run              the agent: capture, analytics, REST API and /metrics on one port
- *   demo             run plus a bundled demo service and load, with a live line per exchange
- *   check            can capture work here? (kernel, BTF, tracefs, privileges, probes)
- *   trace            one line per HTTP exchange on this host, as it happens
- *   record FILE      write captured batches to FILE
- *   replay FILE      print the exchanges of a capture file (no root needed);
- *                    with --summary, the RED view per service and route instead
+ *   http-tracer                  the help on stderr, exit 2 (a bare call never starts an agent)
+ *   http-tracer --help | help    the help on stdout, exit 0
+ *   http-tracer help COMMAND     a command's help;  also  http-tracer COMMAND --help
+ *   http-tracer --version        the package's version
  *
- * Exit codes: 0 ok, 1 capture cannot work, 2 bad command line or option.
+ * Exit codes: 0 ok, 1 a runtime failure (capture cannot work, the port is in
+ * use, a bad capture file), 2 usage (an unknown command or option, a bad
+ * value or configuration). Diagnostics go to the logger (stderr); stdout
+ * carries a command's output only.
  */
 import { parseArgs } from 'node:util';
 import { TracerError } from '../errors';
+import { createLogger } from '../log/logger';
+import { logSettings } from '../log/settings';
 import { checkCommand } from './check';
+import { commandHelp, commandNamed, GLOBAL_OPTIONS, usageText, type CommandSpec } from './commands';
 import { captureOptionSpec, parseInteger } from './options';
 import { runCommand } from './run';
 import { summaryCommand } from './summary';
 import { recordCommand, replayCommand, traceCommand, type Io } from './trace';
+import { packageVersion } from './version';
 
-const USAGE = `usage: http-tracer [run|demo|check|trace|record FILE|replay FILE] [options]
-
-options (trace, record, replay, demo):
-  --port N[,N]          only these service ports (server: local port, client: peer port)
-  --not-port N[,N]      all but these ports
-  --pid N[,N]           only these processes;  --not-pid N[,N]  all but these
-  --comm NAME           only these process names
-  --status CLASS        only 1xx, 2xx, 3xx, 4xx, 5xx or aborted (repeatable)
-  --json                JSON lines instead of text
-  --head-bytes N        request head bytes kept per exchange (0-512, multiple of 8; default 256)
-  --ring-buffer-bytes N kernel ring buffer (power of two; default 8388608)
-  --exchange-timeout-ms N  outstanding exchanges older than this are reported aborted (default 120000, 0 = never)
-  --duration-seconds N  stop by itself after N seconds
-
-run, demo: the agent on one port (default 127.0.0.1:8080; dashboard_address 0.0.0.0 for
-every interface): REST under /api, Prometheus /metrics
-  --config FILE         the seed's configuration file (output.analytics: dashboard_port,
-                        dashboard_address, metrics_endpoint, worker_threads, ...);
-                        HTTP_TRACER_* variables override it; unknown keys are refused
-  --data-dir DIR        where the agent keeps its database (alert rules, incidents);
-                        over HTTP_TRACER_DATA_DIR and output.analytics.data_dir
-                        (default /var/lib/ebpf-http-tracer)
-
-replay --summary: the file through the analytics engine, then requests, rate, errors
-and p50/p95/p99 per service and route:
-  --window DURATION     the window ending at the last exchange (default: the smallest
-                        of 1m, 5m, 15m, 1h, 24h that holds the whole recording)
-  --top N               the N busiest routes (default 20)
-  --config FILE         the analytics section of a configuration file (seed format);
-                        HTTP_TRACER_ANALYTICS_* variables override it
-`;
+const OPTION_SPEC = {
+  ...captureOptionSpec,
+  'duration-seconds': { type: 'string' },
+  summary: { type: 'boolean' },
+  window: { type: 'string' },
+  top: { type: 'string' },
+  config: { type: 'string' },
+  'data-dir': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+  version: { type: 'boolean' },
+  'log-level': { type: 'string' },
+  'log-format': { type: 'string' },
+} as const;
 
 function stopSignal(durationSeconds: number | undefined): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -61,41 +48,58 @@ function stopSignal(durationSeconds: number | undefined): Promise<void> {
   });
 }
 
+const usage = (message: string): never => {
+  throw new TracerError('HT_ERR_USAGE', message);
+};
+
+/** An option the command does not take: named with the command. */
+function refuseForeignOptions(spec: CommandSpec, values: Record<string, unknown>): void {
+  const allowed = new Set<string>([...GLOBAL_OPTIONS, ...spec.options]);
+  const foreign = Object.keys(values).find((o) => values[o] !== undefined && !allowed.has(o));
+  if (foreign) usage(`--${foreign} does not apply to ${spec.name} (see "http-tracer help ${spec.name}")`);
+}
+
 export async function main(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      ...captureOptionSpec,
-      'duration-seconds': { type: 'string' },
-      summary: { type: 'boolean' },
-      window: { type: 'string' },
-      top: { type: 'string' },
-      config: { type: 'string' },
-      'data-dir': { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
-    },
-  });
-  const [command = 'run', file, ...extra] = positionals;
-  if (values.help) {
-    process.stdout.write(USAGE);
+  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: OPTION_SPEC });
+  const [command, file, ...extra] = positionals;
+  if (values.version) {
+    if (command !== undefined || values.help) usage('--version goes alone');
+    process.stdout.write(`http-tracer ${packageVersion()}\n`);
     return 0;
   }
-  const duration = values['duration-seconds'] === undefined ? undefined : parseInteger('duration-seconds', values['duration-seconds'], 1, 86_400 * 365);
-  const io: Io = { stdout: process.stdout, stderr: process.stderr, stopRequested: stopSignal(duration) };
+  if (command === undefined) {
+    // A bare call asks for nothing: the help, but as a failure (a typo in a script must not start an agent).
+    (values.help ? process.stdout : process.stderr).write(usageText());
+    return values.help ? 0 : 2;
+  }
+  const spec = commandNamed(command) ?? usage(`unknown command ${JSON.stringify(command)}`);
+  if (spec.name === 'help') {
+    if (extra.length > 0) usage(`unexpected argument ${JSON.stringify(extra[0])}`);
+    const about = file === undefined ? undefined : (commandNamed(file) ?? usage(`help: unknown command ${JSON.stringify(file)}`));
+    process.stdout.write(about ? commandHelp(about) : usageText());
+    return 0;
+  }
+  if (values.help) {
+    process.stdout.write(commandHelp(spec));
+    return 0;
+  }
   const needsFile = command === 'record' || command === 'replay';
   const summaryOnly = (['summary', 'window', 'top'] as const).find((o) => values[o] !== undefined);
-  if (summaryOnly && !(command === 'replay' && values.summary)) throw new TracerError('HT_ERR_USAGE', `--${summaryOnly} goes with replay --summary`);
+  if (summaryOnly && !(command === 'replay' && values.summary)) usage(`--${summaryOnly} goes with replay --summary`);
   if (values.config !== undefined && !(command === 'run' || command === 'demo' || (command === 'replay' && values.summary))) {
-    throw new TracerError('HT_ERR_USAGE', '--config goes with run, demo and replay --summary');
+    usage('--config goes with run, demo and replay --summary');
   }
-  if (values['data-dir'] !== undefined && !(command === 'run' || command === 'demo')) throw new TracerError('HT_ERR_USAGE', '--data-dir goes with run and demo');
+  if (values['data-dir'] !== undefined && !(command === 'run' || command === 'demo')) usage('--data-dir goes with run and demo');
   const filterOption = (['port', 'not-port', 'pid', 'not-pid', 'comm', 'status'] as const).find((o) => values[o] !== undefined);
-  if (values.summary && filterOption) throw new TracerError('HT_ERR_USAGE', `--${filterOption} does not apply to --summary, which summarises every exchange of the file`);
+  if (values.summary && filterOption) usage(`--${filterOption} does not apply to --summary, which summarises every exchange of the file`);
+  refuseForeignOptions(spec, values);
   if ((needsFile && !file) || (!needsFile && file !== undefined) || extra.length > 0) {
-    throw new TracerError('HT_ERR_USAGE', needsFile ? `${command} needs a FILE` : `unexpected argument ${JSON.stringify(file ?? extra[0])}`);
+    usage(needsFile ? `${command} needs a FILE` : `unexpected argument ${JSON.stringify(file ?? extra[0])}`);
   }
-  switch (command) {
+  const log = createLogger(logSettings(values, process.env, process.stderr));
+  const duration = values['duration-seconds'] === undefined ? undefined : parseInteger('duration-seconds', values['duration-seconds'], 1, 86_400 * 365);
+  const io: Io = { stdout: process.stdout, stderr: process.stderr, log, stopRequested: stopSignal(duration) };
+  switch (spec.name) {
     case 'check':
       return checkCommand(values.json ?? false, io);
     case 'trace':
@@ -104,11 +108,8 @@ export async function main(argv: string[]): Promise<number> {
       return recordCommand(file, values, io);
     case 'replay':
       return values.summary ? summaryCommand(file, values, io) : replayCommand(file, values, io);
-    case 'run':
-    case 'demo':
-      return runCommand(values, io, command === 'demo');
     default:
-      throw new TracerError('HT_ERR_USAGE', `unknown command ${JSON.stringify(command)}`);
+      return runCommand(values, io, command === 'demo');
   }
 }
 
@@ -116,4 +117,22 @@ export function exitCodeFor(err: unknown): number {
   if (err instanceof TracerError) return err.code === 'HT_ERR_USAGE' || err.code === 'HT_ERR_OPTION' ? 2 : 1;
   if ((err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) return 2;
   return 1;
+}
+
+/**
+ * The whole program: main, and what a failure prints. A failure is one plain
+ * line on stderr, "http-tracer: <message>" (the last line, whatever the log
+ * format), and for a usage error the usage line after it.
+ */
+export async function cli(argv: string[]): Promise<number> {
+  try {
+    return await main(argv);
+  } catch (err) {
+    const code = exitCodeFor(err);
+    const [command] = argv.filter((a) => !a.startsWith('-'));
+    const spec = command === undefined ? undefined : commandNamed(command);
+    const hint = spec && spec.name !== 'help' ? `usage: http-tracer ${spec.synopsis} [options]; "http-tracer help ${spec.name}" for more\n` : 'usage: http-tracer COMMAND [options]; "http-tracer help" for the commands\n';
+    process.stderr.write(`http-tracer: ${(err as Error).message}\n${code === 2 && (err as { code?: string }).code !== 'HT_ERR_OPTION' ? hint : ''}`);
+    return code;
+  }
 }

@@ -17,7 +17,7 @@ import { wallMinusMonotonicNs } from '../capture/clock';
 import { loadAnalyticsOptions } from '../config/analytics-config';
 import { TracerError } from '../errors';
 import { exchangeFilter, type ParsedCaptureValues } from './options';
-import { batchPrinter, lossSummary, startCapture, traceCommand, type Io } from './trace';
+import { batchPrinter, logOf, lossSummary, startCapture, traceCommand, type Io } from './trace';
 
 export const DEMO_PORT = 8090;
 
@@ -42,9 +42,10 @@ async function demoService(): Promise<ChildProcess> {
 }
 
 export async function runCommand(values: RunValues, io: Io, demo: boolean): Promise<number> {
+  const log = logOf(io);
   const config = loadAnalyticsOptions(values.config, process.env, { dataDir: values['data-dir'] });
   if (!config.enableAnalytics) {
-    io.stderr.write('analytics disabled (enable_analytics: false): tracing only, no HTTP port\n');
+    log.warn('analytics disabled (enable_analytics: false): tracing only, no HTTP port');
     return traceCommand(values, io);
   }
   await checkServerConfig(config);
@@ -63,19 +64,21 @@ export async function runCommand(values: RunValues, io: Io, demo: boolean): Prom
       clockOffsetMs: Number(offsetNs) / 1e6,
       startCapture: (onBatch) => startCapture(captureValues, io, onBatch),
       alsoOnBatch: printer ? (batch) => void printer.print(batch) : undefined,
+      log,
     });
     // The service and its load start once every probe is attached (so their first requests
     // are seen), and never when capture cannot run here.
     if (demo) {
       children.push(await demoService());
       children.push(child('load.js', [String(DEMO_PORT), '20']));
-      io.stderr.write(`demo: service on 127.0.0.1:${DEMO_PORT}, load about 20 requests/s\n`);
+      log.info({ port: DEMO_PORT }, `demo: service on 127.0.0.1:${DEMO_PORT}, load about 20 requests/s`);
     }
-    io.stderr.write(`agent: REST API ${agent.url}/api/metrics, Prometheus ${agent.url}${config.server.metricsPath}\n`);
+    log.info({ url: agent.url }, `agent: REST API ${agent.url}/api/metrics, Prometheus ${agent.url}${config.server.metricsPath}`);
     await io.stopRequested;
+    log.info('stopping');
     await agent.stop();
     const e = agent.engine.stats();
-    io.stderr.write(`stopped: ${lossSummary(agent.capture.stats())}; engine processed ${e.eventsProcessed}, dropped ${e.droppedEvents}\n`);
+    log.info({ processed: e.eventsProcessed, dropped: e.droppedEvents }, `stopped: ${lossSummary(agent.capture.stats())}; engine processed ${e.eventsProcessed}, dropped ${e.droppedEvents}`);
     return 0;
   } finally {
     for (const c of children) c.kill();

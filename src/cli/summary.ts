@@ -16,7 +16,7 @@ import { Engine } from '../pipeline/engine';
 import { DEFAULT_WINDOWS_MS } from '../pipeline/engine-options';
 import { escapeForTerminal } from '../server/safe-text';
 import { formatDuration } from './exchange-line';
-import type { Io } from './trace';
+import { logOf, type Io } from './trace';
 
 export interface SummaryValues {
   config?: string;
@@ -101,7 +101,7 @@ export async function summaryCommand(file: string, values: SummaryValues, io: Io
       await engine.enqueue(batch, records);
     });
     if (!engine || lastMs === -Infinity) {
-      io.stderr.write(`${file}: no exchanges\n`);
+      logOf(io).warn({ file }, `${file}: no exchanges`);
       return 0;
     }
     await engine.sync();

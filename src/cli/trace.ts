@@ -9,14 +9,23 @@ import { readCaptureFile, CaptureFileWriter } from '../capture/capture-file';
 import { wallMinusMonotonicNs } from '../capture/clock';
 import { loadAddon } from '../capture/addon-load';
 import { ExchangeCursor } from '../capture/decoder';
+import { createLogger, type Log } from '../log/logger';
 import { formatJson, formatLine, matches, type ExchangeFilter } from './exchange-line';
 import { captureOptions, exchangeFilter, type ParsedCaptureValues } from './options';
 
 export interface Io {
   stdout: Writable;
+  /** Where diagnostics go when no logger is given: human lines at level info. */
   stderr: Writable;
+  /** The diagnostics' logger (main.ts makes it from --log-level and --log-format). */
+  log?: Log;
   /** Resolves when the user asks to stop (Ctrl-C, SIGTERM). */
   stopRequested: Promise<void>;
+}
+
+/** The command's logger: the one given, else human lines on io.stderr. */
+export function logOf(io: Io): Log {
+  return (io.log ??= createLogger({ level: 'info', format: 'text' }, io.stderr));
 }
 
 /** Output waiting for a slow reader (a pipe) beyond which lines are dropped, not buffered. */
@@ -67,14 +76,15 @@ export function lossSummary(stats: CaptureStats): string {
 }
 
 export function startCapture(values: ParsedCaptureValues, io: Io, onBatch: (batch: Buffer, records: number) => void): Capture {
+  const log = logOf(io);
   const started = Date.now();
+  log.debug('loading and attaching the eBPF programs');
   const capture = Capture.start(captureOptions(values), onBatch);
   const attached = capture.attach.filter((a) => a.attached).length;
-  const failed = capture.attach.filter((a) => !a.attached);
-  io.stderr.write(
-    `capturing: ${attached}/${capture.attach.length} probes attached in ${((Date.now() - started) / 1000).toFixed(1)} s; Ctrl-C to stop\n`,
-  );
-  for (const f of failed) io.stderr.write(`  not attached: ${f.program} (${f.target}): ${f.error}\n`);
+  const seconds = (Date.now() - started) / 1000;
+  log.info({ attached, total: capture.attach.length, seconds }, `capturing: ${attached}/${capture.attach.length} probes attached in ${seconds.toFixed(1)} s; Ctrl-C to stop`);
+  // Said once, at start: what attached does not change while the capture runs.
+  for (const f of capture.attach.filter((a) => !a.attached)) log.warn({ program: f.program, target: f.target, error: f.error }, `not attached: ${f.program} (${f.target}): ${f.error}`);
   return capture;
 }
 
@@ -86,7 +96,7 @@ export async function traceCommand(values: ParsedCaptureValues, io: Io): Promise
   await io.stopRequested;
   await capture.stop();
   const dropped = printer.dropped ? `; ${printer.dropped} lines dropped: the reader of stdout did not keep up` : '';
-  io.stderr.write(`stopped: ${lossSummary(capture.stats())}${dropped}\n`);
+  logOf(io).info({ lost: capture.stats().lost.total, linesDropped: printer.dropped }, `stopped: ${lossSummary(capture.stats())}${dropped}`);
   return 0;
 }
 
@@ -106,7 +116,7 @@ export async function recordCommand(file: string, values: ParsedCaptureValues, i
   try {
     await io.stopRequested;
     await capture.stop();
-    io.stderr.write(`stopped: ${writer.recordsWritten} records in ${writer.framesWritten} frames written to ${file}; ${lossSummary(capture.stats())}\n`);
+    logOf(io).info({ file, records: writer.recordsWritten }, `stopped: ${writer.recordsWritten} records in ${writer.framesWritten} frames written to ${file}; ${lossSummary(capture.stats())}`);
   } finally {
     writer.close();
   }
@@ -123,6 +133,6 @@ export async function replayCommand(file: string, values: ParsedCaptureValues, i
     shown += printer.print(batch);
     if (io.stdout.writableNeedDrain) await once(io.stdout, 'drain');
   });
-  io.stderr.write(`replayed ${info.records} records in ${info.frames} frames from ${file}; ${shown} shown\n`);
+  logOf(io).info({ file, records: info.records, shown }, `replayed ${info.records} records in ${info.frames} frames from ${file}; ${shown} shown`);
   return 0;
 }

@@ -18,9 +18,16 @@
  *
  * A queue record is one request body; its weight (disk-queue.ts) is its
  * samples, so that what was sent, failed or dropped is counted in samples.
+ *
+ * Failures are logged once per change (src/log/change-log.ts): a target that
+ * starts failing, or fails otherwise, is one warning; its first success after
+ * that one line more; a rollup that cannot be queued likewise. Retries are
+ * never logged one by one.
  */
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { ChangeLog } from '../log/change-log';
+import type { Log } from '../log/logger';
 import { DiskQueue, type QueuedRecord } from './disk-queue';
 import type { ForwardingConfig, ForwardKind, ForwardTarget } from './forwarding-config';
 import { backoffMs, sendOnce, type HttpTarget } from './http-sender';
@@ -72,6 +79,8 @@ export interface ForwarderDeps {
   /** Resource attributes for OTLP: host.name, service.name, service.version. */
   resource: OtlpResource;
   now?: () => number;
+  /** Where failures and recoveries are logged; default nowhere. */
+  log?: Log;
 }
 
 function shownUrl(url: string): string {
@@ -91,11 +100,13 @@ class Lane {
   private running = true;
   private readonly loop: Promise<void>;
   private readonly now: () => number;
+  private readonly failures: ChangeLog<string>;
 
-  constructor(target: ForwardTarget, queue: DiskQueue, now: () => number) {
+  constructor(target: ForwardTarget, queue: DiskQueue, now: () => number, failures: ChangeLog<string>) {
     this.target = target;
     this.queue = queue;
     this.now = now;
+    this.failures = failures;
     this.stats = { name: target.name, kind: target.kind, url: shownUrl(target.url), samplesSent: 0, samplesFailed: 0, samplesRetried: 0 };
     const otlp = target.kind === 'otlp';
     this.http = { url: otlp ? otlpMetricsUrl(target.url) : target.url, headers: target.headers, ca: target.ca, timeoutMs: target.timeoutMs };
@@ -153,8 +164,10 @@ class Lane {
       this.stats.lastSuccessAt = at;
       this.stats.failingSince = undefined;
       this.attempt = 0;
+      this.failures.set(this.target.name, undefined);
       return 0;
     }
+    this.failures.set(this.target.name, r.retryable ? `${r.message} (retrying)` : `${r.message} (refused for good: dropped)`);
     this.stats.lastError = r.message;
     this.stats.lastErrorAt = at;
     this.stats.failingSince ??= at;
@@ -204,17 +217,25 @@ export class Forwarder {
   private lastFlushMs = 0;
   private flushErrors = 0;
   private lastFlushError: string | undefined;
+  /** Per target name, and "" for the rollup's own flush: the failure now, logged when it changes. */
+  private readonly failures: ChangeLog<string>;
 
   constructor(deps: ForwarderDeps) {
     this.deps = deps;
     this.now = deps.now ?? Date.now;
+    const log = deps.log;
+    this.failures = new ChangeLog<string>({
+      changed: (target, error) =>
+        target === '' ? log?.error({ error }, `forwarding: the rollup could not be queued: ${error}`) : log?.warn({ target, error }, `forwarding to ${target} failing: ${error}`),
+      cleared: (target) => (target === '' ? log?.info('forwarding: rollups are queued again') : log?.info({ target }, `forwarding to ${target} works again`)),
+    });
   }
 
   /** Opens every target's queue (HT_ERR_DATA_DIR when it cannot be) and starts sending what a previous run left. */
   start(): void {
     for (const target of this.deps.config.targets) {
       const queue = DiskQueue.open(path.join(this.deps.dataDir, 'forward', target.name), { maxBytes: target.queueBytes, now: this.now });
-      this.lanes.push(new Lane(target, queue, this.now));
+      this.lanes.push(new Lane(target, queue, this.now, this.failures));
     }
     this.timer = setInterval(() => this.flushSafely(), this.deps.config.intervalMs).unref();
   }
@@ -228,6 +249,7 @@ export class Forwarder {
       this.flushErrors++;
       this.lastFlushError = (e as Error).message;
     }
+    this.failures.set('', this.lastFlushError);
   }
 
   /** One rollup into every target's queue. */

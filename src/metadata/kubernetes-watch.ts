@@ -10,9 +10,13 @@
  * the mounted token), or a kubeconfig file named by HTTP_TRACER_KUBECONFIG.
  * Neither: no Kubernetes, and the agent says so once. A watch that fails
  * (API down, 403) is retried with backoff; the last snapshot stays in use.
+ * Its errors are logged once per change (a new error, or working again),
+ * not at every retry.
  */
 import type * as K8s from '@kubernetes/client-node';
 import fs from 'node:fs';
+import { ChangeLog } from '../log/change-log';
+import type { Log } from '../log/logger';
 import { EMPTY_CLUSTER, podMeta, serviceMeta, type ClusterSnapshot, type PodObject, type ServiceObject } from './cluster-snapshot';
 
 const SERVICE_ACCOUNT_TOKEN = '/var/run/secrets/kubernetes.io/serviceaccount/token';
@@ -59,7 +63,8 @@ interface Watched {
 export class KubernetesWatch {
   private readonly node: string;
   private readonly onSnapshot: (s: ClusterSnapshot) => void;
-  private readonly say: (line: string) => void;
+  /** Each watch's error ("pods", "services"), logged when it changes. */
+  private readonly errors: ChangeLog<string>;
   private readonly watches: Watched[] = [];
   private readonly synced = new Set<string>();
   private lastError: string | null = null;
@@ -68,24 +73,26 @@ export class KubernetesWatch {
   private publishAt = Infinity;
   private readonly retryTimers = new Set<NodeJS.Timeout>();
   private readonly retryMs = new Map<string, number>();
-  private readonly errors = new Map<string, string>();
   private stopped = false;
 
-  private constructor(node: string, onSnapshot: (s: ClusterSnapshot) => void, say: (line: string) => void) {
+  private constructor(node: string, onSnapshot: (s: ClusterSnapshot) => void, log: Log) {
     this.node = node;
     this.onSnapshot = onSnapshot;
-    this.say = say;
+    this.errors = new ChangeLog<string>({
+      changed: (watch, error) => log.warn({ watch, error }, `kubernetes: watch of ${watch}: ${error}; retrying`),
+      cleared: (watch) => log.info({ watch }, `kubernetes: watch of ${watch} works again`),
+    });
   }
 
   /** Lists and watches; resolves after the first lists (or FIRST_SYNC_MS). Never throws for an API that is down: it retries. */
-  static async start(access: Exclude<KubernetesAccess, { kind: 'none' }>, node: string, onSnapshot: (s: ClusterSnapshot) => void, say: (line: string) => void): Promise<KubernetesWatch> {
+  static async start(access: Exclude<KubernetesAccess, { kind: 'none' }>, node: string, onSnapshot: (s: ClusterSnapshot) => void, log: Log): Promise<KubernetesWatch> {
     // Loaded only here: outside Kubernetes the agent does not pay for the client's start-up.
     const k8s = await import('@kubernetes/client-node');
     const config = new k8s.KubeConfig();
     if (access.kind === 'in-cluster') config.loadFromCluster();
     else config.loadFromFile(access.file);
     const core = config.makeApiClient(k8s.CoreV1Api);
-    const watch = new KubernetesWatch(node, onSnapshot, say);
+    const watch = new KubernetesWatch(node, onSnapshot, log);
     const fieldSelector = `spec.nodeName=${node}`;
     const pods = new k8s.ListWatch<K8s.V1Pod>('/api/v1/pods', new k8s.Watch(config), watch.listed('pods', () => core.listPodForAllNamespaces({ fieldSelector })), false, undefined, fieldSelector);
     const services = new k8s.ListWatch<K8s.V1Service>('/api/v1/services', new k8s.Watch(config), watch.listed('services', () => core.listServiceForAllNamespaces()), false);
@@ -96,8 +103,8 @@ export class KubernetesWatch {
     void services.start();
     const deadline = Date.now() + FIRST_SYNC_MS;
     while (watch.synced.size < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-    if (watch.synced.size === 2) say(`kubernetes: watching ${watch.snapshot.pods.length} pods on node ${node} and ${watch.snapshot.services.length} services`);
-    else say(`kubernetes: the API has not answered yet (${watch.lastError ?? 'no answer'}); exchanges are named by process until it does`);
+    if (watch.synced.size === 2) log.info({ node, pods: watch.snapshot.pods.length, services: watch.snapshot.services.length }, `kubernetes: watching ${watch.snapshot.pods.length} pods on node ${node} and ${watch.snapshot.services.length} services`);
+    else log.warn({ node }, `kubernetes: the API has not answered yet (${watch.lastError ?? 'no answer'}); exchanges are named by process until it does`);
     return watch;
   }
 
@@ -124,11 +131,9 @@ export class KubernetesWatch {
     this.watches.push(informer);
     for (const event of ['add', 'update', 'delete']) informer.on(event, changed);
     informer.on('error', (e) => {
-      const message = `${name}: ${errorText(e)}`;
-      // Said once per change of a watch's error, not at every retry.
-      if (message !== this.errors.get(name)) this.say(`kubernetes: watch of ${message}; retrying`);
-      this.errors.set(name, message);
-      this.lastError = message;
+      const error = errorText(e);
+      this.errors.set(name, error);
+      this.lastError = `${name}: ${error}`;
       if (this.stopped) return;
       const retryMs = this.retryMs.get(name) ?? RETRY_MIN_MS;
       const timer = setTimeout(() => {
@@ -152,7 +157,7 @@ export class KubernetesWatch {
         setImmediate(() => {
           this.synced.add(name);
           this.retryMs.set(name, RETRY_MIN_MS);
-          if (this.errors.delete(name)) this.say(`kubernetes: watch of ${name} works again`);
+          this.errors.set(name, undefined);
           this.publish();
         });
         return result;

@@ -16,7 +16,8 @@
  * route's schema serializer, so a route without a response schema (or one
  * added later) is escaped too.
  */
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { Log } from '../log/logger';
 import { DEFAULT_HTTP_LIMITS, type HttpLimits } from '../config/http-limits';
 import { installApiAuth, type ApiSecurity } from './api-auth';
 import { guardConnections } from './connection-guard';
@@ -29,6 +30,7 @@ import type { Alerting } from '../alerting/alerting';
 import { healthRoutes } from './routes/health';
 import { indexRoutes } from './routes/index';
 import { metricsRoutes } from './routes/metrics';
+import { PROBE_PATHS, probeRoutes } from './routes/probes';
 import { processorsRoutes } from './routes/processors';
 import { prometheusRoutes } from './routes/prometheus';
 import { statsRoutes } from './routes/stats';
@@ -55,12 +57,16 @@ export interface AppSources {
   /** Rules, alerts and incidents (/api/alerts, /api/incidents); undefined when alerting is off. */
   alerting?: Alerting;
   http?: Partial<HttpLimits>;
+  /** The agent's logger (Fastify's own: errors it answers with a 500, its listening line); default none. */
+  log?: Log;
 }
 
 /** Why the metrics path cannot be served beside the port's own paths (the API, WebSocket, dashboard), or undefined. */
 export function metricsPathConflict(path: string): string | undefined {
   const page = DASHBOARD_PATHS.find((p) => p === path);
   if (page) return `collides with the dashboard's ${page}`;
+  const probe = PROBE_PATHS.find((p) => p === path);
+  if (probe) return `collides with the agent's own ${probe} (the Kubernetes probes)`;
   const prefix = ['/api', '/ws', '/assets'].find((p) => path === p || path.startsWith(`${p}/`));
   return prefix ? `collides with the agent's own ${prefix}/ paths` : undefined;
 }
@@ -70,7 +76,9 @@ export function buildApp(sources: AppSources): FastifyInstance {
   const limits = { ...DEFAULT_HTTP_LIMITS, ...sources.http };
   const metricsPath = sources.metricsPath ?? '/metrics';
   const app = Fastify({
-    logger: false,
+    ...(sources.log ? { loggerInstance: sources.log as FastifyBaseLogger } : { logger: false }),
+    // A line per request would drown the log (every scrape, every dashboard poll); failures are still logged.
+    disableRequestLogging: true,
     bodyLimit: 64 * 1024,
     keepAliveTimeout: limits.keepAliveTimeoutMs,
     // Node's headers timeout starts at a request's first byte: a socket that never sends one needs an idle timeout.
@@ -100,6 +108,7 @@ export function buildApp(sources: AppSources): FastifyInstance {
   app.addHook('onClose', async () => clearInterval(sampler));
 
   const { startedAtMs, live } = sources;
+  app.register(probeRoutes, { health });
   app.register(healthRoutes, { health, startedAtMs, lost: { total: lostTotal, lastMinute: () => losses.recent() } });
   app.register(processorsRoutes, { health });
   app.register(statsRoutes, {

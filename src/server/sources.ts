@@ -36,4 +36,6 @@ export interface HealthSource {
   forwarding?(): ForwarderStats;
   /** Where workload names come from (Kubernetes or not), when the agent resolves them. */
   metadata?(): MetadataStatus;
+  /** True once the agent began to stop (readiness.ts: not ready from then on). */
+  stopping?(): boolean;
 }

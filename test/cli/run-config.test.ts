@@ -2,7 +2,9 @@
  * `http-tracer run` with bad configurations, as a user meets them (issue 9,
  * defect 9): each one exits 2 with a message naming the key (or variable) in
  * the user's own units, before anything is loaded — no eBPF, no engine, no
- * port (so no root needed). Table-driven: one row per mistake.
+ * port (so no root needed). Table-driven: one row per mistake. A port in
+ * use is the machine's state, not a mistake of the configuration: exit 1,
+ * as fast, for run and demo alike.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -34,9 +36,9 @@ interface Case {
 }
 
 /** Runs the agent with a free port unless the case sets its own ('' removes a variable). */
-function run(c: Case, port: number): Promise<{ code: number | null; stderr: string; ms: number }> {
+function run(c: Case, port: number, command: 'run' | 'demo' = 'run'): Promise<{ code: number | null; stderr: string; ms: number }> {
   const started = Date.now();
-  const args = [BIN, 'run', ...(c.config ? ['--config', c.config] : [])];
+  const args = [BIN, command, ...(c.config ? ['--config', c.config] : [])];
   const env: Record<string, string | undefined> = { PATH: process.env.PATH, HTTP_TRACER_ANALYTICS_DASHBOARD_PORT: String(port), ...c.env };
   for (const [k, v] of Object.entries(env)) if (v === '') delete env[k];
   const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'ignore', 'pipe'] });
@@ -52,11 +54,6 @@ function run(c: Case, port: number): Promise<{ code: number | null; stderr: stri
 }
 
 t.test('every bad configuration: exit 2, the key named in its own units, nothing loaded', async (t) => {
-  // A port this test holds, for "in use".
-  const held = net.createServer();
-  await new Promise<void>((r) => held.listen(0, '127.0.0.1', r));
-  t.teardown(() => held.close());
-  const busyPort = (held.address() as net.AddressInfo).port;
   // Each case has a port of its own (a case that gets as far as the port check binds it for a
   // moment, and cases run 8 at a time), below the ephemeral range, where no other test's
   // connection can be given it as its local port meanwhile.
@@ -141,14 +138,13 @@ t.test('every bad configuration: exit 2, the key named in its own units, nothing
     // the port
     { name: 'port 0', config: analytics({ dashboard_port: 0 }), message: `${A}.dashboard_port: 0 must be from 1 to 65535`, env: { HTTP_TRACER_ANALYTICS_DASHBOARD_PORT: '' } },
     { name: 'port text', config: analytics({ dashboard_port: '8080' }), message: `${A}.dashboard_port: "8080" must be an integer`, env: { HTTP_TRACER_ANALYTICS_DASHBOARD_PORT: '' } },
-    { name: 'port in use (file)', config: analytics({ dashboard_port: busyPort }), message: `${A}.dashboard_port: ${busyPort} is in use on 127.0.0.1 (EADDRINUSE)`, env: { HTTP_TRACER_ANALYTICS_DASHBOARD_PORT: '' } },
-    { name: 'port in use (variable)', env: { HTTP_TRACER_ANALYTICS_DASHBOARD_PORT: String(busyPort) }, message: `HTTP_TRACER_ANALYTICS_DASHBOARD_PORT: ${busyPort} is in use` },
     { name: 'address a name', config: analytics({ dashboard_address: 'localhost' }), message: `${A}.dashboard_address: "localhost" must be an IPv4 or IPv6 address` },
     { name: 'address not local', config: analytics({ dashboard_address: '192.0.2.10' }), message: `${A}.dashboard_address: "192.0.2.10" is not an address of this machine (EADDRNOTAVAIL)` },
     { name: 'address not local (variable)', env: { HTTP_TRACER_ANALYTICS_DASHBOARD_ADDRESS: '198.51.100.7' }, message: 'HTTP_TRACER_ANALYTICS_DASHBOARD_ADDRESS: "198.51.100.7" is not an address of this machine' },
     { name: 'metrics path under /api', config: analytics({ metrics_endpoint: '/api/metrics' }), message: `${A}.metrics_endpoint: "/api/metrics" collides with the agent's own /api/ paths` },
     { name: 'metrics path a dashboard asset', config: analytics({ metrics_endpoint: '/assets/app.js' }), message: `${A}.metrics_endpoint: "/assets/app.js" collides with the dashboard's /assets/app.js` },
     { name: 'metrics path the page', config: analytics({ metrics_endpoint: '/' }), message: `${A}.metrics_endpoint: "/" collides with the dashboard's /` },
+    { name: 'metrics path a probe', config: analytics({ metrics_endpoint: '/readyz' }), message: `${A}.metrics_endpoint: "/readyz" collides with the agent's own /readyz (the Kubernetes probes)` },
     { name: 'metrics path the WebSocket', config: analytics({ metrics_endpoint: '/ws/metrics' }), message: `${A}.metrics_endpoint: "/ws/metrics" collides with the agent's own /ws/ paths` },
     { name: 'metrics path relative', config: analytics({ metrics_endpoint: 'metrics' }), message: `${A}.metrics_endpoint: "metrics" must be a path such as /metrics` },
     { name: 'max connections 0', config: analytics({ http_max_connections: 0 }), message: `${A}.http_max_connections: 0 must be from 1 to 100000` },
@@ -164,7 +160,7 @@ t.test('every bad configuration: exit 2, the key named in its own units, nothing
     { name: 'variable flag', env: { HTTP_TRACER_ENABLE_ANALYTICS: 'yes' }, message: 'HTTP_TRACER_ENABLE_ANALYTICS: "yes" must be true or false' },
     { name: 'heartbeat', env: { WEBSOCKET_HEARTBEAT_INTERVAL: '0' }, message: 'WEBSOCKET_HEARTBEAT_INTERVAL: 0 must be from 1 to 3600 seconds' },
   ];
-  t.ok(cases.length >= 55, `${cases.length} configurations`);
+  t.ok(cases.length >= 54, `${cases.length} configurations`);
   const results = new Map<Case, Awaited<ReturnType<typeof run>>>();
   for (let i = 0; i < cases.length; i += 8) {
     await Promise.all(cases.slice(i, i + 8).map(async (c) => results.set(c, await run(c, await freePort()))));
@@ -176,6 +172,27 @@ t.test('every bad configuration: exit 2, the key named in its own units, nothing
     if (typeof c.message === 'string') t.ok(first.includes(c.message), `${c.name}: ${JSON.stringify(first)} says ${JSON.stringify(c.message)}`);
     else t.match(first, c.message, c.name);
     t.notMatch(r.stderr, /capturing:|probes attached/, `${c.name}: nothing loaded`);
+  }
+});
+
+t.test('a port in use: exit 1 within a second or two, naming where the port was set, the address and the port; nothing loaded', async (t) => {
+  const held = net.createServer();
+  await new Promise<void>((r) => held.listen(0, '127.0.0.1', r));
+  t.teardown(() => held.close());
+  const busy = (held.address() as net.AddressInfo).port;
+  const A = 'output.analytics';
+  const cases: (Case & { command: 'run' | 'demo'; message: string })[] = [
+    { command: 'run', name: 'run, port from the file', config: analytics({ dashboard_port: busy }), env: { HTTP_TRACER_ANALYTICS_DASHBOARD_PORT: '' }, message: `${A}.dashboard_port: ${busy} is in use on 127.0.0.1 (EADDRINUSE)` },
+    { command: 'run', name: 'run, port from the variable', env: {}, message: `HTTP_TRACER_ANALYTICS_DASHBOARD_PORT: ${busy} is in use on 127.0.0.1 (EADDRINUSE)` },
+    { command: 'demo', name: 'demo', env: {}, message: `HTTP_TRACER_ANALYTICS_DASHBOARD_PORT: ${busy} is in use on 127.0.0.1 (EADDRINUSE)` },
+  ];
+  for (const c of cases) {
+    // Debug level: the capture says "loading and attaching the eBPF programs" before it does.
+    const r = await run({ ...c, env: { ...c.env, HTTP_TRACER_LOG_LEVEL: 'debug' } }, busy, c.command);
+    t.equal(r.code, 1, `${c.name}: exit 1 (${r.stderr.trim()})`);
+    t.ok(r.stderr.split('\n')[0].includes(c.message), `${c.name}: ${JSON.stringify(r.stderr)} says ${JSON.stringify(c.message)}`);
+    t.ok(r.ms < 3000, `${c.name}: refused in ${r.ms} ms`);
+    t.notMatch(r.stderr, /eBPF programs|capturing:|probes attached|demo: service/, `${c.name}: nothing loaded, no demo service`);
   }
 });
 

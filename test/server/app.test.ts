@@ -49,7 +49,7 @@ t.test('GET /api/health, /api/processors, /api/stats, /api/alerts', async (t) =>
   t.match(stats.engine, { status: 'running', events_in: 15, events_processed: 15, dropped_events: 0 });
   t.same(stats.windows, ['1m', '5m', '15m', '1h', '1d']);
   t.same((await app.inject('/api/alerts')).json(), { enabled: false, alerts: [], active: [], history: [] }, 'alerting off: nothing');
-  t.same((await app.inject('/')).json().endpoints, ['/api/metrics?window=5m', '/api/series?window=15m', '/api/health', '/api/processors', '/api/stats', '/api/alerts', '/metrics', '/ws/{client_id}', '/ws/analytics']);
+  t.same((await app.inject('/')).json().endpoints, ['/api/metrics?window=5m', '/api/series?window=15m', '/api/health', '/healthz', '/readyz', '/api/processors', '/api/stats', '/api/alerts', '/metrics', '/ws/{client_id}', '/ws/analytics']);
 });
 
 t.test('health turns degraded when probes did not attach or exchanges are being lost', async (t) => {

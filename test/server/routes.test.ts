@@ -128,7 +128,7 @@ t.test('each route of the port has a query and a response schema (200 and the er
   t.teardown(() => app.close());
   await app.ready();
   const gets = routes.filter((r) => r.method === 'GET');
-  t.same(gets.map((r) => r.url).sort(), ['/', '/api/alerts', '/api/alerts/:id', '/api/health', '/api/incidents', '/api/incidents/:id', '/api/metrics', '/api/processors', '/api/series', '/api/stats', '/metrics']);
+  t.same(gets.map((r) => r.url).sort(), ['/', '/api/alerts', '/api/alerts/:id', '/api/health', '/api/incidents', '/api/incidents/:id', '/api/metrics', '/api/processors', '/api/series', '/api/stats', '/healthz', '/metrics', '/readyz']);
   for (const r of gets) {
     const response = (r.schema?.response ?? {}) as Record<string, unknown>;
     t.ok(response[200] && response['4xx'] && response['5xx'], `${r.url}: 200, 4xx and 5xx bodies`);

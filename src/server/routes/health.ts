@@ -1,10 +1,21 @@
 /**
- * GET /api/health: healthy or degraded, and why — engine failures, probes
- * that did not attach, exchanges lost in about the last minute, alert rules
- * that failed to evaluate, notification targets whose last attempt failed.
- * Open even with protect_reads (the liveness probe; api-auth.ts).
+ * GET /api/health: the seed's shape ({status, processors, aggregators,
+ * buffer_size, buffer_capacity, worker_threads}) and the agent's own
+ * counters, with the problems in words:
+ *
+ *   healthy    200  nothing to report
+ *   degraded   200  ready (readiness.ts), but something is wrong in part: engine failures (a
+ *                   batch a processor threw on), probes that did not attach, exchanges lost in
+ *                   about the last minute, alert rules that failed to evaluate, notification
+ *                   targets whose last attempt failed, forwarding failing for 5 minutes,
+ *                   Kubernetes metadata not synced
+ *   unhealthy  503  not ready: stopping, the engine stopped, or no probe attached (the agent
+ *                   does not do its job; the same answer as /readyz's 503)
+ *
+ * Open even with protect_reads (api-auth.ts).
  */
 import type { FastifyPluginAsync } from 'fastify';
+import { readinessOf } from '../readiness';
 import type { HealthSource } from '../sources';
 import { ERROR_RESPONSES, INTEGER, iso, NO_QUERY, NUMBER, object, STRING, STRING_OR_NULL, STRINGS } from './schemas';
 
@@ -20,7 +31,7 @@ export interface HealthRouteOptions {
 const AGGREGATORS = 3;
 
 const HEALTH = object({
-  status: { type: 'string', enum: ['healthy', 'degraded'] },
+  status: { type: 'string', enum: ['healthy', 'degraded', 'unhealthy'] },
   processors: INTEGER,
   aggregators: INTEGER,
   buffer_size: INTEGER,
@@ -94,7 +105,8 @@ export const FORWARD_FAILING_MS = 5 * 60_000;
 
 
 export const healthRoutes: FastifyPluginAsync<HealthRouteOptions> = async (app, { health, startedAtMs, lost }) => {
-  app.get('/api/health', { schema: { querystring: NO_QUERY, response: { 200: HEALTH, ...ERROR_RESPONSES } } }, async () => {
+  app.get('/api/health', { schema: { querystring: NO_QUERY, response: { 200: HEALTH, 503: HEALTH, ...ERROR_RESPONSES } } }, async (_req, reply) => {
+    const readiness = readinessOf(health);
     const stats = health.engineStats();
     const failedProbes = (health.probes ?? []).filter((a) => !a.attached).map((a) => a.program);
     const lastMinute = lost.lastMinute();
@@ -104,6 +116,7 @@ export const healthRoutes: FastifyPluginAsync<HealthRouteOptions> = async (app, 
     // A target is failing while its last attempt failed (a success since clears it).
     const failing = (alerting?.targets ?? []).filter((t) => t.lastErrorAt !== undefined && t.lastErrorAt > (t.lastSuccessAt ?? 0));
     const problems = [
+      ...(readiness.ready ? [] : [readiness.reason]),
       ...stats.failures.map((f) => `engine: ${f.split('\n')[0]}`),
       ...(failedProbes.length ? [`probes not attached: ${failedProbes.join(', ')}`] : []),
       ...(lastMinute > 0 ? [`${lastMinute} exchanges lost in the last minute`] : []),
@@ -115,8 +128,9 @@ export const healthRoutes: FastifyPluginAsync<HealthRouteOptions> = async (app, 
       ...(forwarding?.lastFlushError ? [`forwarding: the latest rollup could not be queued: ${forwarding.lastFlushError}`] : []),
       ...(metadata?.source === 'kubernetes' && !metadata.synced ? [`kubernetes metadata not synced: ${metadata.lastError ?? 'no answer yet'}`] : []),
     ];
+    reply.code(readiness.ready ? 200 : 503);
     return {
-      status: problems.length === 0 ? 'healthy' : 'degraded',
+      status: !readiness.ready ? 'unhealthy' : problems.length === 0 ? 'healthy' : 'degraded',
       processors: Object.keys(stats.processors).length,
       aggregators: AGGREGATORS,
       buffer_size: stats.bufferSize,
