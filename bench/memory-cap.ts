@@ -4,7 +4,7 @@
  * the default global cap), each written every 10 s for `--hours` (10
  * exchanges per 10 s, latencies log-uniform over three decades, 1 ms .. 1 s:
  * the "wide" case of bench:engine), then the process RSS, the JS heap and
- * the store's bytes per series.
+ * the store's bytes per series; then how long windows over every series take.
  *
  *   npm run bench:memory -- [--series 10000] [--hours 24]
  *
@@ -14,7 +14,7 @@ import { parseArgs } from 'node:util';
 import type { DeltaCell } from '../src/analytics/cells';
 import { Distribution, type DistributionData } from '../src/analytics/distribution';
 import { seriesKey } from '../src/analytics/families';
-import { RESOLUTION_MS } from '../src/analytics/store';
+import { RESOLUTION_MS, type HistogramSummary, type WindowRow } from '../src/analytics/store';
 import { Engine } from '../src/pipeline/engine';
 import { DEFAULT_SERIES_LIMITS } from '../src/pipeline/engine-options';
 import { random } from '../test/helpers/streams';
@@ -50,7 +50,8 @@ async function main(): Promise<void> {
   // A pool of bucket contents, reused: the bench measures the store, not the generator.
   const pool: DistributionData[] = Array.from({ length: 4096 }, () => {
     const d = new Distribution();
-    for (let i = 0; i < 10; i++) d.record(0.001 * Math.pow(10, 3 * rnd()));
+    // Whole nanoseconds in seconds, as the shards make them (shard.ts: duration_ns / 1e9).
+    for (let i = 0; i < 10; i++) d.record(Math.round(1e6 * Math.pow(10, 3 * rnd())) / 1e9);
     return d.toData();
   });
   const labels = Array.from({ length: SERIES }, (_, i) => [`svc${i % 50}:80`, 'server', '80', 'GET', `/route/${i}`, '200', '']);
@@ -74,8 +75,23 @@ async function main(): Promise<void> {
   const stats = engine.store.stats();
   const perSeries = (after.heapUsed + after.arrayBuffers - before.heapUsed - before.arrayBuffers) / stats.series;
   console.log(`${stats.series} histogram series, each active for ${HOURS} h (10 exchanges per 10 s, 1 ms .. 1 s):`);
-  console.log(`  RSS ${MiB(after.rss)} (JS heap ${MiB(after.heapUsed)}, array buffers ${MiB(after.arrayBuffers)}; one worker thread)`);
-  console.log(`  store: ${(perSeries / 1024).toFixed(1)} KiB per series (heap growth over the feed / series)`);
+  console.log(`  RSS ${MiB(after.rss)}, ${MiB(before.rss)} before the feed (one worker thread)`);
+  console.log(`  JS heap: ${MiB(after.heapUsed)} used of ${MiB(after.heapTotal)} reserved; array buffers ${MiB(after.arrayBuffers)}; external ${MiB(after.external)}`);
+  console.log(`  RSS not held by the heap or array buffers: ${MiB(after.rss - after.heapTotal - after.arrayBuffers)} (code, threads, malloc's free space)`);
+  console.log(`  store: ${(perSeries / 1024).toFixed(1)} KiB per series (heap and array-buffer growth over the feed / series)`);
+  // What reading it back costs: windows over every series (the tier each reads: 10 s, 1 min, 1 h buckets).
+  const metric = 'http_request_duration_seconds';
+  for (const [name, windowMs] of [['5m', 300_000], ['1h', 3_600_000], ['24h', 86_400_000]] as const) {
+    const ms: number[] = [];
+    let rows: WindowRow[] = [];
+    for (let i = 0; i < 5; i++) {
+      const t0 = process.hrtime.bigint();
+      rows = engine.store.window({ metric, by: ['service'] }, windowMs);
+      ms.push(Number(process.hrtime.bigint() - t0) / 1e6);
+    }
+    const p50 = (rows[0].summary as HistogramSummary).p50;
+    console.log(`  ${name} window over every series, by service: ${ms.map((m) => m.toFixed(0)).join(' ')} ms in 5 runs (${rows.length} rows; first p50 ${p50})`);
+  }
   await engine.stop();
 }
 

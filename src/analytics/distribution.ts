@@ -78,12 +78,6 @@ export class Distribution {
     return this.count === 0 ? NaN : this.sum / this.count;
   }
 
-  /** Drops spare capacity: for buckets that will see few or no more values. */
-  compact(): void {
-    if (this.sketch) this.sketch.compact();
-    else this.samples = this.samples.slice(); // an exact-size copy
-  }
-
   /** Back to empty. */
   clear(): void {
     this.count = 0;

@@ -95,13 +95,6 @@ export class LogHistogram {
     return this.max;
   }
 
-  /** Drops the spare buckets kept for growth: for sketches that will see few or no more values. */
-  compact(): void {
-    const { offset, counts } = this.toData();
-    this.offset = offset;
-    this.counts = counts;
-  }
-
   get mean(): number {
     return this.count === 0 ? NaN : this.sum / this.count;
   }

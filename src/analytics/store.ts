@@ -12,10 +12,14 @@
  * A delta cell is merged into the bucket of each tier that covers it, so a
  * window is read from one tier and costs (window / resolution) slots per
  * series. Rings are fixed: a counter series costs 8 bytes per slot whatever
- * the traffic; a histogram slot holds a sketch only while its bucket has
- * data. Each tier knows which bucket each ring slot holds; a slot is cleared
- * in every series when a newer bucket takes it or when it ages out, which
- * frees its sketches.
+ * the traffic. Histograms are held per tier slot for every series at once:
+ * a Distribution per series while the bucket takes values, then, once a
+ * newer bucket begins in the tier, sealed into bytes (sketch-codec.ts) in
+ * the slot's one buffer (slot-arena.ts), read back to the same answers. A
+ * late value for a sealed bucket brings its series' record back to a
+ * Distribution until the next seal. Each tier knows which bucket each slot
+ * holds; a slot is cleared in every series when a newer bucket takes it or
+ * when it ages out.
  *
  * Every new series is placed by the cardinality budget (series-budget.ts),
  * which may fold it. A series with no data for the idle time gives its budget
@@ -27,6 +31,8 @@ import type { DeltaCell, HistogramTotal } from './cells';
 import { formatDuration } from './duration';
 import { budgetKey, type MetricFamily, type MetricKind } from './families';
 import { Distribution } from './distribution';
+import { RecordView } from './sketch-codec';
+import { SlotArena } from './slot-arena';
 import { DEFAULT_SERIES_LIMITS, SeriesBudget, type SeriesBudgetLimits, type SeriesBudgetStats } from './series-budget';
 
 export const RESOLUTION_MS = 10_000;
@@ -46,7 +52,7 @@ function tierPlan(retentionMs: number, kind: MetricKind): Tier[] {
   ];
   const out: Tier[] = [];
   for (const t of plan) {
-    out.push(new Tier(t.resolutionMs, Math.min(t.spanMs, retentionMs)));
+    out.push(new Tier(t.resolutionMs, Math.min(t.spanMs, retentionMs), kind));
     if (t.spanMs >= retentionMs) break;
   }
   return out;
@@ -63,9 +69,9 @@ export interface StoreOptions {
   now: () => number;
 }
 
-type Ring = Float64Array | (Distribution | undefined)[];
-
 export interface Series {
+  /** A number no other live series has (its histogram buckets are found by it); reused once the series is forgotten. */
+  readonly id: number;
   readonly family: MetricFamily;
   readonly key: string;
   readonly labels: readonly string[];
@@ -80,8 +86,8 @@ export interface Series {
   lastBucketMs: number;
   /** Whether it holds budget (false once idle: retired, still queryable). */
   holdsBudget: boolean;
-  /** One ring per tier, made on the first write to that tier. */
-  readonly rings: (Ring | undefined)[];
+  /** Counters: one ring per tier, made on the first write to that tier (histograms are held by the tiers). */
+  readonly rings: (Float64Array | undefined)[];
 }
 
 class Tier {
@@ -92,13 +98,19 @@ class Tier {
   readonly starts: Float64Array;
   /** The start of the newest bucket written. */
   newestStartMs = -Infinity;
+  /** Histograms, per slot: the buckets taking values, by series id. */
+  readonly live: (Map<number, Distribution> | undefined)[];
+  /** Histograms, per slot: the sealed buckets. */
+  readonly sealed: SlotArena[];
 
-  constructor(resolutionMs: number, spanMs: number) {
+  constructor(resolutionMs: number, spanMs: number, kind: MetricKind) {
     this.resolutionMs = resolutionMs;
     this.spanMs = spanMs;
     // One more than the span holds: the bucket in progress plus a full span behind it.
     this.slots = Math.ceil(spanMs / resolutionMs) + 1;
     this.starts = new Float64Array(this.slots).fill(NaN);
+    this.live = new Array<Map<number, Distribution> | undefined>(kind === 'histogram' ? this.slots : 0).fill(undefined);
+    this.sealed = kind === 'histogram' ? Array.from({ length: this.slots }, () => new SlotArena()) : [];
   }
 
   slotOf(startMs: number): number {
@@ -179,6 +191,11 @@ export class MetricStore {
   private readonly seriesListeners: ((series: Series) => void)[] = [];
   /** Start of the earliest bucket ever ingested: rates are not diluted by time before the first data. */
   private originMs = Infinity;
+  /** Series ids given back by forgotten series, and the next one never given. */
+  private readonly freeIds: number[] = [];
+  private nextId = 0;
+  /** Where queries read sealed buckets (reused). */
+  private readonly view = new RecordView();
 
   constructor(options: StoreOptions) {
     this.families = new Map(options.families.map((f) => [f.name, f]));
@@ -214,19 +231,18 @@ export class MetricStore {
         if (held !== start) {
           this.clearSlot(family.kind, t, slot);
           if (start > tier.newestStartMs) {
-            this.sealSlot(family.kind, t, tier.newestStartMs);
+            if (family.kind === 'histogram') sealLive(tier);
             tier.newestStartMs = start;
           }
           tier.starts[slot] = start;
         }
-        let ring = series.rings[t];
-        if (c.dist) {
-          if (!ring) series.rings[t] = ring = new Array<Distribution | undefined>(tier.slots);
-          ((ring as (Distribution | undefined)[])[slot] ??= new Distribution()).merge(c.dist);
-        } else {
-          if (!ring) series.rings[t] = ring = new Float64Array(tier.slots);
-          (ring as Float64Array)[slot] += c.value;
+        if (family.kind === 'histogram') {
+          if (c.dist) liveBucket(tier, slot, series.id).merge(c.dist);
+          return;
         }
+        let ring = series.rings[t];
+        if (!ring) series.rings[t] = ring = new Float64Array(tier.slots);
+        ring[slot] += c.value;
       });
     }
   }
@@ -271,6 +287,13 @@ export class MetricStore {
     this.series.delete(budgetKey(s.family, s.key));
     this.byFamily.get(s.family)?.delete(s);
     if (s.holdsBudget) this.budget.release(s.family, s.key);
+    for (const tier of this.tiers.histogram) {
+      for (let slot = 0; slot < tier.slots; slot++) {
+        tier.live[slot]?.delete(s.id);
+        tier.sealed[slot].drop(s.id);
+      }
+    }
+    this.freeIds.push(s.id);
   }
 
   /** The store's clock (Unix ms): what "now" means for its queries. Read it once per request. */
@@ -356,11 +379,9 @@ export class MetricStore {
 
   stats(): StoreStats {
     let cells = 0;
-    for (const s of this.series.values()) {
-      for (const ring of s.rings) {
-        if (ring instanceof Float64Array) for (const v of ring) cells += v !== 0 ? 1 : 0;
-        else if (ring) for (const h of ring) cells += h ? 1 : 0;
-      }
+    for (const s of this.series.values()) for (const ring of s.rings) if (ring) for (const v of ring) cells += v !== 0 ? 1 : 0;
+    for (const tier of this.tiers.histogram) {
+      for (let slot = 0; slot < tier.slots; slot++) cells += (tier.live[slot]?.size ?? 0) + tier.sealed[slot].records;
     }
     return {
       series: this.series.size,
@@ -376,29 +397,22 @@ export class MetricStore {
     };
   }
 
-  /** A newer bucket began in this tier: the previous newest one will see few more values, so its distributions give back spare room. */
-  private sealSlot(kind: MetricKind, t: number, startMs: number): void {
-    const tier = this.tiers[kind][t];
-    if (kind !== 'histogram' || !Number.isFinite(startMs)) return;
-    const slot = tier.slotOf(startMs);
-    if (tier.starts[slot] !== startMs) return;
-    for (const s of this.seriesOfKind(kind)) {
-      const ring = s.rings[t];
-      if (ring && !(ring instanceof Float64Array)) ring[slot]?.compact();
-    }
-  }
-
   private *seriesOfKind(kind: MetricKind): IterableIterator<Series> {
     for (const [family, set] of this.byFamily) if (family.kind === kind) yield* set;
   }
 
   /** The slot now belongs to another bucket (or none): its old values go, in every series. */
   private clearSlot(kind: MetricKind, t: number, slot: number): void {
-    if (Number.isNaN(this.tiers[kind][t].starts[slot])) return;
+    const tier = this.tiers[kind][t];
+    if (Number.isNaN(tier.starts[slot])) return;
+    if (kind === 'histogram') {
+      tier.live[slot] = undefined;
+      tier.sealed[slot].clear();
+      return;
+    }
     for (const s of this.seriesOfKind(kind)) {
       const ring = s.rings[t];
-      if (ring instanceof Float64Array) ring[slot] = 0;
-      else if (ring) ring[slot] = undefined;
+      if (ring) ring[slot] = 0;
     }
   }
 
@@ -414,6 +428,7 @@ export class MetricStore {
       return existing;
     }
     const created: Series = {
+      id: this.freeIds.pop() ?? this.nextId++,
       family,
       key: placed.key,
       labels: placed.labels,
@@ -456,30 +471,63 @@ export class MetricStore {
     const groups = new Map<string, Group>();
     if (slots.length === 0) return groups;
     const groupIndexes = by ? by.map((name) => family.labels.indexOf(name)) : family.labels.map((_, i) => i);
+    const histogram = family.kind === 'histogram';
     for (const series of this.byFamily.get(family) ?? []) {
       const ring = series.rings[t];
-      if (!ring || !matches(series.labels)) continue;
+      if (!(histogram || ring) || !matches(series.labels)) continue;
       let has = false;
-      for (const slot of slots) has ||= ring instanceof Float64Array ? ring[slot] !== 0 : ring[slot] !== undefined;
+      for (const slot of slots) has ||= histogram ? tier.live[slot]?.has(series.id) === true || tier.sealed[slot].recordOf(series.id) >= 0 : ring![slot] !== 0;
       if (!has) continue;
       const key = groupIndexes.map((i) => series.labels[i]).join('\u0001');
       let g = groups.get(key);
       if (!g) {
         const labels: Record<string, string> = {};
         for (const i of groupIndexes) labels[family.labels[i]] = series.labels[i];
-        groups.set(key, (g = { labels, acc: ring instanceof Float64Array ? { value: 0 } : new Distribution() }));
+        groups.set(key, (g = { labels, acc: histogram ? new Distribution() : { value: 0 } }));
       }
       const acc = g.acc;
       if (acc instanceof Distribution) {
+        // Slot by slot, as the values were merged: the same sums to the last bit.
         for (const slot of slots) {
-          const h = (ring as (Distribution | undefined)[])[slot];
-          if (h) acc.merge(h);
+          const live = tier.live[slot]?.get(series.id);
+          if (live) acc.merge(live);
+          else if (tier.sealed[slot].read(series.id, this.view)) acc.merge(this.view);
         }
       } else {
-        for (const slot of slots) acc.value += (ring as Float64Array)[slot];
+        for (const slot of slots) acc.value += ring![slot];
       }
     }
     return groups;
+  }
+}
+
+const unsealed = new RecordView();
+
+/** Series `id`'s Distribution for the bucket in `slot`: its sealed record brought back, or a new one. */
+function liveBucket(tier: Tier, slot: number, id: number): Distribution {
+  let live = tier.live[slot];
+  if (!live) tier.live[slot] = live = new Map();
+  let d = live.get(id);
+  if (d) return d;
+  d = new Distribution();
+  const sealed = tier.sealed[slot];
+  if (sealed.read(id, unsealed)) {
+    d.merge(unsealed);
+    sealed.drop(id);
+  }
+  live.set(id, d);
+  return d;
+}
+
+/** A newer bucket begins in the tier: every bucket still taking values will see few more, so they are sealed. */
+function sealLive(tier: Tier): void {
+  for (let slot = 0; slot < tier.slots; slot++) {
+    const live = tier.live[slot];
+    if (!live) continue;
+    const sealed = tier.sealed[slot];
+    for (const [id, d] of live) sealed.seal(id, d.toData());
+    tier.live[slot] = undefined;
+    sealed.trim();
   }
 }
 
