@@ -19,6 +19,7 @@ Napi::Object Table(Napi::Env env, std::initializer_list<Named> entries) {
 }
 
 #define FIELD(name) fields.Set(#name, Napi::Number::New(env, offsetof(struct ht_exchange, name)))
+#define TCP_FIELD(name) tcpFields.Set(#name, Napi::Number::New(env, offsetof(struct ht_tcp_event, name)))
 
 Napi::Object Layout(Napi::Env env) {
   Napi::Object layout = Napi::Object::New(env);
@@ -57,6 +58,43 @@ Napi::Object Layout(Napi::Env env) {
   exchange.Set("recordType", static_cast<uint32_t>(HT_RECORD_EXCHANGE));
   layout.Set("exchange", exchange);
 
+  Napi::Object tcp = Napi::Object::New(env);
+  tcp.Set("size", Napi::Number::New(env, sizeof(struct ht_tcp_event)));
+  Napi::Object tcpFields = Napi::Object::New(env);
+  TCP_FIELD(type);
+  TCP_FIELD(size);
+  TCP_FIELD(kind);
+  TCP_FIELD(direction);
+  TCP_FIELD(family);
+  TCP_FIELD(abi_version);
+  TCP_FIELD(pid);
+  TCP_FIELD(tgid);
+  TCP_FIELD(cgroup_id);
+  TCP_FIELD(monotime_ns);
+  TCP_FIELD(duration_ns);
+  TCP_FIELD(bytes_acked);
+  TCP_FIELD(bytes_received);
+  TCP_FIELD(srtt_us);
+  TCP_FIELD(segments);
+  TCP_FIELD(error);
+  TCP_FIELD(local_port);
+  TCP_FIELD(peer_port);
+  TCP_FIELD(local_addr);
+  TCP_FIELD(peer_addr);
+  TCP_FIELD(comm);
+  tcp.Set("fields", tcpFields);
+  tcp.Set("recordType", static_cast<uint32_t>(HT_RECORD_TCP));
+  tcp.Set("kinds", Table(env, {
+                           {"connect", HT_TCP_CONNECT},
+                           {"connectFailed", HT_TCP_CONNECT_FAILED},
+                           {"accept", HT_TCP_ACCEPT},
+                           {"close", HT_TCP_CLOSE},
+                           {"retransmit", HT_TCP_RETRANSMIT},
+                           {"resetSent", HT_TCP_RESET_SENT},
+                           {"resetReceived", HT_TCP_RESET_RECEIVED},
+                       }));
+  layout.Set("tcp", tcp);
+
   layout.Set("flags", Table(env, {
                               {"aborted", HT_FLAG_ABORTED},
                               {"closed", HT_FLAG_CLOSED},
@@ -84,6 +122,8 @@ Napi::Object Layout(Napi::Env env) {
                                  {"headless", HT_COUNT_HEADLESS},
                                  {"wakeups", HT_COUNT_WAKEUPS},
                                  {"notHttp", HT_COUNT_NOT_HTTP},
+                                 {"tcpEvents", HT_COUNT_TCP_EVENTS},
+                                 {"lostTcpSockMapFull", HT_LOST_TCP_SOCK_MAP_FULL},
                                  {"count", HT_COUNTER_MAX},
                              }));
   return layout;

@@ -18,7 +18,7 @@
 #define HT_STATIC_ASSERT _Static_assert
 #endif
 
-#define HT_ABI_VERSION 3
+#define HT_ABI_VERSION 4
 
 /* Bytes of the request head kept per exchange: configurable up to this bound. */
 #define HT_HEAD_MAX 512
@@ -36,6 +36,7 @@ enum ht_filter_mode {
 
 enum ht_record_type {
 	HT_RECORD_EXCHANGE = 1,
+	HT_RECORD_TCP = 2,
 };
 
 enum ht_direction {
@@ -61,7 +62,7 @@ enum ht_exchange_flags {
 
 /* Indexes of the per-CPU counter array `ht_counters`. Losses first. */
 enum ht_counter {
-	HT_LOST_RINGBUF_FULL = 0,     /* exchange complete but ring buffer had no room */
+	HT_LOST_RINGBUF_FULL = 0,     /* a record (exchange or TCP event) found no room in the ring buffer */
 	HT_LOST_CONN_MAP_FULL = 1,    /* connection could not be tracked: map full */
 	HT_LOST_RESPONSE_NO_REQUEST = 2, /* response seen with no outstanding request */
 	HT_LOST_PIPELINE_OVERFLOW = 3,/* requests past the FIFO beyond OVERFLOW_MAX (state.h) */
@@ -72,7 +73,9 @@ enum ht_counter {
 	HT_COUNT_HEADLESS = 8,        /* of which without their head (HT_FLAG_HEAD_MISSING) */
 	HT_COUNT_WAKEUPS = 9,         /* forced ring-buffer wake-ups */
 	HT_COUNT_NOT_HTTP = 10,       /* request lines refused: a method but no HTTP/1.x version (look-alike protocols) */
-	HT_COUNTER_MAX = 11,
+	HT_COUNT_TCP_EVENTS = 11,     /* ht_tcp_event records submitted */
+	HT_LOST_TCP_SOCK_MAP_FULL = 12, /* connection not followed (no owner kept): ht_tcp_socks full */
+	HT_COUNTER_MAX = 13,
 };
 
 /* Ring-buffer record: one completed (or aborted) HTTP exchange. Followed by
@@ -106,3 +109,44 @@ struct ht_exchange {
 };
 
 HT_STATIC_ASSERT(sizeof(struct ht_exchange) == 120, "ht_exchange layout changed: bump HT_ABI_VERSION");
+
+/* What an ht_tcp_event reports (sock:inet_sock_set_state and tcp:* tracepoints). */
+enum ht_tcp_kind {
+	HT_TCP_CONNECT = 1,        /* SYN_SENT -> ESTABLISHED; duration_ns: the handshake */
+	HT_TCP_CONNECT_FAILED = 2, /* SYN_SENT -> CLOSE; error: sk_err (ECONNREFUSED, ETIMEDOUT, ...; 0: closed by the caller) */
+	HT_TCP_ACCEPT = 3,         /* accept() took an established connection; duration_ns: its wait in the accept queue */
+	HT_TCP_CLOSE = 4,          /* an established connection -> CLOSE; duration_ns: since established; srtt, bytes, total retransmits */
+	HT_TCP_RETRANSMIT = 5,     /* a segment retransmitted (tcp_retransmit_skb, err 0); segments: how many */
+	HT_TCP_RESET_SENT = 6,     /* tcp_send_reset on the connection (e.g. close with SO_LINGER 0) */
+	HT_TCP_RESET_RECEIVED = 7, /* tcp_receive_reset */
+};
+
+/* Ring-buffer record: one TCP connection event, attributed to the process
+ * that connected or accepted (recorded in process context: softirq events
+ * find it by socket). Steps by `size` like every record. */
+struct ht_tcp_event {
+	__u16 type;          /* HT_RECORD_TCP */
+	__u16 size;          /* sizeof(struct ht_tcp_event) */
+	__u8 kind;           /* enum ht_tcp_kind */
+	__u8 direction;      /* enum ht_direction: client (connected) or server (accepted) */
+	__u8 family;         /* AF_INET (2) or AF_INET6 (10) */
+	__u8 abi_version;
+	__u32 pid;           /* thread that connected or accepted */
+	__u32 tgid;          /* its process */
+	__u64 cgroup_id;
+	__u64 monotime_ns;   /* when it happened (CLOCK_MONOTONIC) */
+	__u64 duration_ns;   /* see enum ht_tcp_kind; 0 otherwise */
+	__u64 bytes_acked;   /* close: bytes sent and acknowledged by the peer (tcp_sock; sequence space: SYN and FIN count one) */
+	__u64 bytes_received; /* close: bytes received (sequence space: a FIN counts one) */
+	__u32 srtt_us;       /* close: smoothed round-trip time, microseconds */
+	__u32 segments;      /* close: total retransmitted segments; retransmit: segments of this one */
+	__s32 error;         /* connect failed: the socket error (positive errno) */
+	__u16 local_port;    /* host order */
+	__u16 peer_port;     /* host order */
+	__u8 local_addr[16]; /* IPv4 in the first 4 bytes, network order */
+	__u8 peer_addr[16];
+	char comm[HT_COMM_LEN];
+	__u8 _pad[8];
+};
+
+HT_STATIC_ASSERT(sizeof(struct ht_tcp_event) == 128, "ht_tcp_event layout changed: bump HT_ABI_VERSION");

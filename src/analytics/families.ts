@@ -9,6 +9,8 @@
  * Kubernetes), which a series keeps however far it folds: they say whose it is.
  * The HTTP families also end with server_address: a client's peer by name
  * where the node knows it (a Service or a pod's workload), "" otherwise.
+ * The TCP families (from ht_tcp_event records) carry server_port and peer
+ * before the workload's labels (TCP_IDENTITY).
  */
 import { WORKLOAD_LABELS } from '../metadata/workload';
 
@@ -56,6 +58,14 @@ export const SIZE_BOUNDARIES_BYTES = [64, 256, 1024, 4096, 16384, 65536, 262144,
 const HTTP_FOLD = ['route', 'server_address', 'server_port'] as const;
 /** Appended to the labels of every HTTP family. */
 const HTTP_IDENTITY = [...WORKLOAD_LABELS, 'server_address'] as const;
+/**
+ * Appended to the labels of the TCP families (network processor, from TCP
+ * events): the service's port (server: local; client: the peer's), the peer
+ * (its name where the node knows it, else its address), then the workload's.
+ * The peer folds first (a server's clients have no bound), then the port.
+ */
+const TCP_IDENTITY = ['server_port', 'peer', ...WORKLOAD_LABELS] as const;
+const TCP_FOLD = ['peer', 'server_port'] as const;
 
 export const FAMILIES: readonly MetricFamily[] = [
   {
@@ -101,20 +111,94 @@ export const FAMILIES: readonly MetricFamily[] = [
   },
   {
     name: 'network_connections_total',
-    help: 'TCP connections carrying HTTP, counted at their first exchange.',
+    help: 'TCP connections of traced processes, by state: established (client: connect succeeded; server: accepted) or failed (client: connect failed; the reason in network_connect_failures_total).',
     kind: 'counter',
-    labels: ['service', 'side', ...WORKLOAD_LABELS],
+    labels: ['service', 'side', 'state', ...TCP_IDENTITY],
     serviceLabel: 'service',
-    keptOnOverflow: ['service', 'side', ...WORKLOAD_LABELS],
+    keptOnOverflow: ['side', 'state', ...WORKLOAD_LABELS],
+    foldOrder: TCP_FOLD,
     processor: 'network',
   },
   {
     name: 'network_accepts_total',
-    help: 'Accepted (server side) TCP connections carrying HTTP, counted at their first exchange.',
+    help: 'TCP connections accepted by traced processes (server side).',
     kind: 'counter',
     labels: ['service', ...WORKLOAD_LABELS],
     serviceLabel: 'service',
     keptOnOverflow: ['service', ...WORKLOAD_LABELS],
+    processor: 'network',
+  },
+  {
+    name: 'network_connect_failures_total',
+    help: 'Failed TCP connects (client side), by reason: refused, timeout, unreachable, reset, aborted (closed by the caller before the handshake completed), error (any other socket error).',
+    kind: 'counter',
+    labels: ['service', 'reason', ...TCP_IDENTITY],
+    serviceLabel: 'service',
+    keptOnOverflow: ['reason', ...WORKLOAD_LABELS],
+    foldOrder: TCP_FOLD,
+    processor: 'network',
+  },
+  {
+    name: 'network_connect_duration_seconds',
+    help: 'TCP handshake time on the client side: from the SYN sent to the connection established.',
+    kind: 'histogram',
+    labels: ['service', ...TCP_IDENTITY],
+    serviceLabel: 'service',
+    keptOnOverflow: [...WORKLOAD_LABELS],
+    foldOrder: TCP_FOLD,
+    boundaries: DEFAULT_DURATION_BUCKETS_SECONDS,
+    processor: 'network',
+  },
+  {
+    name: 'network_connection_duration_seconds',
+    help: 'Lifetime of closed TCP connections, from established to closed.',
+    kind: 'histogram',
+    labels: ['service', 'side', ...TCP_IDENTITY],
+    serviceLabel: 'service',
+    keptOnOverflow: ['side', ...WORKLOAD_LABELS],
+    foldOrder: TCP_FOLD,
+    boundaries: DEFAULT_DURATION_BUCKETS_SECONDS,
+    processor: 'network',
+  },
+  {
+    name: 'tcp_rtt_seconds',
+    help: "Smoothed round-trip time of TCP connections (the kernel's srtt), one observation per connection at its close.",
+    kind: 'histogram',
+    labels: ['service', 'side', ...TCP_IDENTITY],
+    serviceLabel: 'service',
+    keptOnOverflow: ['side', ...WORKLOAD_LABELS],
+    foldOrder: TCP_FOLD,
+    boundaries: DEFAULT_DURATION_BUCKETS_SECONDS,
+    processor: 'network',
+  },
+  {
+    name: 'tcp_retransmits_total',
+    help: 'TCP segments retransmitted on connections of traced processes.',
+    kind: 'counter',
+    labels: ['service', 'side', ...TCP_IDENTITY],
+    serviceLabel: 'service',
+    keptOnOverflow: ['side', ...WORKLOAD_LABELS],
+    foldOrder: TCP_FOLD,
+    processor: 'network',
+  },
+  {
+    name: 'tcp_resets_total',
+    help: 'TCP resets on connections of traced processes, by direction: sent (e.g. a close with SO_LINGER 0) or received (including a refused connect).',
+    kind: 'counter',
+    labels: ['service', 'side', 'direction', ...TCP_IDENTITY],
+    serviceLabel: 'service',
+    keptOnOverflow: ['side', 'direction', ...WORKLOAD_LABELS],
+    foldOrder: TCP_FOLD,
+    processor: 'network',
+  },
+  {
+    name: 'tcp_bytes_total',
+    help: 'Bytes of closed TCP connections, by direction: tx (sent and acknowledged by the peer), rx (received); all traffic, not only HTTP; counted in sequence space, so a SYN and a FIN add one each.',
+    kind: 'counter',
+    labels: ['service', 'side', 'direction', ...TCP_IDENTITY],
+    serviceLabel: 'service',
+    keptOnOverflow: ['side', 'direction', ...WORKLOAD_LABELS],
+    foldOrder: TCP_FOLD,
     processor: 'network',
   },
   {

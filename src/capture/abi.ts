@@ -6,12 +6,13 @@
  */
 import { TracerError } from '../errors';
 
-export const ABI_VERSION = 3;
+export const ABI_VERSION = 4;
 export const HEAD_MAX = 512;
 export const HEAD_DEFAULT = 256;
 export const COMM_LENGTH = 16;
 export const FILTER_MAX = 64;
 export const RECORD_EXCHANGE = 1;
+export const RECORD_TCP = 2;
 
 export const EXCHANGE_SIZE = 120;
 export const ExchangeOffsets = {
@@ -57,6 +58,45 @@ export const ExchangeFlags = {
 
 export type ExchangeFlagName = keyof typeof ExchangeFlags;
 
+/** struct ht_tcp_event: one TCP connection event. */
+export const TCP_EVENT_SIZE = 128;
+export const TcpEventOffsets = {
+  type: 0,
+  size: 2,
+  kind: 4,
+  direction: 5,
+  family: 6,
+  abi_version: 7,
+  pid: 8,
+  tgid: 12,
+  cgroup_id: 16,
+  monotime_ns: 24,
+  duration_ns: 32,
+  bytes_acked: 40,
+  bytes_received: 48,
+  srtt_us: 56,
+  segments: 60,
+  error: 64,
+  local_port: 68,
+  peer_port: 70,
+  local_addr: 72,
+  peer_addr: 88,
+  comm: 104,
+} as const;
+
+/** enum ht_tcp_kind. */
+export const TcpKinds = {
+  connect: 1,
+  connectFailed: 2,
+  accept: 3,
+  close: 4,
+  retransmit: 5,
+  resetSent: 6,
+  resetReceived: 7,
+} as const;
+
+export type TcpKindName = keyof typeof TcpKinds;
+
 /** Kernel counters, in the order of enum ht_counter. */
 export const KernelCounters = {
   lostRingbufFull: 0,
@@ -70,8 +110,10 @@ export const KernelCounters = {
   headless: 8,
   wakeups: 9,
   notHttp: 10,
+  tcpEvents: 11,
+  lostTcpSockMapFull: 12,
 } as const;
-export const KERNEL_COUNTER_COUNT = 11;
+export const KERNEL_COUNTER_COUNT = 13;
 
 export type KernelCounterName = keyof typeof KernelCounters;
 
@@ -88,6 +130,7 @@ export interface AddonLayout {
   commLength: number;
   filterMax: number;
   exchange: { size: number; recordType: number; fields: Record<string, number> };
+  tcp: { size: number; recordType: number; fields: Record<string, number>; kinds: Record<string, number> };
   flags: Record<string, number>;
   counters: Record<string, number>;
 }
@@ -109,6 +152,14 @@ export function layoutDifferences(layout: AddonLayout): string[] {
   for (const f of fields) {
     expect(`offset of ${f}`, (ExchangeOffsets as Record<string, number>)[f] ?? -1, layout.exchange.fields[f]);
   }
+  expect('tcp event size', TCP_EVENT_SIZE, layout.tcp?.size);
+  expect('tcp event record type', RECORD_TCP, layout.tcp?.recordType);
+  const tcpFields = new Set([...Object.keys(TcpEventOffsets), ...Object.keys(layout.tcp?.fields ?? {})]);
+  for (const f of tcpFields) {
+    expect(`tcp event offset of ${f}`, (TcpEventOffsets as Record<string, number>)[f] ?? -1, layout.tcp?.fields[f]);
+  }
+  const kinds = new Set([...Object.keys(TcpKinds), ...Object.keys(layout.tcp?.kinds ?? {})]);
+  for (const k of kinds) expect(`tcp kind ${k}`, (TcpKinds as Record<string, number>)[k] ?? -1, layout.tcp?.kinds[k]);
   for (const [name, bit] of Object.entries(ExchangeFlags)) expect(`flag ${name}`, bit, layout.flags[name]);
   for (const [name, index] of Object.entries(KernelCounters)) expect(`counter ${name}`, index, layout.counters[name]);
   expect('counter count', KERNEL_COUNTER_COUNT, layout.counters.count);

@@ -5,7 +5,8 @@
  *
  *   header (32 bytes): magic "HTCAPv1\0" | u32 abi version | u32 exchange header size
  *                      | i64 wall-clock minus monotonic clock, ns | u64 reserved
- *   frame:             u32 payload bytes | u32 records | payload (records back to back)
+ *   frame:             u32 payload bytes | u32 records | payload (records back to back, of every type:
+ *                      exchanges and TCP events, as decoder.ts walks them)
  *
  * All integers little-endian.
  */

@@ -42,8 +42,12 @@
  *   http_responses_total{service,side,server_port,status_code,status_class}
  *   http_errors_total{service,side,server_port,path,status_code,error_type}
  *   http_response_size_bytes{service,side,server_port,path}                  histogram, SIZE buckets
- *   network_bytes_total{service,side,protocol,direction}, network_connections_total{service,side},
- *   network_accepts_total{service}, network_errors_total{service,side,reason}
+ *   network_bytes_total{service,side,protocol,direction}, network_errors_total{service,side,reason}
+ *   from TCP events (no OpenTelemetry convention covers per-connection TCP health; these names stay):
+ *   network_connections_total{service,side,state,server_port,peer}, network_accepts_total{service},
+ *   network_connect_failures_total{service,reason,server_port,peer},
+ *   tcp_retransmits_total, tcp_rtt_seconds, tcp_bytes_total{…,direction}, tcp_resets_total{…,direction},
+ *   network_connect_duration_seconds, network_connection_duration_seconds    (…: service,side,server_port,peer)
  *   process_events_total{process_name,cgroup_id}
  *   a processor plugin's families: its own names and labels (route → path)
  *

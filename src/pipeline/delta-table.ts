@@ -19,7 +19,7 @@
 import { CounterCell, HistogramCell, type DeltaCell } from '../analytics/cells';
 import { seriesKey, type MetricFamily } from '../analytics/families';
 import { SeriesBudget, type SeriesBudgetLimits } from '../analytics/series-budget';
-import type { ExchangeGroup, Identity } from './exchange-event';
+import type { Identity } from './exchange-event';
 
 export type Cell = CounterCell | HistogramCell;
 
@@ -135,20 +135,32 @@ function newCell(family: MetricFamily): Cell {
   return family.kind === 'counter' ? new CounterCell() : new HistogramCell(family.boundaries ?? []);
 }
 
+/** What a series handle needs of an identity: its cells in the bucket being written, cached by slot. */
+export interface CellOwner {
+  epoch: number;
+  readonly cells: (SeriesCell | null | undefined)[];
+}
+
+/** The events of one batch with one identity and one time bucket (an ExchangeGroup, a TcpGroup). */
+export interface OwnedGroup<I extends CellOwner> {
+  identity: I;
+  bucketMs: number;
+}
+
 /**
  * A family written for a group's identity; labelsOf says which series
  * (undefined: this identity has none in the family, e.g. no error). Disabled
  * families cost one cached null per identity and bucket.
  */
-export class IdentitySeries {
+export class IdentitySeries<I extends CellOwner = Identity> {
   private readonly table: DeltaTable;
   private readonly family: number;
   private readonly slot: number;
   private readonly enabled: boolean;
-  private readonly labelsOf: (id: Identity) => string[] | undefined;
+  private readonly labelsOf: (id: I) => string[] | undefined;
   private readonly stats: ProcessorStats;
 
-  constructor(table: DeltaTable, family: number, slot: number, enabled: boolean, labelsOf: (id: Identity) => string[] | undefined, stats: ProcessorStats) {
+  constructor(table: DeltaTable, family: number, slot: number, enabled: boolean, labelsOf: (id: I) => string[] | undefined, stats: ProcessorStats) {
     this.table = table;
     this.family = family;
     this.slot = slot;
@@ -158,19 +170,19 @@ export class IdentitySeries {
   }
 
   /** Adds to the group's counter series. */
-  add(group: ExchangeGroup, value: number): void {
+  add(group: OwnedGroup<I>, value: number): void {
     const s = this.cell(group);
     if (s) (s.cell as CounterCell).value += value;
   }
 
   /** Observes values[0, count) in the group's histogram series. */
-  observe(group: ExchangeGroup, values: Float64Array, count: number): void {
+  observe(group: OwnedGroup<I>, values: Float64Array, count: number): void {
     const s = this.cell(group);
     if (!s) return;
     (s.cell as HistogramCell).observeAll(values, count);
   }
 
-  private cell(group: ExchangeGroup): SeriesCell | null {
+  private cell(group: OwnedGroup<I>): SeriesCell | null {
     const table = this.table;
     if (group.bucketMs !== table.currentBucketMs || !table.currentUnpublished) table.select(group.bucketMs);
     const id = group.identity;

@@ -46,6 +46,7 @@ export interface EngineStats {
   /** Records waiting in shard queues, and what the queues can hold. */
   bufferSize: number;
   bufferCapacity: number;
+  /** Records given to ingest()/enqueue(), and processed: exchanges and TCP events. */
   eventsIn: number;
   eventsProcessed: number;
   droppedBatches: number;

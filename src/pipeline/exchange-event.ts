@@ -65,8 +65,6 @@ export interface ExchangeGroup {
   count: number;
   requestBytes: number;
   responseBytes: number;
-  /** Exchanges that were the first the kernel saw on their connection. */
-  newConnections: number;
   /** Per exchange, [0, count). */
   durationsSeconds: Float64Array;
   responseSizes: Float64Array;
@@ -102,6 +100,11 @@ function outcomeOf(flags: number): number {
 }
 
 const RECENT_BITS = 12;
+
+/** A named workload is one service whatever its ports (server_port tells them apart); a process is named with its port on the server side. */
+export function serviceNameOf(workload: Workload, comm: string, side: Direction, port: number): string {
+  return workload.service !== '' ? workload.service : side === 'server' ? `${comm}:${port}` : comm;
+}
 
 /** Builds events from records, interning identities. One per shard. */
 export class Enricher {
@@ -226,8 +229,7 @@ export class Enricher {
     status: number,
     abortReason: string,
   ): Identity {
-    // A named workload is one service whatever its ports (server_port tells them apart); a process is named with its port.
-    const serviceKey = workload.service !== '' ? workload.service : side === 'server' ? `${comm}:${port}` : comm;
+    const serviceKey = serviceNameOf(workload, comm, side, port);
     let service = this.services.get(serviceKey);
     if (service === undefined) {
       if (this.services.size >= this.maxIdentities) this.services.clear();
@@ -274,7 +276,7 @@ export class BatchGroups {
     this.batch++;
   }
 
-  add(identity: Identity, bucketMs: number, durationSeconds: number, requestBytes: number, responseBytes: number, newConnection: boolean): void {
+  add(identity: Identity, bucketMs: number, durationSeconds: number, requestBytes: number, responseBytes: number): void {
     let g = identity.group;
     if (identity.groupBatch !== this.batch || g === undefined || g.bucketMs !== bucketMs) g = this.open(identity, bucketMs);
     const k = g.count++;
@@ -283,7 +285,6 @@ export class BatchGroups {
     g.responseSizes[k] = responseBytes;
     g.requestBytes += requestBytes;
     g.responseBytes += responseBytes;
-    if (newConnection) g.newConnections++;
   }
 
   /** A new group for the identity's exchanges in this bucket, from the pool; the identity points at it. */
@@ -292,7 +293,7 @@ export class BatchGroups {
     const g = this.groups[this.count++];
     g.identity = identity;
     g.bucketMs = bucketMs;
-    g.count = g.requestBytes = g.responseBytes = g.newConnections = 0;
+    g.count = g.requestBytes = g.responseBytes = 0;
     identity.group = g;
     identity.groupBatch = this.batch;
     return g;
@@ -306,7 +307,7 @@ export class BatchGroups {
 }
 
 function emptyGroup(): ExchangeGroup {
-  return { identity: undefined as never, bucketMs: 0, count: 0, requestBytes: 0, responseBytes: 0, newConnections: 0, durationsSeconds: new Float64Array(8), responseSizes: new Float64Array(8) };
+  return { identity: undefined as never, bucketMs: 0, count: 0, requestBytes: 0, responseBytes: 0, durationsSeconds: new Float64Array(8), responseSizes: new Float64Array(8) };
 }
 
 function grown(values: Float64Array): Float64Array {

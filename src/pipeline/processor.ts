@@ -9,6 +9,8 @@
 import { FAMILIES, type MetricFamily } from '../analytics/families';
 import { DeltaTable, IdentitySeries, type ProcessorStats } from './delta-table';
 import type { ExchangeGroup, Identity } from './exchange-event';
+import type { TcpGroup, TcpIdentity } from './tcp-event';
+import type { Workload } from '../metadata/workload';
 
 export interface Processor {
   /**
@@ -16,11 +18,15 @@ export interface Processor {
    * and bucket: groups[0, count). Must not keep a group after returning.
    */
   process(groups: readonly ExchangeGroup[], count: number): void;
+  /** Optional: the batch's TCP events (connects, accepts, closes, retransmits, resets), grouped the same way; called when there are any. */
+  processTcp?(groups: readonly TcpGroup[], count: number): void;
 }
 
 export interface ProcessorContext {
   /** A handle on `family` for series whose labels follow from the group's identity (undefined: none). */
   identitySeries(family: string, labelsOf: (id: Identity) => string[] | undefined): IdentitySeries;
+  /** The same for TCP event groups. */
+  tcpSeries(family: string, labelsOf: (id: TcpIdentity) => string[] | undefined): IdentitySeries<TcpIdentity>;
 }
 
 export interface ProcessorPlugin {
@@ -40,13 +46,17 @@ export function processorContext(plugin: ProcessorPlugin, table: DeltaTable, ena
   };
   return {
     identitySeries: (family, labelsOf) => new IdentitySeries(table, familyIndex(family), nextSlot(), enabled.has(family), labelsOf, stats),
+    tcpSeries: (family, labelsOf) => new IdentitySeries<TcpIdentity>(table, familyIndex(family), nextSlot(), enabled.has(family), labelsOf, stats),
   };
 }
 
 export const familiesOf = (processor: string): MetricFamily[] => FAMILIES.filter((f) => f.processor === processor);
 
 /** A network family's label values: the given ones, then the workload's (families.ts appends WORKLOAD_LABELS). Made once per identity. */
-export const workloadLabels = (id: Identity, ...values: string[]): string[] => [...values, ...id.workload.labels];
+export const workloadLabels = (id: { readonly workload: Workload }, ...values: string[]): string[] => [...values, ...id.workload.labels];
+
+/** A TCP family's label values: the given ones, then server_port and peer, then the workload's (families.ts' TCP_IDENTITY). */
+export const tcpLabels = (id: TcpIdentity, ...values: string[]): string[] => [...values, id.serverPort, id.peer, ...id.workload.labels];
 
 /** An HTTP family's label values: the given ones, then the workload's, then server_address. */
 export const httpLabels = (id: Identity, ...values: string[]): string[] => [...values, ...id.workload.labels, id.serverAddress];

@@ -4,8 +4,9 @@
  * the engine asks for them. Runs inside a worker (shard-worker.ts), or on the
  * calling thread for tests and benchmarks.
  *
- *   batch --ExchangeCursor--> Enricher --> BatchGroups (by identity and bucket)
- *         --> processor 1 .. k --> DeltaTable --drain()--> DeltaCell[]
+ *   batch --ExchangeCursor.nextRecord()--> exchange:  Enricher --> BatchGroups (by identity and bucket)
+ *                                      `-> TCP event: TcpEnricher --> TcpGroups
+ *         --> processor 1 .. k (process, processTcp) --> DeltaTable --drain()--> DeltaCell[]
  *
  * Processors run one after another over the whole batch, so each one's time
  * is measured per batch, not per event.
@@ -14,15 +15,16 @@ import { performance } from 'node:perf_hooks';
 import type { DeltaCell } from '../analytics/cells';
 import { DEFAULT_DURATION_BUCKETS_SECONDS, withDurationBuckets } from '../analytics/families';
 import type { SeriesBudgetLimits } from '../analytics/series-budget';
-import { ExchangeCursor } from '../capture/decoder';
+import { END_OF_BATCH, ExchangeCursor } from '../capture/decoder';
 import { DeltaTable, emptyProcessorStats, type ProcessorStats } from './delta-table';
-import { ExchangeFlags, ExchangeOffsets as O } from '../capture/abi';
+import { ExchangeOffsets as O, RECORD_TCP } from '../capture/abi';
 import { CgroupPaths } from '../metadata/cgroup-paths';
 import type { ClusterSnapshot } from '../metadata/cluster-snapshot';
 import { WorkloadResolver } from '../metadata/workload-resolver';
 import { BatchGroups, Enricher } from './exchange-event';
 import { processorContext, type Processor, type ProcessorPlugin } from './processor';
 import { RouteCache } from './route-cache';
+import { TcpEnricher, TcpGroups } from './tcp-event';
 
 export interface ShardOptions {
   /** Add to a CLOCK_MONOTONIC ms value to get Unix ms. */
@@ -43,6 +45,7 @@ export interface ShardOptions {
 }
 
 export interface ShardStats {
+  /** Records processed: exchanges and TCP events. */
   events: number;
   batches: number;
   /** Bytes at batch ends that did not form a record, and records of unknown type. */
@@ -61,6 +64,8 @@ export class Shard {
   private readonly workloads: WorkloadResolver | undefined;
   private readonly running: { processor: Processor; stats: ProcessorStats }[] = [];
   private readonly groups = new BatchGroups();
+  private readonly tcpEnricher: TcpEnricher;
+  private readonly tcpGroups = new TcpGroups();
   private readonly totals: ShardStats;
   private readonly clockOffsetMs: number;
   private readonly resolutionMs: number;
@@ -92,21 +97,31 @@ export class Shard {
       resolutionMs: options.resolutionMs,
       maxIdentities: MAX_IDENTITIES,
     });
+    this.tcpEnricher = new TcpEnricher({ workloads: this.workloads, maxIdentities: MAX_IDENTITIES });
   }
 
-  /** Processes one batch of raw records; returns how many exchanges it held. The batch is not kept. */
+  /** Processes one batch of raw records; returns how many records (exchanges and TCP events) it held. The batch is not kept. */
   ingest(batch: Uint8Array): number {
     const cursor = new ExchangeCursor(batch);
     const view = cursor.view;
     const groups = this.groups;
     const enricher = this.enricher;
+    const tcpGroups = this.tcpGroups;
     const clockOffsetMs = this.clockOffsetMs;
     const resolutionMs = this.resolutionMs;
     groups.begin();
+    tcpGroups.begin();
     const batchNumber = groups.batch;
     let n = 0;
+    let tcp = 0;
     // The fields are read here rather than through the cursor's getters: doubles stay unboxed in this loop.
-    while (cursor.next()) {
+    for (let type = cursor.nextRecord(); type !== END_OF_BATCH; type = cursor.nextRecord()) {
+      if (type === RECORD_TCP) {
+        tcp++;
+        const timeMs = cursor.tcp.monotimeMs + clockOffsetMs;
+        tcpGroups.add(this.tcpEnricher.identityOf(cursor.tcp), timeMs - (timeMs % resolutionMs), cursor.tcp);
+        continue;
+      }
       n++;
       const at = cursor.offset;
       const identity = enricher.identityOf(cursor);
@@ -125,19 +140,20 @@ export class Shard {
       g.responseSizes[k] = responseBytes;
       g.requestBytes += requestBytes;
       g.responseBytes += responseBytes;
-      if ((view.getUint16(at + O.flags, true) & ExchangeFlags.newConnection) !== 0) g.newConnections++;
     }
     for (const r of this.running) {
+      const p = r.processor;
       const start = performance.now();
-      r.processor.process(groups.groups, groups.count);
+      p.process(groups.groups, groups.count);
+      if (tcp > 0 && p.processTcp) p.processTcp(tcpGroups.groups, tcpGroups.count);
       r.stats.timeNs += Math.round((performance.now() - start) * 1e6);
-      r.stats.eventsIn += n;
+      r.stats.eventsIn += p.processTcp ? n + tcp : n;
     }
-    this.totals.events += n;
+    this.totals.events += n + tcp;
     this.totals.batches++;
     this.totals.truncatedBytes += cursor.problems.truncatedBytes;
     this.totals.unknownRecords += cursor.problems.unknownRecords;
-    return n;
+    return n + tcp;
   }
 
   /** What the node knows of the cluster now: identities made from here on carry it. */
@@ -145,6 +161,7 @@ export class Shard {
     if (!this.workloads) return;
     this.workloads.setCluster(snapshot);
     this.enricher.forgetIdentities();
+    this.tcpEnricher.forgetIdentities();
   }
 
   /** The aggregates since the last drain, as plain data for the store. */

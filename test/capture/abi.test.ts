@@ -8,7 +8,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
-import { ExchangeOffsets, EXCHANGE_SIZE, layoutDifferences, verifyLayout, type AddonLayout } from '../../src/capture/abi';
+import { ExchangeOffsets, EXCHANGE_SIZE, layoutDifferences, TCP_EVENT_SIZE, TcpEventOffsets, TcpKinds, verifyLayout, type AddonLayout } from '../../src/capture/abi';
 import { loadAddon } from '../../src/capture/addon-load';
 
 const header = fs.readFileSync(path.join(__dirname, '..', '..', 'bpf', 'include', 'http_tracer.h'), 'utf8');
@@ -28,9 +28,25 @@ t.test('every field of struct ht_exchange in the header is known to the decoder'
   t.equal(Number(size), EXCHANGE_SIZE, 'the header asserts the same size');
 });
 
+t.test('every field of struct ht_tcp_event and every enum ht_tcp_kind in the header is known to the decoder', async (t) => {
+  const body = /struct ht_tcp_event \{([\s\S]*?)\n\};/.exec(header)?.[1];
+  t.ok(body, 'struct ht_tcp_event found');
+  const fields = [...(body ?? '').matchAll(/^\s*(?:__u8|__u16|__u32|__s32|__u64|char)\s+(\w+)/gm)].map((m) => m[1]).filter((f) => !f.startsWith('_pad'));
+  t.same(fields, Object.keys(TcpEventOffsets));
+  t.equal(Number(/sizeof\(struct ht_tcp_event\) == (\d+)/.exec(header)?.[1]), TCP_EVENT_SIZE, 'the header asserts the same size');
+  const kinds = /enum ht_tcp_kind \{([\s\S]*?)\n\};/.exec(header)?.[1] ?? '';
+  t.same(
+    [...kinds.matchAll(/HT_TCP_(\w+) = (\d+)/g)].map((m) => Number(m[2])),
+    Object.values(TcpKinds),
+    'the same kinds, in the same order',
+  );
+});
+
 t.test('a mismatch is reported field by field and refused', async (t) => {
   const layout = loadAddon().layout();
   const broken: AddonLayout = { ...layout, exchange: { ...layout.exchange, fields: { ...layout.exchange.fields, status: 21 } } };
   t.same(layoutDifferences(broken), ['offset of status: decoder 20, addon 21']);
   t.throws(() => verifyLayout(broken), { code: 'HT_ERR_ABI_MISMATCH' });
+  const brokenTcp: AddonLayout = { ...layout, tcp: { ...layout.tcp, fields: { ...layout.tcp.fields, srtt_us: 60 }, kinds: { ...layout.tcp.kinds, close: 9 } } };
+  t.same(layoutDifferences(brokenTcp), ['tcp event offset of srtt_us: decoder 56, addon 60', 'tcp kind close: decoder 4, addon 9']);
 });

@@ -1,7 +1,8 @@
 import t from 'tap';
-import { decodeExchanges, ExchangeCursor } from '../../src/capture/decoder';
-import { ExchangeFlags } from '../../src/capture/abi';
+import { connectFailureReason, decodeExchanges, decodeTcpEvents, END_OF_BATCH, ExchangeCursor } from '../../src/capture/decoder';
+import { ExchangeFlags, RECORD_EXCHANGE, RECORD_TCP } from '../../src/capture/abi';
 import { batchOf, encodeExchange } from '../helpers/records';
+import { encodeTcpEvent } from './tcp-records';
 
 t.test('decodes every field of a server exchange', async (t) => {
   const batch = batchOf(
@@ -124,4 +125,92 @@ t.test('process names that differ in one low byte are told apart (interned by al
   const names = ['worker-process-1', 'worker-process-2', 'aorker-process-1', 'worker-process-1'].map((n) => n.slice(0, 15));
   const batch = Buffer.concat(names.map((comm) => encodeExchange({ comm })));
   t.same(decodeExchanges(batch).map((e) => e.comm), names);
+});
+
+t.test('the walk dispatches by record type: exchanges and TCP events interleaved', async (t) => {
+  const batch = batchOf(
+    encodeTcpEvent({ kind: 'connect', durationNs: 250_000n }),
+    encodeExchange({ status: 200 }),
+    encodeTcpEvent({ kind: 'retransmit', segments: 3 }),
+    encodeExchange({ status: 503 }),
+    encodeTcpEvent({ kind: 'close', srttUs: 50_123 }),
+  );
+  const cursor = new ExchangeCursor(batch);
+  const seen: string[] = [];
+  for (let type = cursor.nextRecord(); type !== END_OF_BATCH; type = cursor.nextRecord()) {
+    if (type === RECORD_EXCHANGE) seen.push(`exchange ${cursor.status}`);
+    else if (type === RECORD_TCP) seen.push(`tcp ${cursor.tcp.kind} ${cursor.tcp.durationNs} ${cursor.tcp.segments} ${cursor.tcp.srttUs}`);
+  }
+  t.same(seen, ['tcp 1 250000 0 0', 'exchange 200', 'tcp 5 0 3 0', 'exchange 503', 'tcp 4 0 0 50123']);
+  t.same(cursor.problems, { truncatedBytes: 0, unknownRecords: 0 });
+  t.same(decodeExchanges(batch).map((e) => e.status), [200, 503], 'next() (exchanges only) steps over TCP events, counting them as nothing unknown');
+  t.same(decodeTcpEvents(batch).map((e) => e.kind), ['connect', 'retransmit', 'close']);
+});
+
+t.test('decodes every field of a TCP event', async (t) => {
+  const v6 = [0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 7];
+  const [e] = decodeTcpEvents(
+    encodeTcpEvent({
+      kind: 'close',
+      direction: 'server',
+      ipv6: true,
+      pid: 31,
+      tgid: 30,
+      comm: 'nginx',
+      cgroupId: 0xabcdefn,
+      monotimeNs: 7_000_000_123n,
+      durationNs: 1_500_000_000n,
+      bytesAcked: 2 ** 40 + 5,
+      bytesReceived: 4321,
+      srttUs: 50_000,
+      segments: 17,
+      localAddr: [...Array(15).fill(0), 1],
+      peerAddr: v6,
+      localPort: 443,
+      peerPort: 50123,
+    }),
+  );
+  t.same(e, {
+    kind: 'close',
+    direction: 'server',
+    ipVersion: 6,
+    pid: 31,
+    tgid: 30,
+    comm: 'nginx',
+    cgroupId: 0xabcdefn,
+    monotimeNs: 7_000_000_123n,
+    durationNs: 1_500_000_000,
+    bytesAcked: 2 ** 40 + 5,
+    bytesReceived: 4321,
+    srttUs: 50_000,
+    segments: 17,
+    error: 0,
+    localAddress: '::1',
+    localPort: 443,
+    peerAddress: '2001:db8::7',
+    peerPort: 50123,
+  });
+});
+
+t.test('a TCP event shorter than its struct ends the walk; an unknown kind is skipped as unknown', async (t) => {
+  const short = encodeTcpEvent({ kind: 'connect' });
+  short.writeUInt16LE(64, 2);
+  const cut = new ExchangeCursor(batchOf(short.subarray(0, 64), encodeExchange({ status: 200 })));
+  t.equal(cut.nextRecord(), END_OF_BATCH);
+  t.equal(cut.problems.truncatedBytes, 64 + 120 + 8 * Math.ceil('GET / HTTP/1.1\r\nHost: example\r\n\r\n'.length / 8));
+  const strange = encodeTcpEvent({ kind: 'connect' });
+  strange.writeUInt8(99, 4);
+  const cursor = new ExchangeCursor(batchOf(strange, encodeTcpEvent({ kind: 'accept', direction: 'server' })));
+  t.equal(cursor.nextRecord(), RECORD_TCP);
+  t.equal(cursor.tcp.kind, 3);
+  t.equal(cursor.nextRecord(), END_OF_BATCH);
+  t.equal(cursor.problems.unknownRecords, 1);
+});
+
+t.test('connect failures are named by the socket error', async (t) => {
+  t.same([111, 110, 113, 101, 104, 0, 22].map(connectFailureReason), ['refused', 'timeout', 'unreachable', 'unreachable', 'reset', 'aborted', 'error']);
+  const [e] = decodeTcpEvents(encodeTcpEvent({ kind: 'connectFailed', error: 111, comm: 'curl' }));
+  t.equal(e.kind, 'connectFailed');
+  t.equal(e.error, 111);
+  t.equal(e.comm, 'curl');
 });

@@ -3,7 +3,8 @@
  * capture file (written here, byte for byte the same each run, from encoded
  * exchanges: both sides, every status class, aborts with and without a
  * status, a reset, an unknown method, microsecond to second durations,
- * three frames over two minutes) is replayed through the engine on the
+ * three frames over two minutes; and TCP events: connects and accepts, a
+ * refused connect, retransmissions, resets, closes) is replayed through the engine on the
  * events' own clock, as `replay --summary` does (src/cli/summary.ts), and
  * /metrics must equal test/fixtures/metrics.golden.txt exactly: names, HELP
  * and TYPE lines, label names, order and escaping, bucket bounds, values.
@@ -30,6 +31,7 @@ import { ExchangeCursor } from '../../src/capture/decoder';
 import { createExporter } from '../../src/exporters/prometheus';
 import { Engine } from '../../src/pipeline/engine';
 import { batchOf, encodeExchange, type RecordSpec } from '../helpers/records';
+import { encodeTcpEvent, type TcpEventSpec } from '../capture/tcp-records';
 
 const GOLDEN = path.join(__dirname, '..', 'fixtures', 'metrics.golden.txt');
 /** Families whose values are not the traffic's (see above). */
@@ -59,6 +61,15 @@ const client = (comm: string, peerPort: number, head: string, status: number, mo
   ...more,
 });
 
+/** A TCP event `atMs` after the capture's start: curl's connection to nginx (client side), or nginx's (server side). */
+const tcp = (atMs: number, spec: TcpEventSpec): Buffer => {
+  const side: Partial<TcpEventSpec> =
+    spec.direction === 'server'
+      ? { comm: 'nginx', tgid: 4242, pid: 4242, cgroupId: 7001n, localPort: 80, peerPort: 41000 }
+      : { comm: 'curl', tgid: 5151, pid: 5151, cgroupId: 7002n, localPort: 41000, peerPort: 80 };
+  return encodeTcpEvent({ ...side, ...spec, monotimeNs: MONO_T0_NS + BigInt(atMs) * 1_000_000n });
+};
+
 const FRAMES: Buffer[][] = [
   [
     x(100, 8, nginx('GET /users/1', 200, { flags: F.newConnection })),
@@ -67,8 +78,12 @@ const FRAMES: Buffer[][] = [
     x(130, 3_000, nginx('GET /users/4', 200)),
     x(140, 60, nginx('GET /static/app.js', 200, { responseBytes: 48_000 })),
     x(150, 30, nginx('GET /missing', 404, { responseBytes: 150 })),
+    tcp(155, { kind: 'connect', durationNs: 60_000n }),
+    tcp(155, { kind: 'accept', direction: 'server', durationNs: 20_000n }),
     x(160, 350, client('curl', 80, 'GET /users/9', 200, { flags: F.newConnection })),
     x(170, 120, client('curl', 80, 'GET /missing', 404)),
+    tcp(175, { kind: 'connectFailed', error: 111, peerPort: 5432 }),
+    tcp(175, { kind: 'resetReceived', peerPort: 5432 }),
   ],
   [
     x(15_000, 12_000, nginx('POST /orders', 201)),
@@ -78,12 +93,16 @@ const FRAMES: Buffer[][] = [
     x(15_040, 20, nginx('BREW /pot', 418, { responseBytes: 90 })),
     x(15_050, 20, { comm: 'node', tgid: 6000, pid: 6000, localPort: 8080, head: 'GET /health HTTP/1.1\r\n\r\n', status: 200, responseBytes: 70, flags: F.newConnection }),
     x(15_060, 25, { comm: 'node', tgid: 6000, pid: 6000, localPort: 8080, head: 'GET /health HTTP/1.1\r\n\r\n', status: 200, responseBytes: 70 }),
+    tcp(15_070, { kind: 'retransmit', direction: 'server', segments: 2 }),
+    tcp(15_080, { kind: 'resetSent', direction: 'server' }),
   ],
   [
     x(70_000, 40_000, client('node', 9200, 'GET /_search', 502, { tgid: 6000, pid: 6000, flags: F.newConnection })),
     x(70_010, 30_000_000, client('curl', 80, 'GET /slow', 0, { flags: F.aborted | F.timeout | F.noResponseHead, responseBytes: 0 })),
     x(70_020, 90, { comm: 'we\x1bird', localPort: 81, head: 'GET /a\x07b"c HTTP/1.1\r\n\r\n', status: 200, responseBytes: 10 }),
     x(70_030, 15, nginx('GET /users/5', 200)),
+    tcp(70_030, { kind: 'close', durationNs: 69_875_000_000n, srttUs: 45, bytesAcked: 120, bytesReceived: 1500, segments: 0 }),
+    tcp(70_030, { kind: 'close', direction: 'server', durationNs: 69_875_000_000n, srttUs: 38, bytesAcked: 1500, bytesReceived: 120, segments: 2 }),
   ],
 ];
 

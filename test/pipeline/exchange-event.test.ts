@@ -54,7 +54,7 @@ t.test('identity: service, side, port, method, route, status class, error type, 
 t.test('a batch groups exchanges by identity and bucket, keeping every value', async (t) => {
   const e = enricher();
   const specs: RecordSpec[] = [
-    { head: 'GET /a HTTP/1.1\r\n', startNs: 5_000_000_000n, endNs: 5_250_000_000n, requestBytes: 10, responseBytes: 100, flags: ExchangeFlags.newConnection },
+    { head: 'GET /a HTTP/1.1\r\n', startNs: 5_000_000_000n, endNs: 5_250_000_000n, requestBytes: 10, responseBytes: 100 },
     { head: 'GET /b HTTP/1.1\r\n', startNs: 5_000_000_000n, endNs: 5_500_000_000n, requestBytes: 20, responseBytes: 200 },
     { head: 'GET /a HTTP/1.1\r\n', startNs: 6_000_000_000n, endNs: 6_125_000_000n, requestBytes: 30, responseBytes: 300 },
     { head: 'GET /a HTTP/1.1\r\n', startNs: 9_000_000_000n, endNs: 9_500_000_000n, requestBytes: 40, responseBytes: 400 },
@@ -63,12 +63,12 @@ t.test('a batch groups exchanges by identity and bucket, keeping every value', a
   for (let round = 0; round < 2; round++) {
     groups.begin();
     const cursor = new ExchangeCursor(Buffer.concat(specs.map(encodeExchange)));
-    while (cursor.next()) groups.add(e.identityOf(cursor), e.bucketOf(cursor), cursor.durationNs / 1e9, cursor.requestBytes, cursor.responseBytes, (cursor.flags & ExchangeFlags.newConnection) !== 0);
-    const view = (g: ExchangeGroup) => [g.identity.route, g.bucketMs, g.count, g.requestBytes, g.responseBytes, g.newConnections, [...g.durationsSeconds.subarray(0, g.count)], [...g.responseSizes.subarray(0, g.count)]];
+    while (cursor.next()) groups.add(e.identityOf(cursor), e.bucketOf(cursor), cursor.durationNs / 1e9, cursor.requestBytes, cursor.responseBytes);
+    const view = (g: ExchangeGroup) => [g.identity.route, g.bucketMs, g.count, g.requestBytes, g.responseBytes, [...g.durationsSeconds.subarray(0, g.count)], [...g.responseSizes.subarray(0, g.count)]];
     t.same(groups.groups.slice(0, groups.count).map(view), [
-      ['/a', 0, 2, 40, 400, 1, [0.25, 0.125], [100, 300]],
-      ['/b', 0, 1, 20, 200, 0, [0.5], [200]],
-      ['/a', 10_000, 1, 40, 400, 0, [0.5], [400]],
+      ['/a', 0, 2, 40, 400, [0.25, 0.125], [100, 300]],
+      ['/b', 0, 1, 20, 200, [0.5], [200]],
+      ['/a', 10_000, 1, 40, 400, [0.5], [400]],
     ], `round ${round}: end 5250 ms + offset 1000 ms → bucket 0; end 10500 ms → bucket 10000`);
   }
 });
