@@ -14,7 +14,7 @@
         "bpf/.output",
         "bpf/include"
       ],
-      "libraries": ["-lbpf", "-lelf", "-lz"],
+      "libraries": ["<!@(node scripts/addon-link-flags.js)"],
       "cflags_cc": ["-std=c++17", "-fexceptions", "-Wall", "-Wextra", "-Wno-missing-field-initializers"],
       "cflags_cc!": ["-fno-exceptions"],
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"]
