@@ -141,7 +141,12 @@ t.test('the DaemonSet: every node, host PID, no privilege beyond the listed capa
     { name: 'HTTP_TRACER_API_TOKEN', valueFrom: { secretKeyRef: { name: 'ebpf-http-tracer-api-token', key: 'token', optional: true } } },
   ]);
   t.same(container.resources, { requests: { cpu: '100m', memory: '192Mi' }, limits: { memory: '512Mi' } }, 'no CPU limit');
-  for (const probe of [container.livenessProbe, container.readinessProbe]) t.same(probe.httpGet, { path: '/api/health', port: 'http' });
+  t.same(
+    [container.startupProbe, container.livenessProbe, container.readinessProbe].map((p) => p.httpGet),
+    [{ path: '/healthz', port: 'http' }, { path: '/healthz', port: 'http' }, { path: '/readyz', port: 'http' }],
+    'started and alive: /healthz; ready: /readyz',
+  );
+  t.ok(container.startupProbe.periodSeconds * container.startupProbe.failureThreshold >= 60, 'a minute or more to load the programs');
   t.same(pod.volumes, [
     { name: 'config', configMap: { name: 'ebpf-http-tracer-config' } },
     { name: 'tracefs', hostPath: { path: '/sys/kernel/tracing' } },
