@@ -1,6 +1,12 @@
 #!/usr/bin/env bash
 # Installs what is missing on a Debian/Ubuntu machine, then the npm packages
-# and the build (BPF object + skeleton, native addon, TypeScript).
+# and the build (BPF object + skeleton, native addon, TypeScript), for running
+# the agent from a checkout of this repository:
+#
+#   bash scripts/setup.sh          # what `run` and `demo` need: the build toolchain
+#   bash scripts/setup.sh --test   # and what the tests drive (servers, clients,
+#                                  # a browser, containers)
+#
 # Idempotent, and quick when everything is already there. Needs root only
 # when a Debian package is missing.
 set -euo pipefail
@@ -8,10 +14,25 @@ cd "$(dirname "$0")/.."
 
 log() { printf 'setup: %s\n' "$*" >&2; }
 
-# Build toolchain, and what the tests drive (nginx, curl, wrk, python3, redis-server, prometheus,
-# prometheus-alertmanager, chromium; openssl makes the TLS tests' certificates; podman, runc and
-# debootstrap build and run the container image test's stand-in image).
-packages=(clang llvm libbpf-dev libelf-dev zlib1g-dev make g++ pkg-config python3 curl nginx-light wrk redis-server prometheus prometheus-alertmanager chromium openssl podman runc debootstrap)
+with_tests=
+case "${1:-}" in
+  '') ;;
+  --test) with_tests=1 ;;
+  *) log "unknown argument ${1}; usage: bash scripts/setup.sh [--test]"; exit 2 ;;
+esac
+
+# The build: clang compiles the BPF program and bpftool (below) makes vmlinux.h and the
+# skeleton; node-gyp builds the addon with make, g++ and python3 against libbpf's, libelf's and
+# zlib's headers and libraries, which the addon also needs at run time.
+packages=(clang libbpf-dev libelf-dev zlib1g-dev make g++ python3)
+if [ -n "$with_tests" ]; then
+  # What the tests drive: nginx, curl, wrk, redis-server, prometheus, prometheus-alertmanager,
+  # chromium; openssl makes the TLS tests' certificates; podman, runc and debootstrap build and
+  # run the container image test's stand-in image; dpkg-dev and pkg-config let
+  # scripts/libbpf-pic.sh build the position-independent libbpf that the npm package test's
+  # prebuilt addon links.
+  packages+=(curl nginx-light wrk redis-server prometheus prometheus-alertmanager chromium openssl podman runc debootstrap dpkg-dev pkg-config)
+fi
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
