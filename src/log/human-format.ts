@@ -1,13 +1,14 @@
 /**
  * pino's JSON records as one line for a person at a terminal:
  *
- *   {"level":"warn","time":"2026-12-02T16:52:07.123Z","msg":"forwarding to mimir failing","target":"mimir"}
- *   16:52:07.123 WARN  forwarding to mimir failing target=mimir
+ *   {"level":"warn","time":"2026-12-02T16:52:07.123Z","msg":"forwarding to mimir failing: HTTP 503","target":"mimir"}
+ *   16:52:07.123 WARN  forwarding to mimir failing: HTTP 503
  *
  * Local clock time to the ms (like trace's exchange lines), the level in
- * capitals, the message, then the other fields as key=value (strings with
- * spaces, quotes or control characters quoted as JSON, so nothing a field
- * holds can move the cursor or colour the terminal; objects as JSON).
+ * capitals, the message (every message of the agent says it all: the other
+ * fields are for machines, in the JSON lines), and an error's message when
+ * the record carries one. Control characters are escaped, so nothing a
+ * message holds can move the cursor or colour the terminal.
  */
 
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/g;
@@ -24,25 +25,18 @@ function plain(text: string): string {
   return text.replace(CONTROL, (c) => JSON.stringify(c).slice(1, -1));
 }
 
-function fieldValue(v: unknown): string {
-  if (typeof v === 'string') return /^[^\s"=\u0000-\u001f\u007f-\u009f]+$/.test(v) ? v : JSON.stringify(v);
-  if (v !== null && typeof v === 'object') return JSON.stringify(v);
-  return String(v);
-}
-
-/** pino's error serialisation ({type, message, stack}): the message is enough on a terminal (debug shows the stack). */
+/** pino's error serialisation ({type, message, stack}): the message is enough on a terminal. */
 function errorText(err: unknown): string {
-  const e = err as { message?: unknown; stack?: unknown } | null;
-  return typeof e?.message === 'string' ? e.message : JSON.stringify(err);
+  const e = err as { message?: unknown } | null;
+  return plain(typeof e?.message === 'string' ? e.message : JSON.stringify(err));
 }
 
 /** One record (a parsed JSON line) as one line, without the newline. */
 export function humanLine(record: Record<string, unknown>): string {
-  const { level, time, msg, err, ...fields } = record;
-  const parts = [clockTime(time), String(level ?? '').toUpperCase().padEnd(5)];
+  const { level, time, msg, err } = record;
+  const parts = [clockTime(time), plain(String(level ?? '')).toUpperCase().padEnd(5)];
   if (msg !== undefined) parts.push(plain(String(msg)));
-  if (err !== undefined) parts.push(`err=${fieldValue(errorText(err))}`);
-  for (const [k, v] of Object.entries(fields)) if (v !== undefined) parts.push(`${k}=${fieldValue(v)}`);
+  if (err !== undefined) parts.push(`(${errorText(err)})`);
   return parts.join(' ');
 }
 

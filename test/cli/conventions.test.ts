@@ -121,7 +121,7 @@ t.test('diagnostics: JSON lines on stderr (level, time, msg); stdout keeps the e
   const env = spawnSync(process.execPath, [BIN, 'replay', file], { env: { ...process.env, HTTP_TRACER_LOG_LEVEL: 'error' }, encoding: 'utf8' });
   t.equal(env.stderr, '', 'HTTP_TRACER_LOG_LEVEL=error hides info');
   const text = spawnSync(process.execPath, [BIN, 'replay', file, '--log-format', 'text'], { encoding: 'utf8' });
-  t.match(text.stderr, /^\d\d:\d\d:\d\d\.\d{3} INFO  replayed 2 records in 1 frames from .* records=2 /);
+  t.match(text.stderr, /^\d\d:\d\d:\d\d\.\d{3} INFO  replayed 2 records in 1 frames from \S+; 2 shown\n$/);
 });
 
 t.test('on a terminal (a pty through script(1)): human lines', { skip: fs.existsSync('/usr/bin/script') ? false : 'needs script(1) (util-linux)' }, async (t) => {
@@ -131,6 +131,6 @@ t.test('on a terminal (a pty through script(1)): human lines', { skip: fs.exists
   const r = spawnSync('script', ['-qec', command, '/dev/null'], { encoding: 'utf8', timeout: 20_000 });
   t.equal(r.status, 0, r.stderr);
   const line = r.stdout.replace(/\r/g, '').trim();
-  t.match(line, /^\d\d:\d\d:\d\d\.\d{3} INFO  replayed 2 records in 1 frames from \S+; 2 shown file=\S+ records=2 shown=2$/);
+  t.match(line, /^\d\d:\d\d:\d\d\.\d{3} INFO  replayed 2 records in 1 frames from \S+; 2 shown$/);
   t.equal(fs.readFileSync(out, 'utf8').trim().split('\n').length, 2, 'the exchanges on stdout, untouched');
 });
