@@ -40,6 +40,38 @@ const U8 = new Uint8Array(F64.buffer);
 const HI = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1 ? 1 : 0; // little-endian: the high word is the second
 const LO = 1 - HI;
 const TWO_32 = 2 ** 32;
+const POW2 = Array.from({ length: 54 }, (_, i) => 2 ** i);
+/** A Rice quotient this large is written as ones and 32 plain bits instead. */
+const RICE_ESCAPE = 24;
+/** The Rice parameter for changes in a gap's bit length. */
+const LENGTH_K = 1;
+
+/** Bits in a whole number (< 2^53): 0 for 0. */
+function bitLength(v: number): number {
+  if (v === 0) return 0;
+  let l = Math.floor(Math.log2(v)) + 1;
+  if (POW2[l - 1] > v) l--; // log2 rounded up to the next power of two
+  else if (POW2[l] <= v) l++;
+  return l;
+}
+
+/** The Rice parameter (0..15) that writes the counts in the fewest bits. */
+function bestRice(counts: ArrayLike<number>): number {
+  let best = 0;
+  let bestBits = Infinity;
+  for (let k = 0; k < 16; k++) {
+    let bits = 0;
+    for (let i = 0; i < counts.length; i++) {
+      const q = Math.floor(counts[i] / POW2[k]);
+      bits += q >= RICE_ESCAPE ? RICE_ESCAPE + 32 : q + 1 + k;
+    }
+    if (bits < bestBits) {
+      bestBits = bits;
+      best = k;
+    }
+  }
+  return best;
+}
 
 /** value * scale when it is a whole number (≥ 0, ≤ 2^53) that divides back to the same double; else -1. */
 function scaled(value: number, scale: number): number {
@@ -59,7 +91,7 @@ function codingOf(values: ArrayLike<number>): number {
 
 /** The bytes a record for `d` can take at most (what a writer must have room for). */
 export function maxRecordBytes(d: DistributionData): number {
-  return d.sketch ? 64 + 10 * d.sketch.counts.length : 48 + 10 * (d.samples?.length ?? 0);
+  return d.sketch ? 64 + 8 * d.sketch.counts.length : 48 + 16 * (d.samples?.length ?? 0);
 }
 
 /** Writes into a buffer with room enough (maxRecordBytes). */
@@ -87,6 +119,49 @@ class Writer {
   value(v: number, coding: number): void {
     if (coding === RAW) this.f64(v);
     else this.varint(scaled(v, SCALES[coding]));
+  }
+
+  /** Bits not yet a whole byte, and how many. */
+  private acc = 0;
+  private nbits = 0;
+
+  /** The `width` (≤ 16) low bits of v, most significant first. */
+  bits(v: number, width: number): void {
+    this.acc = this.acc * POW2[width] + v;
+    this.nbits += width;
+    while (this.nbits >= 8) {
+      this.nbits -= 8;
+      const b = Math.floor(this.acc / POW2[this.nbits]);
+      this.bytes[this.pos++] = b;
+      this.acc -= b * POW2[this.nbits];
+    }
+  }
+
+  /** The `width` (≤ 53) low bits of a whole number v. */
+  long(v: number, width: number): void {
+    while (width > 16) {
+      width -= 16;
+      this.bits(Math.floor(v / POW2[width]) % 0x10000, 16);
+    }
+    this.bits(v % POW2[width], width);
+  }
+
+  /** Rice code: v >> k in unary (ones, then a zero), then the k low bits; a quotient of RICE_ESCAPE or more escapes to 32 plain bits. */
+  rice(v: number, k: number): void {
+    const q = Math.floor(v / POW2[k]);
+    if (q >= RICE_ESCAPE) {
+      for (let i = 0; i < RICE_ESCAPE; i++) this.bits(1, 1);
+      this.long(v, 32);
+      return;
+    }
+    for (let i = 0; i < q; i++) this.bits(1, 1);
+    this.bits(0, 1);
+    this.long(v % POW2[k], k);
+  }
+
+  /** Pads the last byte with zeros. */
+  endBits(): void {
+    if (this.nbits > 0) this.bits(0, 8 - this.nbits);
   }
 }
 
@@ -116,6 +191,42 @@ class Reader {
 
   value(coding: number): number {
     return coding === RAW ? this.f64() : this.varint() / SCALES[coding];
+  }
+
+  private acc = 0;
+  private nbits = 0;
+
+  bits(width: number): number {
+    while (this.nbits < width) {
+      this.acc = this.acc * 256 + this.bytes[this.pos++];
+      this.nbits += 8;
+    }
+    this.nbits -= width;
+    const v = Math.floor(this.acc / POW2[this.nbits]);
+    this.acc -= v * POW2[this.nbits];
+    return v;
+  }
+
+  long(width: number): number {
+    let v = 0;
+    while (width > 16) {
+      width -= 16;
+      v = v * 0x10000 + this.bits(16);
+    }
+    return v * POW2[width] + this.bits(width);
+  }
+
+  rice(k: number): number {
+    let q = 0;
+    while (q < RICE_ESCAPE && this.bits(1) === 1) q++;
+    if (q === RICE_ESCAPE) return this.long(32);
+    return q * POW2[k] + this.long(k);
+  }
+
+  /** Bit reading starts at the next byte. */
+  startBits(): void {
+    this.acc = 0;
+    this.nbits = 0;
   }
 }
 
@@ -175,15 +286,10 @@ export function writeRecord(d: DistributionData, bytes: Uint8Array, pos: number)
     if (zeroCount < d.count) {
       w.varint(zigzag(offset));
       w.varint(counts.length);
-      for (let k = 0; k < counts.length; k++) {
-        const c = counts[k];
-        w.varint(c);
-        if (c !== 0) continue;
-        let run = 1;
-        while (k + run < counts.length && counts[k + run] === 0) run++;
-        w.varint(run - 1);
-        k += run - 1;
-      }
+      const k = bestRice(counts);
+      w.bits(k, 4);
+      for (let i = 0; i < counts.length; i++) w.rice(counts[i], k);
+      w.endBits();
     }
   } else {
     const samples = d.samples;
@@ -196,13 +302,22 @@ export function writeRecord(d: DistributionData, bytes: Uint8Array, pos: number)
     w.varint(d.count);
     if (coding === RAW) for (let i = 0; i < sorted.length; i++) w.f64(sorted[i]);
     else {
+      // Gaps between the values in order (the first from 0): each its bit length, as a change
+      // from the last one's, then the bits below its leading one.
       const scale = SCALES[coding];
       let previous = 0;
+      let length = -1;
       for (let i = 0; i < sorted.length; i++) {
         const n = scaled(sorted[i], scale);
-        w.varint(n - previous);
+        const gap = n - previous;
+        const l = bitLength(gap);
+        if (length < 0) w.bits(l, 6);
+        else w.rice(zigzag(l - length), LENGTH_K);
+        if (l > 1) w.long(gap - POW2[l - 1], l - 1);
         previous = n;
+        length = l;
       }
+      w.endBits();
     }
     if (ulps === undefined) w.f64(d.sum);
     else w.varint(zigzag(ulps));
@@ -246,14 +361,9 @@ export class RecordView implements DistributionData {
         const n = r.varint();
         if (n > this.bins.length) this.bins = new Uint32Array(Math.max(n, this.bins.length * 2));
         counts = this.bins.subarray(0, n);
-        for (let k = 0; k < n; k++) {
-          const c = r.varint();
-          counts[k] = c;
-          if (c !== 0) continue;
-          const more = r.varint();
-          counts.fill(0, k + 1, k + 1 + more);
-          k += more;
-        }
+        r.startBits();
+        const k = r.bits(4);
+        for (let i = 0; i < n; i++) counts[i] = r.rice(k);
       }
       this.samples = undefined;
       this.sketch = { offset, counts, zeroCount, count: this.count, sum: this.sum, min: this.min, max: this.max };
@@ -264,9 +374,12 @@ export class RecordView implements DistributionData {
       if (coding === RAW) for (let i = 0; i < this.count; i++) values[i] = r.f64();
       else {
         const scale = SCALES[coding];
+        r.startBits();
         let n = 0;
+        let length = -1;
         for (let i = 0; i < this.count; i++) {
-          n += r.varint();
+          length = length < 0 ? r.bits(6) : length + unzigzag(r.rice(LENGTH_K));
+          n += length > 1 ? POW2[length - 1] + r.long(length - 1) : length;
           values[i] = n / scale;
         }
       }

@@ -16,6 +16,9 @@ import { maxRecordBytes, RecordView, writeRecord } from './sketch-codec';
 /** Where no record is. */
 const NONE = -1;
 
+/** Where a record is written before it is copied in. */
+let scratch = new Uint8Array(4096);
+
 export class SlotArena {
   /** The records, [0, used). */
   bytes: Uint8Array = new Uint8Array(0);
@@ -33,15 +36,18 @@ export class SlotArena {
   /** Writes series `id`'s record (it must have none: drop() a replaced one first). */
   seal(id: number, d: DistributionData): void {
     if (this.recordOf(id) !== NONE) throw new Error(`slot-arena: series ${id} already has a record here`);
-    const room = maxRecordBytes(d);
-    if (this.used + room > this.bytes.length) this.resize(Math.max(this.used + room, Math.ceil(this.bytes.length * 1.5)));
+    // Written aside first: the buffer grows by what the record takes, not by what it could.
+    if (maxRecordBytes(d) > scratch.length) scratch = new Uint8Array(Math.max(maxRecordBytes(d), 2 * scratch.length));
+    const length = writeRecord(d, scratch, 0);
+    if (this.used + length > this.bytes.length) this.resize(Math.max(this.used + length, Math.ceil(this.bytes.length * 1.25)));
     if (id >= this.starts.length) {
       const grown = new Int32Array(Math.max(id + 1, this.starts.length * 2, 64)).fill(NONE);
       grown.set(this.starts);
       this.starts = grown;
     }
+    this.bytes.set(scratch.subarray(0, length), this.used);
     this.starts[id] = this.used;
-    this.used = writeRecord(d, this.bytes, this.used);
+    this.used += length;
     this.records++;
   }
 
@@ -67,9 +73,9 @@ export class SlotArena {
     this.starts.fill(NONE);
   }
 
-  /** Gives back spare room past an eighth of what is used (after a slot's records are written, few more come). */
+  /** Gives back the spare room, when more than a 32nd of what is used (after a slot's records are written, few more come). */
   trim(): void {
-    if (this.bytes.length > this.used + (this.used >> 3) + 256) this.resize(this.used + (this.used >> 3));
+    if (this.bytes.length > this.used + (this.used >> 5) + 64) this.resize(this.used);
   }
 
   private resize(capacity: number): void {

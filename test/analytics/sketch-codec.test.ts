@@ -65,14 +65,16 @@ t.test('property: random buckets, made of random parts, read back exactly', asyn
   t.ok(sketches > rounds / 4 && sketches < rounds, `both forms covered (${sketches} sketches)`);
 });
 
-t.test('a few whole nanoseconds: a varint each (first, then gaps), the sum as its distance from the ascending sum', async (t) => {
+t.test('a few whole nanoseconds: gaps in order, each its bit length and the bits below its leading one; the sum as its distance from the ascending sum', async (t) => {
   const d = new Distribution();
   d.record(0.002);
   d.record(0.001);
   const buffer = new Uint8Array(maxRecordBytes(d.toData()));
   const end = writeRecord(d.toData(), buffer, 0);
-  // header: nanoseconds (1 << 1); count 2; 1 000 000 ns twice (0xc0 0x84 0x3d); the sum 0 ulps away.
-  t.same([...buffer.subarray(0, end)], [2, 2, 0xc0, 0x84, 0x3d, 0xc0, 0x84, 0x3d, 0]);
+  // header: nanoseconds (1 << 1); count 2; then bits: 1 000 000 ns from 0 is 20 bits long (010100 in 6 bits),
+  // its 19 bits below the leading one (1110100001000000000); the next gap, as long: change 0 (Rice, k = 1: 00), the
+  // same 19 bits; zeros to the byte. Last, the sum: 0 ulps from 0.001 + 0.002.
+  t.same([...buffer.subarray(0, end)], [2, 2, 0x53, 0xa1, 0x20, 0x1d, 0x09, 0x00, 0]);
 });
 
 t.test('edge values: zero, -0, huge, past 2^53, NaN, only zeros, one value', async (t) => {
@@ -101,7 +103,7 @@ t.test('edge values: zero, -0, huge, past 2^53, NaN, only zeros, one value', asy
   t.throws(() => writeRecord({ count: 2, sum: 1, min: 1, max: 1, samples: [1] }, new Uint8Array(64), 0), { message: 'sketch-codec: 2 values counted, 1 kept' });
 });
 
-t.test('record sizes: about 3.5 bytes per whole-nanosecond value, a byte or two per 1 % bin', async (t) => {
+t.test('record sizes: some 3 bytes per whole-nanosecond value, under a byte per 1 % bin', async (t) => {
   const rnd = random(3);
   const bucket = (n: number): DistributionData => {
     const d = new Distribution();
@@ -109,8 +111,8 @@ t.test('record sizes: about 3.5 bytes per whole-nanosecond value, a byte or two 
     return d.toData();
   };
   const ten = roundTrip(bucket(10)).bytes;
-  t.ok(ten <= 45, `10 values, 1 ms .. 1 s: ${ten} bytes (a Distribution with them: some 250)`);
+  t.ok(ten <= 38, `10 values, 1 ms .. 1 s: ${ten} bytes (a Distribution with them: some 250)`);
   const hour = bucket(3600);
   const { bytes } = roundTrip(hour);
-  t.ok(bytes <= 40 + 1.2 * hour.sketch!.counts.length, `3600 values: ${bytes} bytes for ${hour.sketch!.counts.length} bins`);
+  t.ok(bytes <= 40 + 0.7 * hour.sketch!.counts.length, `3600 values: ${bytes} bytes for ${hour.sketch!.counts.length} bins`);
 });
