@@ -94,7 +94,8 @@ const COMMON_FIELDS = [
 const API_FIELDS = ['metric_name', 'metric', 'condition_operator', ...COMMON_FIELDS];
 /** What ruleToApi and the REST answer add (state, instances, anomaly groups): accepted and ignored, so that a rule read with GET can be sent back with PUT. */
 const READ_ONLY_FIELDS = ['id', 'created_at', 'updated_at', 'last_triggered', 'trigger_count', 'source', 'condition_name', 'state', 'instances', 'groups'];
-const CONFIG_FIELDS = ['metric', ...COMMON_FIELDS];
+/** A rule's fields in the configuration file (output.analytics.alert_rules[]). */
+export const CONFIG_FIELDS = ['metric', ...COMMON_FIELDS];
 
 type Fail = (field: string, reason: string) => never;
 

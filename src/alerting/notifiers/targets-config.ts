@@ -26,7 +26,8 @@ const MAX_TIMEOUT_SECONDS = 300;
 const MIN_TIMEOUT_SECONDS = 0.1;
 
 const KINDS: readonly TargetKind[] = ['alertmanager', 'webhook', 'slack'];
-const ITEM_KEYS = ['name', 'type', 'url', 'headers', 'timeout_seconds'];
+/** A notification target's keys (output.analytics.notifications[]). */
+export const ITEM_KEYS = ['name', 'type', 'url', 'headers', 'timeout_seconds'];
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 
 export const TARGET_VARIABLES: readonly { variable: string; kind: TargetKind }[] = [
