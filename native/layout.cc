@@ -124,6 +124,7 @@ Napi::Object Layout(Napi::Env env) {
                                  {"notHttp", HT_COUNT_NOT_HTTP},
                                  {"tcpEvents", HT_COUNT_TCP_EVENTS},
                                  {"lostTcpSockMapFull", HT_LOST_TCP_SOCK_MAP_FULL},
+                                 {"lostTcpRingbufFull", HT_LOST_TCP_RINGBUF_FULL},
                                  {"count", HT_COUNTER_MAX},
                              }));
   return layout;

@@ -62,7 +62,7 @@ enum ht_exchange_flags {
 
 /* Indexes of the per-CPU counter array `ht_counters`. Losses first. */
 enum ht_counter {
-	HT_LOST_RINGBUF_FULL = 0,     /* a record (exchange or TCP event) found no room in the ring buffer */
+	HT_LOST_RINGBUF_FULL = 0,     /* exchange complete but ring buffer had no room */
 	HT_LOST_CONN_MAP_FULL = 1,    /* connection could not be tracked: map full */
 	HT_LOST_RESPONSE_NO_REQUEST = 2, /* response seen with no outstanding request */
 	HT_LOST_PIPELINE_OVERFLOW = 3,/* requests past the FIFO beyond OVERFLOW_MAX (state.h) */
@@ -75,7 +75,8 @@ enum ht_counter {
 	HT_COUNT_NOT_HTTP = 10,       /* request lines refused: a method but no HTTP/1.x version (look-alike protocols) */
 	HT_COUNT_TCP_EVENTS = 11,     /* ht_tcp_event records submitted */
 	HT_LOST_TCP_SOCK_MAP_FULL = 12, /* connection not followed (no owner kept): ht_tcp_socks full */
-	HT_COUNTER_MAX = 13,
+	HT_LOST_TCP_RINGBUF_FULL = 13,  /* TCP event with no room in the ring buffer */
+	HT_COUNTER_MAX = 14,
 };
 
 /* Ring-buffer record: one completed (or aborted) HTTP exchange. Followed by

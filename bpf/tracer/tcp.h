@@ -152,7 +152,7 @@ static __noinline int tcp_emit(struct sock *sk, struct tcp_owner *o, struct tcp_
 		ep.local_port = bpf_ntohs(BPF_CORE_READ((struct inet_sock *)sk, inet_sport));
 	e = bpf_ringbuf_reserve(&ht_events, sizeof(*e), 0);
 	if (!e) {
-		count(HT_LOST_RINGBUF_FULL);
+		count(HT_LOST_TCP_RINGBUF_FULL);
 		return 0;
 	}
 	e->type = HT_RECORD_TCP;

@@ -112,8 +112,9 @@ export const KernelCounters = {
   notHttp: 10,
   tcpEvents: 11,
   lostTcpSockMapFull: 12,
+  lostTcpRingbufFull: 13,
 } as const;
-export const KERNEL_COUNTER_COUNT = 13;
+export const KERNEL_COUNTER_COUNT = 14;
 
 export type KernelCounterName = keyof typeof KernelCounters;
 
