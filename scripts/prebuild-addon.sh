@@ -17,6 +17,17 @@ repo=$PWD
 skeleton=bpf/.output/http_tracer.skel.h
 [ -f "$skeleton" ] || { echo "prebuild-addon: $skeleton is missing; run make -C bpf first" >&2; exit 1; }
 
+arch=$(node -p "require('node:os').arch()")
+out=prebuilds/linux-$arch
+libbpf=$(bash scripts/libbpf-pic.sh)
+
+# Up to date: nothing it is built from is newer than it.
+existing=$out/ebpf-http-tracer.node
+if [ -f "$existing" ] && [ -z "$(find native binding.gyp bpf/include "$skeleton" scripts/addon-link-flags.js "$0" "$libbpf" -newer "$existing" -print -quit)" ]; then
+  echo "prebuild-addon: $existing is up to date" >&2
+  exit 0
+fi
+
 stage=$(mktemp -d "${TMPDIR:-/tmp}/ht-prebuild-XXXXXX")
 trap 'rm -rf "$stage"' EXIT
 mkdir -p "$stage/bpf/.output" "$stage/scripts"
@@ -27,11 +38,9 @@ cp -a scripts/addon-link-flags.js "$stage/scripts/"
 # binding.gyp asks node-addon-api for its include directory.
 ln -s "$repo/node_modules" "$stage/node_modules"
 
-HT_LIBBPF_A=$(bash scripts/libbpf-pic.sh) npx --no-install prebuildify --napi --strip \
+HT_LIBBPF_A=$libbpf npx --no-install prebuildify --napi --strip \
   --target "node@$(node -p process.versions.node)" --cwd "$stage"
 
-arch=$(node -p "require('node:os').arch()")
-out=prebuilds/linux-$arch
 rm -rf "$out"
 mkdir -p prebuilds
 cp -a "$stage/prebuilds/linux-$arch" "$out"
