@@ -278,7 +278,7 @@ static __always_inline int io_exit(struct sys_exit_ctx *ctx)
 		return 0;
 	}
 	/* A TLS connection's ciphertext: its plaintext comes from the uprobes. */
-	if (tls_syscall(id, a.fd, a.out) || (c && c->tls))
+	if ((c && c->tls) || tls_syscall(a.fd, a.out, c != NULL, a.buf, a.kind == IO_IOV))
 		return 0;
 	if (a.kind == IO_SENDFILE) {
 		if (c)

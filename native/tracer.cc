@@ -55,7 +55,7 @@ Napi::Function Tracer::Define(Napi::Env env) {
                      {InstanceMethod<&Tracer::Start>("start"), InstanceMethod<&Tracer::Stop>("stop"),
                       InstanceMethod<&Tracer::Stats>("stats"), InstanceMethod<&Tracer::Release>("release"),
                       InstanceMethod<&Tracer::AttachTls>("attachTls"), InstanceMethod<&Tracer::DetachTls>("detachTls"),
-                      InstanceMethod<&Tracer::TlsNotices>("tlsNotices")});
+                      InstanceMethod<&Tracer::TlsNotices>("tlsNotices"), InstanceMethod<&Tracer::TlsForget>("tlsForget")});
 }
 
 // Main thread. new Tracer(options, onBatch). Options are validated in
@@ -138,10 +138,18 @@ Napi::Array Tracer::Attach(Napi::Env env) {
     // only with tls on.
     if (section == "raw_tp" || section == "tracepoint" || section == "uprobe" || section == "uretprobe") continue;
     std::string name = bpf_program__name(prog);
-    if (!options_.tls && (name == "tls_exec" || name == "tls_mmap")) continue;
+    bool tls_notice = name == "tls_exec" || name == "tls_mmap";
+    if (tls_notice && !options_.tls) continue;
     LibbpfLogReset();
     bpf_link* link = bpf_program__attach(prog);
     int err = link ? 0 : -errno;
+    // The TLS notices belong to the TLS probes, not to the syscall capture the
+    // report describes: they show in it only when they fail (the TLS probes
+    // then find new objects at their rescans only).
+    if (tls_notice && link) {
+      tls_notice_links_.push_back(link);
+      continue;
+    }
     Napi::Object row = Napi::Object::New(env);
     row.Set("program", bpf_program__name(prog));
     row.Set("target", section.substr(section.find('/') + 1));
@@ -302,6 +310,8 @@ void Tracer::DestroyTlsLinks() {
   for (auto& [handle, links] : tls_links_)
     for (bpf_link* link : links) bpf_link__destroy(link);
   tls_links_.clear();
+  for (bpf_link* link : tls_notice_links_) bpf_link__destroy(link);
+  tls_notice_links_.clear();
 }
 
 // Main thread. attachTls(path, offsets): uprobes on the TLS functions of one
@@ -374,6 +384,23 @@ Napi::Value Tracer::TlsNotices(const Napi::CallbackInfo& info) {
   Napi::Array out = Napi::Array::New(env, notice_tgids_.size());
   for (uint32_t i = 0; i < notice_tgids_.size(); i++) out.Set(i, Napi::Number::New(env, notice_tgids_[i]));
   return out;
+}
+
+// Main thread. tlsForget(dev, ino): the kernel reports the file again the
+// next time a process maps it (dev as the kernel encodes it: major << 20 | minor).
+Napi::Value Tracer::TlsForget(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 2 || !info[0].IsNumber() || !info[1].IsNumber())
+    throw MakeError(env, "HT_ERR_ARGUMENTS", "tlsForget(dev, ino): expected two numbers");
+  if (!skel_) return env.Undefined();
+  struct tls_file_key {
+    uint64_t ino;
+    uint32_t dev;
+    uint32_t pad;
+  } key = {static_cast<uint64_t>(info[1].As<Napi::Number>().Int64Value()), info[0].As<Napi::Number>().Uint32Value(), 0};
+  static_assert(sizeof(key) == 16, "struct tls_file_key in bpf/tracer/tls.h");
+  bpf_map__delete_elem(skel_->maps.ht_tls_mapped, &key, sizeof(key), 0);
+  return env.Undefined();
 }
 
 // Main thread (from TlsNotices): one notice, a tgid.

@@ -69,6 +69,7 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
   Napi::Value AttachTls(const Napi::CallbackInfo& info);
   Napi::Value DetachTls(const Napi::CallbackInfo& info);
   Napi::Value TlsNotices(const Napi::CallbackInfo& info);
+  Napi::Value TlsForget(const Napi::CallbackInfo& info);
   void Load(Napi::Env env);
   Napi::Array Attach(Napi::Env env);
   void Teardown();
@@ -95,6 +96,7 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
   // TLS uprobes (main thread): per probed object, by the handle AttachTls returned.
   std::map<uint32_t, std::vector<bpf_link*>> tls_links_;
   uint32_t next_tls_handle_ = 1;
+  std::vector<bpf_link*> tls_notice_links_;  // tls_exec, tls_mmap
   ring_buffer* tls_notices_ = nullptr;  // consumed on the main thread by TlsNotices
   std::vector<uint32_t> notice_tgids_;
   std::thread poller_;

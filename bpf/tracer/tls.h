@@ -18,14 +18,15 @@
  *   event-loop thread reads ciphertext from the socket and then, in the same
  *   callback, calls SSL_read; and writes the ciphertext out right after
  *   SSL_write / SSL_do_handshake. So an object without an fd takes, at the
- *   return of an SSL_read, the socket this thread read last (if no SSL_read
- *   came in between); otherwise the next socket this thread writes names it.
- *   Wrong when the loop thread reads another socket between the ciphertext
- *   read and SSL_read, or writes another socket before this object's queued
- *   ciphertext (libuv writes at once unless the socket's queue is busy): the
- *   object's plaintext then goes to that other connection, and is framed
- *   there only if that connection is TLS too (tls_parse never feeds a
- *   connection whose socket carries HTTP in the clear).
+ *   return of an SSL_read, the socket this thread read last if that read
+ *   began with a TLS record header and no SSL_read came in between;
+ *   otherwise the next socket this thread writes a TLS record to names it.
+ *   Never a socket that carries HTTP in the clear. Wrong when the loop thread
+ *   reads another TLS socket between the ciphertext read and SSL_read, or
+ *   writes another TLS socket before this object's queued ciphertext (libuv
+ *   writes at once unless the socket's queue is busy): the object's plaintext
+ *   then goes to that other connection. Plaintext moved before the object
+ *   has an fd is not framed (in practice only handshake calls come first).
  * The syscall path never frames a TLS connection's ciphertext: a connection
  * created from TLS plaintext is marked `tls`, and bytes moved inside an SSL
  * call are skipped.
@@ -124,17 +125,37 @@ static __always_inline void tls_map_fd(__u32 tgid, __u64 ssl, __u32 fd)
 	bpf_map_update_elem(&ht_tls_fds, &k, &fd, BPF_ANY);
 }
 
+/* The bytes at buf (or at the first iovec's base) begin a TLS record:
+ * content type 20..23 (handshake, alert, data, ...), version major 3. */
+static __always_inline int tls_record_at(__u64 buf, __u8 iov)
+{
+	__u8 h[2];
+
+	if (iov) {
+		struct iovec v;
+		if (bpf_probe_read_user(&v, sizeof(v), (void *)buf) < 0)
+			return 0;
+		buf = (__u64)v.iov_base;
+	}
+	if (!buf || bpf_probe_read_user(h, sizeof(h), (void *)buf) < 0)
+		return 0;
+	return h[0] >= 20 && h[0] <= 23 && h[1] == 3;
+}
+
 /*
- * From the syscall path (io_exit), for a read or write of len > 0 bytes on
- * fd: returns 1 when the bytes are a TLS object's ciphertext (moved inside an
- * SSL call, or the first write after a memory-BIO object's call), which the
- * caller must not frame. A global function: the verifier checks it once, on
- * its own, and exit_parse's state count does not grow with it.
+ * From the syscall path (io_exit), for a read or write on fd of bytes at buf
+ * (an iovec array when iov; plain: a connection framed in the clear is on
+ * fd): returns 1 when the bytes are a TLS object's ciphertext (moved inside
+ * an SSL call, or the first write after a memory-BIO object's call), which
+ * the caller must not frame. The memory-BIO rules only take bytes that begin
+ * a TLS record. A global function: the verifier checks it once, on its own,
+ * and exit_parse's state count does not grow with it.
  */
-__noinline int tls_syscall(__u64 id, __u32 fd, __u8 out)
+__noinline int tls_syscall(__u32 fd, __u8 out, __u8 plain, __u64 buf, __u8 iov)
 {
 	if (!cfg_tls)
 		return 0;
+	__u64 id = bpf_get_current_pid_tgid();
 	struct tls_thread *t = bpf_map_lookup_elem(&ht_tls_threads, &id);
 	if (!t)
 		return 0;
@@ -146,12 +167,13 @@ __noinline int tls_syscall(__u64 id, __u32 fd, __u8 out)
 			tls_map_fd(id >> 32, t->call.ssl, fd);
 		return 1;
 	}
+	/* A connection in the clear is never an SSL object's socket. */
 	if (!out) {
 		t->last_read_fd = fd;
-		t->has_last_read = 1;
+		t->has_last_read = !plain && tls_record_at(buf, iov);
 		return 0;
 	}
-	if (t->unmapped_ssl && tcp_sock_of_fd(fd)) {
+	if (t->unmapped_ssl && !plain && tls_record_at(buf, iov) && tcp_sock_of_fd(fd)) {
 		tls_map_fd(id >> 32, t->unmapped_ssl, fd);
 		t->unmapped_ssl = 0;
 		return 1;

@@ -64,6 +64,8 @@ export interface NativeTracer {
   detachTls(handle: number): void;
   /** Processes that mapped an executable file the kernel had not reported yet, since the last call. */
   tlsNotices(): number[];
+  /** The kernel reports this file again when a process next maps it (dev: major << 20 | minor). */
+  tlsForget(dev: number, ino: number): void;
 }
 
 export interface Addon {

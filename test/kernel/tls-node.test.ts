@@ -219,7 +219,7 @@ t.test('pipelined requests over TLS: three in one write from the test process, t
   t.same(splitResponses(sReceived).length, 2, 's_client got two whole responses');
 });
 
-t.test('a node executable started after the agent is probed, and detached once no process maps it', { skip }, async (t) => {
+t.test('a node executable started after the agent is probed, detached once no process maps it, probed again when it runs again', { skip }, async (t) => {
   const f = await fixture(t);
   // A copy is another file (inode) the agent has not seen.
   const copy = path.join(f.dir, 'node-copy');
@@ -246,4 +246,10 @@ t.test('a node executable started after the agent is probed, and detached once n
   probes.rescan();
   t.notOk(probes.objects().some((o) => o.path === copy), 'detached after it exited');
   t.ok(probes.objects().some((o) => o.path === fs.realpathSync(process.execPath)), 'the node still running stays probed');
+
+  // Started again: reported by the kernel again, well before the next rescan (30 s).
+  const again = startChild(copy, [path.join(f.dir, 'server.js'), String(f.port), f.dir]);
+  t.teardown(() => stopChild(again));
+  await until('the copy probed again', async () => (probes.objects().some((o) => o.path === copy) ? true : undefined), 5000);
+  t.pass('probed again when it ran again');
 });

@@ -39,7 +39,13 @@ export interface TlsFailure {
   error: string;
 }
 
-type TlsNative = Pick<NativeTracer, 'attachTls' | 'detachTls' | 'tlsNotices'>;
+type TlsNative = Pick<NativeTracer, 'attachTls' | 'detachTls' | 'tlsNotices' | 'tlsForget'>;
+
+/** "fe:01:1835023" (hex major:minor, decimal inode, as in /proc/<pid>/maps) as the kernel's device number and inode. */
+function fileId(key: string): { dev: number; ino: number } {
+  const [major, minor, ino] = key.split(':');
+  return { dev: ((parseInt(major, 16) << 20) | parseInt(minor, 16)) >>> 0, ino: Number(ino) };
+}
 
 export class TlsProbes {
   private readonly attached = new Map<string, TlsObject & { handle: number }>();
@@ -92,8 +98,19 @@ export class TlsProbes {
       if (seen.has(key)) continue;
       this.native.detachTls(o.handle);
       this.attached.delete(key);
+      this.forget(key);
     }
-    for (const key of this.passed) if (!seen.has(key)) this.passed.delete(key);
+    for (const key of this.passed) {
+      if (seen.has(key)) continue;
+      this.passed.delete(key);
+      this.forget(key);
+    }
+  }
+
+  /** The next process to map the file is reported again (without waiting for a rescan). */
+  private forget(key: string): void {
+    const { dev, ino } = fileId(key);
+    this.native.tlsForget(dev, ino);
   }
 
   private consider(o: MappedObject): void {
