@@ -16,7 +16,7 @@
  * route's schema serializer, so a route without a response schema (or one
  * added later) is escaped too.
  */
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Log } from '../log/logger';
 import { DEFAULT_HTTP_LIMITS, type HttpLimits } from '../config/http-limits';
 import { installApiAuth, type ApiSecurity } from './api-auth';
@@ -71,14 +71,22 @@ export function metricsPathConflict(path: string): string | undefined {
   return prefix ? `collides with the agent's own ${prefix}/ paths` : undefined;
 }
 
+/** No line per request at info (every scrape, every dashboard poll would be one): at debug, and failures at error. */
+class RequestLog extends LogController {
+  override incomingRequest(): void {}
+
+  override requestCompleted(error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
+    if (error) reply.log.error({ err: error, method: request.method, url: request.url }, `${request.method} ${request.url}: ${error.message}`);
+    else reply.log.debug({ method: request.method, url: request.url, status: reply.statusCode, ms: reply.elapsedTime }, `${request.method} ${request.url} ${reply.statusCode}`);
+  }
+}
+
 export function buildApp(sources: AppSources): FastifyInstance {
   const { store, health } = sources;
   const limits = { ...DEFAULT_HTTP_LIMITS, ...sources.http };
   const metricsPath = sources.metricsPath ?? '/metrics';
   const app = Fastify({
-    ...(sources.log ? { loggerInstance: sources.log as FastifyBaseLogger } : { logger: false }),
-    // A line per request would drown the log (every scrape, every dashboard poll); failures are still logged.
-    disableRequestLogging: true,
+    ...(sources.log ? { loggerInstance: sources.log as FastifyBaseLogger, logController: new RequestLog() } : { logger: false }),
     bodyLimit: 64 * 1024,
     keepAliveTimeout: limits.keepAliveTimeoutMs,
     // Node's headers timeout starts at a request's first byte: a socket that never sends one needs an idle timeout.
