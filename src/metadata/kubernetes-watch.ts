@@ -187,9 +187,24 @@ export class KubernetesWatch {
   }
 }
 
+/**
+ * An error as one stable line: "403 services is forbidden". client-node's
+ * ApiException puts the response's headers (a Date among them) in its
+ * message, which would make every retry a "new" error; the Status body's
+ * message says what went wrong.
+ */
 function errorText(e: unknown): string {
   const err = e as { statusCode?: number; code?: number | string; message?: string; body?: unknown } | undefined;
   const status = err?.statusCode ?? err?.code;
-  const message = err?.message ?? String(e);
-  return status !== undefined ? `${status} ${message}`.slice(0, 300) : message.slice(0, 300);
+  let body = err?.body;
+  if (typeof body === 'string') {
+    try {
+      body = JSON.parse(body);
+    } catch {
+      // not a Status object: the message's first line is used
+    }
+  }
+  const statusMessage = (body as { message?: unknown } | undefined)?.message;
+  const message = typeof statusMessage === 'string' ? statusMessage : (err?.message ?? String(e)).split('\n')[0];
+  return (status !== undefined ? `${status} ${message}` : message).slice(0, 300);
 }
