@@ -83,6 +83,12 @@ export interface ForwarderDeps {
   log?: Log;
 }
 
+/** A target's failure as logged: the condition that must change for a new line, and the words. */
+interface Failure {
+  condition: string;
+  message: string;
+}
+
 function shownUrl(url: string): string {
   const u = new URL(url);
   return `${u.origin}${u.pathname === '/' ? '' : u.pathname}`;
@@ -100,9 +106,9 @@ class Lane {
   private running = true;
   private readonly loop: Promise<void>;
   private readonly now: () => number;
-  private readonly failures: ChangeLog<string>;
+  private readonly failures: ChangeLog<Failure>;
 
-  constructor(target: ForwardTarget, queue: DiskQueue, now: () => number, failures: ChangeLog<string>) {
+  constructor(target: ForwardTarget, queue: DiskQueue, now: () => number, failures: ChangeLog<Failure>) {
     this.target = target;
     this.queue = queue;
     this.now = now;
@@ -167,7 +173,11 @@ class Lane {
       this.failures.set(this.target.name, undefined);
       return 0;
     }
-    this.failures.set(this.target.name, r.retryable ? `${r.message} (retrying)` : `${r.message} (refused for good: dropped)`);
+    this.failures.set(this.target.name, {
+      // The same status (or kind of failure) is the same failure, whatever its body says this time.
+      condition: r.status ? `HTTP ${r.status}` : (r.failure ?? 'failed'),
+      message: r.retryable ? `${r.message} (retrying)` : `${r.message} (refused for good: dropped)`,
+    });
     this.stats.lastError = r.message;
     this.stats.lastErrorAt = at;
     this.stats.failingSince ??= at;
@@ -218,16 +228,17 @@ export class Forwarder {
   private flushErrors = 0;
   private lastFlushError: string | undefined;
   /** Per target name, and "" for the rollup's own flush: the failure now, logged when it changes. */
-  private readonly failures: ChangeLog<string>;
+  private readonly failures: ChangeLog<Failure>;
 
   constructor(deps: ForwarderDeps) {
     this.deps = deps;
     this.now = deps.now ?? Date.now;
     const log = deps.log;
-    this.failures = new ChangeLog<string>({
-      changed: (target, error) =>
-        target === '' ? log?.error({ error }, `forwarding: the rollup could not be queued: ${error}`) : log?.warn({ target, error }, `forwarding to ${target} failing: ${error}`),
+    this.failures = new ChangeLog<Failure>({
+      changed: (target, { message }) =>
+        target === '' ? log?.error({ error: message }, `forwarding: the rollup could not be queued: ${message}`) : log?.warn({ target, error: message }, `forwarding to ${target} failing: ${message}`),
       cleared: (target) => (target === '' ? log?.info('forwarding: rollups are queued again') : log?.info({ target }, `forwarding to ${target} works again`)),
+      same: (a, b) => a.condition === b.condition,
     });
   }
 
@@ -249,7 +260,7 @@ export class Forwarder {
       this.flushErrors++;
       this.lastFlushError = (e as Error).message;
     }
-    this.failures.set('', this.lastFlushError);
+    this.failures.set('', this.lastFlushError === undefined ? undefined : { condition: this.lastFlushError, message: this.lastFlushError });
   }
 
   /** One rollup into every target's queue. */

@@ -11,14 +11,18 @@
  *   changes.set('mimir', 'HTTP 503');   // the same: nothing
  *   changes.set('mimir', undefined);    // cleared: logged
  *
- * States are compared with ===; undefined means "all well" (nothing is
- * logged for a key that was never in trouble).
+ * States are compared with === unless `same` says otherwise (a failure
+ * whose text varies per attempt, a request id or a time in an error body, is
+ * the same failure); undefined means "all well" (nothing is logged for a key
+ * that was never in trouble).
  */
 export interface ChangeHandlers<S> {
   /** A key entered a state, or moved from one problem to another (`was` is the previous one, if any). */
   changed(key: string, state: S, was: S | undefined): void;
   /** A key that was in trouble is well again. */
   cleared(key: string, was: S): void;
+  /** Whether two states are the same condition; default ===. */
+  same?(a: S, b: S): boolean;
 }
 
 export class ChangeLog<S> {
@@ -32,7 +36,7 @@ export class ChangeLog<S> {
   /** Records the key's state now; true when that was a change (and was logged). */
   set(key: string, state: S | undefined): boolean {
     const was = this.states.get(key);
-    if (state === was) return false;
+    if (state === was || (state !== undefined && was !== undefined && this.handlers.same?.(state, was))) return false;
     if (state === undefined) {
       this.states.delete(key);
       this.handlers.cleared(key, was as S);

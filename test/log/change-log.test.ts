@@ -32,3 +32,17 @@ t.test('a key that was never in trouble logs nothing when well; keys are indepen
   t.equal(changes.get('a'), 'down');
   t.equal(changes.get('b'), undefined);
 });
+
+t.test('same: a failure whose words vary per attempt is one condition', async (t) => {
+  const lines: string[] = [];
+  const changes = new ChangeLog<{ status: number; body: string }>({
+    changed: (key, state) => lines.push(`${key} failing: ${state.status} ${state.body}`),
+    cleared: (key) => lines.push(`${key} ok`),
+    same: (a, b) => a.status === b.status,
+  });
+  changes.set('mimir', { status: 400, body: 'out of order sample at ts=1' });
+  changes.set('mimir', { status: 400, body: 'out of order sample at ts=2' });
+  changes.set('mimir', { status: 503, body: 'unavailable' });
+  changes.set('mimir', undefined);
+  t.same(lines, ['mimir failing: 400 out of order sample at ts=1', 'mimir failing: 503 unavailable', 'mimir ok']);
+});
