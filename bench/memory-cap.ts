@@ -2,13 +2,17 @@
  * The agent's memory at the series cap: an engine (its worker threads
  * included) whose store holds `--series` latency histogram series (default:
  * the default global cap), each written every 10 s for `--hours` (10
- * exchanges per 10 s, latencies log-uniform over three decades, 1 ms .. 1 s:
- * the "wide" case of bench:engine), then the process RSS, the JS heap and
- * the store's bytes per series; then how long windows over every series take.
+ * exchanges per 10 s, latencies log-uniform over three decades, 1 ms .. 1 s,
+ * in whole nanoseconds as the shards make them: the "wide" case of
+ * bench:engine), then the process RSS and what holds it (the JS heap, array
+ * buffers, the rest: code, threads and malloc's free space), the store's
+ * bytes per series, and how long windows over every series take (the first
+ * of five runs compiles).
  *
  *   npm run bench:memory -- [--series 10000] [--hours 24]
  *
- * Feeding 24 h for 10 000 series is 86 million cells: minutes on two cores.
+ * Feeding 24 h for 10 000 series is 86 million cells: 5 to 10 minutes on two
+ * cores; --series 1000 gives the same bytes per series in a tenth of it.
  */
 import { parseArgs } from 'node:util';
 import type { DeltaCell } from '../src/analytics/cells';

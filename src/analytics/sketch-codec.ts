@@ -267,9 +267,8 @@ function ascendingSum(sorted: ArrayLike<number>): number {
   return sum;
 }
 
-/** Writes the record for a non-empty distribution at bytes[pos], which has maxRecordBytes(d) of room; returns the end. */
+/** Writes the record for a distribution (an empty one too: a bucket that took an empty cell) at bytes[pos], which has maxRecordBytes(d) of room; returns the end. */
 export function writeRecord(d: DistributionData, bytes: Uint8Array, pos: number): number {
-  if (d.count === 0) throw new Error('sketch-codec: an empty distribution has no record');
   const w = writer;
   w.bytes = bytes;
   w.pos = pos;

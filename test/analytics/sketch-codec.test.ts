@@ -77,7 +77,7 @@ t.test('a few whole nanoseconds: gaps in order, each its bit length and the bits
   t.same([...buffer.subarray(0, end)], [2, 2, 0x53, 0xa1, 0x20, 0x1d, 0x09, 0x00, 0]);
 });
 
-t.test('edge values: zero, -0, huge, past 2^53, NaN, only zeros, one value', async (t) => {
+t.test('edge values: zero, -0, huge, past 2^53, NaN, only zeros, one value, none', async (t) => {
   const cases: [string, number[]][] = [
     ['zero', [0, 0, 0.5]],
     ['-0', [-0, 0, 1]],
@@ -99,7 +99,8 @@ t.test('edge values: zero, -0, huge, past 2^53, NaN, only zeros, one value', asy
   for (let i = 0; i <= SAMPLES_MAX; i++) zeros.record(0);
   const { back } = roundTrip(zeros.toData());
   t.same([back.count, back.sketch?.zeroCount, back.sketch?.counts.length], [SAMPLES_MAX + 1, SAMPLES_MAX + 1, 0], 'only zeros: no bins');
-  t.throws(() => writeRecord(new Distribution().toData(), new Uint8Array(64), 0), { message: 'sketch-codec: an empty distribution has no record' });
+  const empty = new Distribution().toData();
+  t.ok(identical(roundTrip(empty).back, empty), 'empty (a bucket that took an empty cell still answers, with a count of 0)');
   t.throws(() => writeRecord({ count: 2, sum: 1, min: 1, max: 1, samples: [1] }, new Uint8Array(64), 0), { message: 'sketch-codec: 2 values counted, 1 kept' });
 });
 

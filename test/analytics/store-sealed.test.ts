@@ -99,3 +99,16 @@ t.test("a forgotten series' number, given to a new series, brings none of its bu
   ]);
   t.same(s.stats().cells, 2 * 3, 'two buckets in each of the three tiers');
 });
+
+t.test('a bucket that took only an empty cell still answers once sealed, with a count of 0', async (t) => {
+  let now = T0 + 5_000;
+  const s = new MetricStore({ families: FAMILIES, retentionMs: 86_400_000, limits: { perService: 100, global: 1000 }, now: () => now });
+  s.ingest([cell('/empty', T0, [])]);
+  now = T0 + 15_000;
+  s.ingest([cell('/other', T0 + 10_000, [1])]); // seals the first bucket
+  const rows = s.window({ metric: METRIC, by: ['route'] }, 60_000).map((r) => [r.labels.route, ...answers(r.summary as HistogramSummary)]);
+  t.same(rows.sort(), [
+    ['/empty', 0, 0, Infinity, -Infinity, NaN, NaN, NaN, NaN],
+    ['/other', 1, 1, 1, 1, 1, 1, 1, 1],
+  ]);
+});
