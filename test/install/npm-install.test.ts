@@ -21,6 +21,16 @@ import { packageRoot } from '../../src/package-root';
 const ROOT = packageRoot(__dirname);
 const skip = kernelSkipReason() || (fs.existsSync('/usr/bin/unshare') ? false : 'needs unshare (util-linux)');
 
+// npm pack builds the prebuilt addon (about a minute on a busy machine the first time), then
+// an install, a capture, an agent start and a rebuild: more than the suite's 180 s per file under load.
+t.setTimeout(300_000);
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'npm-install-'));
+t.teardown(() => fs.rmSync(tmp, { recursive: true, force: true }));
+const prefix = path.join(tmp, 'prefix');
+const bin = path.join(prefix, 'bin', 'http-tracer');
+const installed = path.join(prefix, 'lib', 'node_modules', 'ebpf-http-tracer');
+
 /**
  * Run as `bash -c HIDE hide COMMAND ARGS...` inside `unshare --mount`: hides the
  * toolchain and libbpf (an empty file over each program or library, an empty
@@ -59,9 +69,9 @@ interface Result {
   stderr: string;
 }
 
-function exec(cmd: string, args: string[], options: { cwd?: string; timeoutMs?: number } = {}): Promise<Result> {
+function exec(cmd: string, args: string[], options: { cwd?: string; timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): Promise<Result> {
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { cwd: options.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(cmd, args, { cwd: options.cwd, env: options.env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
@@ -77,24 +87,19 @@ function exec(cmd: string, args: string[], options: { cwd?: string; timeoutMs?: 
 
 const UNSHARE = ['--mount', '--propagation', 'private', 'bash', '-c', HIDE, 'hide'];
 
+/** The environment of the hidden commands: their temporary files (the empty ones mounted too) in the test's folder. */
+function hiddenEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  return { ...process.env, TMPDIR: tmp, ...extra };
+}
+
 /** A command on the view of the machine without the toolchain. */
 function hidden(cmd: string, args: string[], timeoutMs?: number): Promise<Result> {
-  return exec('unshare', [...UNSHARE, cmd, ...args], { timeoutMs });
+  return exec('unshare', [...UNSHARE, cmd, ...args], { timeoutMs, env: hiddenEnv() });
 }
 
 function npmInstall(prefix: string, tarball: string): Promise<Result> {
   return hidden('npm', ['install', '-g', '--prefix', prefix, '--prefer-offline', '--no-audit', '--no-fund', tarball], 120_000);
 }
-
-// npm pack builds the prebuilt addon (about a minute on a busy machine the first time), then
-// two installs, a capture and an agent start: more than the suite's 180 s per file under load.
-t.setTimeout(300_000);
-
-const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'npm-install-'));
-t.teardown(() => fs.rmSync(tmp, { recursive: true, force: true }));
-const prefix = path.join(tmp, 'prefix');
-const bin = path.join(prefix, 'bin', 'http-tracer');
-const installed = path.join(prefix, 'lib', 'node_modules', 'ebpf-http-tracer');
 
 interface PackReport {
   filename: string;
@@ -160,7 +165,7 @@ t.test('npm install -g of the tarball, then check and trace from its prefix', { 
   const port = await freePort();
   const server = await nodeServer(port);
   t.teardown(() => stopChild(server));
-  const trace = spawn('unshare', [...UNSHARE, bin, 'trace', '--json', '--port', String(port)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const trace = spawn('unshare', [...UNSHARE, bin, 'trace', '--json', '--port', String(port)], { env: hiddenEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   trace.stdout.on('data', (d) => (stdout += d));
@@ -197,12 +202,11 @@ t.test('run from the prefix: the agent answers its health, dashboard and assets;
   const port = await freePort();
   const agent = spawn('unshare', [...UNSHARE, bin, 'run'], {
     stdio: ['ignore', 'ignore', 'pipe'],
-    env: {
-      ...process.env,
+    env: hiddenEnv({
       HTTP_TRACER_ANALYTICS_DASHBOARD_PORT: String(port),
       HTTP_TRACER_ANALYTICS_DASHBOARD_ADDRESS: '127.0.0.1',
       HTTP_TRACER_DATA_DIR: path.join(tmp, 'data'),
-    },
+    }),
   });
   let stderr = '';
   agent.stderr.on('data', (d) => (stderr += d));
