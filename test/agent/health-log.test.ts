@@ -82,7 +82,8 @@ t.test('alert rules, notification targets, forwarding queues: failing once, reco
   world.dropped = 100;
   t.same(sample().sort(), ['warn alert rules failing to evaluate: slow: no such family', 'warn forwarding queue of mimir full: its oldest rollups are dropped', 'warn notifications to am failing: HTTP 503'].sort());
   world.dropped = 200;
-  t.same(sample(), [], 'still the same troubles');
+  world.target = { lastError: 'HTTP 503: request 2', lastErrorAt: 15 };
+  t.same(sample(), [], 'still the same troubles (another error text is not news)');
   world.failingRules = [];
   world.target = { lastError: 'HTTP 503', lastErrorAt: 10, lastSuccessAt: 20 };
   t.same(sample().sort(), ['info every alert rule evaluates again', 'info forwarding queue of mimir no longer dropping', 'info notifications to am delivered again'].sort());
