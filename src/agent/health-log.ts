@@ -3,7 +3,7 @@
  * sampled every SAMPLE_EVERY_MS from the counters /api/health reads:
  *
  *   engine         a failure of a new kind (its first line)           error (failures are kept: never "cleared")
- *   losses         exchanges lost in about the last minute             warn when losses start, info when a minute passes without
+ *   losses         exchanges lost in about the last minute             warn from LOSS_WARNING_PER_MINUTE, info once a minute passes without
  *   alert rules    rules whose evaluation fails                        warn (the list), info when none fails
  *   notifications  a target whose last attempt failed, per target      warn (the error then), info when it delivers again
  *   queue drops    a forwarding queue full, dropping its oldest        warn, info when it stops
@@ -24,6 +24,14 @@ export interface HealthLog {
   sample(): void;
   stop(): void;
 }
+
+/**
+ * Losses in a minute worth a warning. A few are normal at start (responses to
+ * requests sent before the programs attached have no request), and
+ * /api/health already shows any loss as "degraded"; the log speaks up for a
+ * trend. Once warned, it stays so until a whole minute passes without loss.
+ */
+export const LOSS_WARNING_PER_MINUTE = 100;
 
 /** Whatever the text, the same condition. */
 const condition = (): boolean => true;
@@ -59,7 +67,8 @@ export function startHealthLog(health: HealthSource, log: Log, startedAtMs: numb
     const failures = health.engineStats().failures;
     if (failures.length > 0) engine.set('engine', failures[failures.length - 1].split('\n')[0]);
     const lastMinute = losses.recent();
-    losing.set('losses', lastMinute > 0 ? lastMinute : undefined);
+    const warned = losing.get('losses') !== undefined;
+    losing.set('losses', lastMinute >= LOSS_WARNING_PER_MINUTE || (warned && lastMinute > 0) ? lastMinute : undefined);
     const alerting = health.alerting?.();
     const failingRules = alerting?.stats.failingRules ?? [];
     rules.set('rules', failingRules.length > 0 ? failingRules.join('; ') : undefined);

@@ -4,7 +4,7 @@
  * failing notification targets, forwarding queues dropping.
  */
 import t from 'tap';
-import { startHealthLog } from '../../src/agent/health-log';
+import { LOSS_WARNING_PER_MINUTE, startHealthLog } from '../../src/agent/health-log';
 import type { AlertingStats } from '../../src/alerting/alerting';
 import type { TargetStats } from '../../src/alerting/types';
 import type { CaptureStats } from '../../src/capture/capture';
@@ -61,13 +61,15 @@ t.test('engine failures: each new kind once (its first line); the same again is 
   t.same(sample(), ['error engine: shard worker exited with code 1']);
 });
 
-t.test('losses: a warning when they start, silence while they go on, a line when a minute passes without', async (t) => {
+t.test('losses: a few are quiet; past the threshold a warning, silence while they go on, a line when a minute passes without', async (t) => {
   const { world, sample } = setup();
-  world.lost = 10;
-  t.same(sample(), ['warn exchanges lost: 10 in the last minute (see http_tracer_events_lost_total)']);
-  world.lost = 500;
+  world.lost = LOSS_WARNING_PER_MINUTE - 1;
+  t.same(sample(), [], 'below the threshold: /api/health says degraded, the log stays quiet');
+  world.lost = LOSS_WARNING_PER_MINUTE + 10;
+  t.same(sample(), [`warn exchanges lost: ${LOSS_WARNING_PER_MINUTE + 10} in the last minute (see http_tracer_events_lost_total)`]);
+  world.lost = 5000;
   t.same(sample(), []);
-  world.lost = 2000;
+  world.lost = 9000;
   t.same(sample(), []);
   // No new loss: the window forgets the old ones after a minute.
   const after: string[] = [];
