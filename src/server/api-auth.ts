@@ -5,9 +5,10 @@
  *   - Every write from a browser page must come from an allowed origin
  *     (origin-policy.ts): another site's page cannot act on the agent (403).
  *   - With a token configured, every write needs it, and with protectReads
- *     every read under /api/ and the metrics path too — except /api/health,
- *     the liveness probe Kubernetes and load balancers call without secrets
- *     (it carries counts and probe names, no captured data). A refusal is a
+ *     every read under /api/ and the metrics path too — except /api/health
+ *     (and /healthz, /readyz, outside /api/), which Kubernetes and load
+ *     balancers call without secrets (counts and probe names, no captured
+ *     data). A refusal is a
  *     401 with `WWW-Authenticate: Bearer`; the comparison takes the same time
  *     whatever the guess.
  *   - Without a token, writes are accepted only from loopback (403 for any
