@@ -2,7 +2,8 @@
  * The composition root without the kernel: a stand-in capture, the real
  * engine, live hub and port. The port answers, a WebSocket client does not
  * hold stop() up, stop() is idempotent and stops the parts in reverse, and a
- * port that cannot be opened stops what had started.
+ * port that cannot be opened stops what had started; stop() detaches the
+ * capture while the port still answers (readiness 503), then closes it.
  */
 import fs from 'node:fs';
 import net from 'node:net';
@@ -74,4 +75,31 @@ t.test('a port that cannot be opened: HT_ERR_LISTEN, and what had started is sto
   const log: string[] = [];
   await t.rejects(startAgent({ config, clockOffsetMs: 0, startCapture: fakeCapture(log).start }), { code: 'HT_ERR_LISTEN', message: /^cannot listen on 127\.0\.0\.1:\d+: / });
   t.same(log, ['capture started', 'capture stopped']);
+});
+
+t.test('stop(): the capture stops first, while the port still answers /readyz 503 (stopping), /healthz 200', async (t) => {
+  const seen: string[] = [];
+  let url = '';
+  const agent = await startAgent({
+    config: await configOn(),
+    clockOffsetMs: 0,
+    startCapture: () => {
+      const stats = { records: 0, batches: 0, bytes: 0, stalls: 0, stalledMs: 0, kernel: {}, lost: { total: 0, byReason: {} } } as unknown as CaptureStats;
+      return {
+        attach: [{ program: 'sys_enter_read', target: 'syscalls/sys_enter_read', attached: true, error: '' }],
+        stats: () => stats,
+        stop: async () => {
+          for (const path of ['/readyz', '/healthz']) {
+            const r = await fetch(`${url}${path}`);
+            seen.push(`${path} ${r.status} ${JSON.stringify(await r.json())}`);
+          }
+        },
+      } as unknown as Capture;
+    },
+  });
+  url = agent.url;
+  t.equal((await fetch(`${url}/readyz`)).status, 200, 'ready while running');
+  await agent.stop();
+  t.same(seen, ['/readyz 503 {"status":"not ready","reason":"stopping: the agent is shutting down"}', '/healthz 200 {"status":"alive"}']);
+  await t.rejects(fetch(`${url}/healthz`), 'then the port closes');
 });
