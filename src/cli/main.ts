@@ -13,11 +13,12 @@
  * carries a command's output only.
  */
 import { parseArgs } from 'node:util';
+import { closestKey } from '../config/config-keys';
 import { TracerError } from '../errors';
 import { createLogger } from '../log/logger';
 import { logSettings } from '../log/settings';
 import { checkCommand } from './check';
-import { commandHelp, commandNamed, GLOBAL_OPTIONS, usageText, type CommandSpec } from './commands';
+import { commandHelp, commandNamed, COMMANDS, GLOBAL_OPTIONS, usageText, type CommandSpec } from './commands';
 import { captureOptionSpec, parseInteger } from './options';
 import { runCommand } from './run';
 import { summaryCommand } from './summary';
@@ -52,6 +53,12 @@ const usage = (message: string): never => {
   throw new TracerError('HT_ERR_USAGE', message);
 };
 
+/** "unknown command "tarce"; did you mean "trace"?" */
+function unknownCommand(name: string, prefix = ''): never {
+  const near = closestKey(name, COMMANDS.map((c) => c.name));
+  return usage(`${prefix}unknown command ${JSON.stringify(name)}${near ? `; did you mean "${near}"?` : ''}`);
+}
+
 /** An option the command does not take: named with the command. */
 function refuseForeignOptions(spec: CommandSpec, values: Record<string, unknown>): void {
   const allowed = new Set<string>([...GLOBAL_OPTIONS, ...spec.options]);
@@ -72,10 +79,10 @@ export async function main(argv: string[]): Promise<number> {
     (values.help ? process.stdout : process.stderr).write(usageText());
     return values.help ? 0 : 2;
   }
-  const spec = commandNamed(command) ?? usage(`unknown command ${JSON.stringify(command)}`);
+  const spec = commandNamed(command) ?? unknownCommand(command);
   if (spec.name === 'help') {
     if (extra.length > 0) usage(`unexpected argument ${JSON.stringify(extra[0])}`);
-    const about = file === undefined ? undefined : (commandNamed(file) ?? usage(`help: unknown command ${JSON.stringify(file)}`));
+    const about = file === undefined ? undefined : (commandNamed(file) ?? unknownCommand(file, 'help: '));
     process.stdout.write(about ? commandHelp(about) : usageText());
     return 0;
   }

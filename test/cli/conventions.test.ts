@@ -65,6 +65,7 @@ t.test('help COMMAND and COMMAND --help: that command\'s usage and options', asy
   const unknown = await cli('help', 'fly');
   t.equal(unknown.code, 2);
   t.match(unknown.stderr, /^http-tracer: help: unknown command "fly"$/m);
+  t.match((await cli('help', 'replya')).stderr, /^http-tracer: help: unknown command "replya"; did you mean "replay"\?$/m);
 });
 
 t.test('no command: the help on stderr, exit 2, no agent', async (t) => {
@@ -80,6 +81,7 @@ t.test('no command: the help on stderr, exit 2, no agent', async (t) => {
 t.test('unknown command, unknown option, an option of another command: exit 2, the message, then the usage', async (t) => {
   const cases: [string[], string, string][] = [
     [['fly'], 'unknown command "fly"', 'usage: http-tracer COMMAND [options]; "http-tracer help" for the commands'],
+    [['tarce', '--port', '80'], 'unknown command "tarce"; did you mean "trace"?', 'usage: http-tracer COMMAND [options]; "http-tracer help" for the commands'],
     [['trace', '--bogus'], "Unknown option '--bogus'", 'usage: http-tracer trace [options]; "http-tracer help trace" for more'],
     [['check', '--port', '80'], '--port does not apply to check (see "http-tracer help check")', 'usage: http-tracer check [options]; "http-tracer help check" for more'],
     [['run', '--log-level', 'loud'], '--log-level "loud": expected one of fatal, error, warn, info, debug, trace, silent', 'usage: http-tracer run [options]; "http-tracer help run" for more'],
