@@ -4,6 +4,8 @@
  * a failed probe); once the programs are attached /readyz is 200; once
  * stop() has begun and the programs are detached, the port still answers
  * for a moment: /readyz and /api/health 503, /healthz 200; then it closes.
+ * And `http-tracer run` as a daemon: every stderr line a JSON record, ready,
+ * SIGTERM stops it with exit 0.
  */
 import fs from 'node:fs';
 import t from 'tap';
@@ -12,7 +14,7 @@ import { Capture } from '../../src/capture/capture';
 import { wallMinusMonotonicNs } from '../../src/capture/clock';
 import { loadAddon } from '../../src/capture/addon-load';
 import { loadAnalyticsOptions } from '../../src/config/analytics-config';
-import { freePort, kernelSkipReason, nodeClient, nodeServer, sleep, stopChild } from '../helpers/kernel';
+import { agentProcess, freePort, kernelSkipReason, nodeClient, nodeServer, sleep, stopChild } from '../helpers/kernel';
 
 /** BPF programs this process holds (its fds' fdinfo): other tests' programs do not count. */
 function programsHeld(): number {
@@ -87,4 +89,27 @@ t.test('readyz: refused before the start, 200 once attached, 503 once the captur
   release();
   await stopping;
   await t.rejects(fetch(`${url}/readyz`), 'stopped: the port is closed');
+});
+
+t.test('http-tracer run: JSON log lines on stderr, /readyz 200, SIGTERM: exit 0 after "stopping" and "stopped"', { skip: kernelSkipReason() }, async (t) => {
+  const port = await freePort();
+  const { child, url, stderr } = await agentProcess('run', [], port);
+  t.teardown(() => stopChild(child));
+  const ready = await get(`${url}/readyz`);
+  t.equal(ready.status, 200, JSON.stringify(ready.body));
+  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  child.kill('SIGTERM');
+  t.equal(await exited, 0);
+  const records = stderr()
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line) as { level: string; time: string; msg: string });
+  for (const r of records) {
+    t.match(r.level, /^(info|warn)$/, r.msg);
+    t.ok(Number.isFinite(Date.parse(r.time)), `time ${r.time}`);
+  }
+  const messages = records.map((r) => r.msg);
+  t.ok(messages.some((m) => /^capturing: \d+\/\d+ probes attached in [\d.]+ s; Ctrl-C to stop$/.test(m)), 'capturing');
+  t.ok(messages.includes(`agent: REST API ${url}/api/metrics, Prometheus ${url}/metrics`), 'where it listens');
+  t.ok(messages.indexOf('stopping') >= 0 && messages.findIndex((m) => m.startsWith('stopped: ')) > messages.indexOf('stopping'), 'stopping, then stopped');
 });
