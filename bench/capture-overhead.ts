@@ -190,7 +190,9 @@ async function traced(port: number, page: string, mode: 'trace' | 'run' | 'recor
     }
   }
   fs.rmSync(out, { force: true });
-  const lossLine = stderr.split('\n').find((l) => l.startsWith('stopped:')) ?? '';
+  // The agent's diagnostics are JSON lines on stderr (src/log).
+  const messages = stderr.split('\n').filter((l) => l.startsWith('{')).map((l) => (JSON.parse(l) as { msg: string }).msg);
+  const lossLine = messages.find((m) => m.startsWith('stopped:')) ?? '';
   return { ...result, traced: { serverExchanges, clientExchanges, agentCpuSeconds, peakRssBytes: rss, lossLine, delivery: delivery(lossLine) } };
 }
 

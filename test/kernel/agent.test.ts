@@ -54,7 +54,7 @@ t.test('run: REST API and /metrics over HTTP, scraped by a real Prometheus', { s
   const health = await getJson<{ status: string; probes: { attached: number; total: number } }>(`${api}/api/health`);
   t.equal(health.status, 'healthy');
   await until('the start-up line', async () => stderr(), (s) => s.includes('agent: '));
-  t.match(stderr(), new RegExp(`^agent: REST API http://127\\.0\\.0\\.1:${agentPort}/api/metrics, Prometheus http://127\\.0\\.0\\.1:${agentPort}/metrics$`, 'm'), 'the address really bound');
+  t.match(stderr(), new RegExp(`"msg":"agent: REST API http://127\\.0\\.0\\.1:${agentPort}/api/metrics, Prometheus http://127\\.0\\.0\\.1:${agentPort}/metrics"`), 'the address really bound');
   t.equal(health.probes.attached, health.probes.total, `${health.probes.attached}/${health.probes.total} probes attached`);
 
   await nodeClient(serverPort, true, plan);
