@@ -116,8 +116,8 @@ enum ht_tcp_kind {
 	HT_TCP_CONNECT = 1,        /* SYN_SENT -> ESTABLISHED; duration_ns: the handshake */
 	HT_TCP_CONNECT_FAILED = 2, /* SYN_SENT -> CLOSE; error: sk_err (ECONNREFUSED, ETIMEDOUT, ...; 0: closed by the caller) */
 	HT_TCP_ACCEPT = 3,         /* accept() took an established connection; duration_ns: its wait in the accept queue */
-	HT_TCP_CLOSE = 4,          /* an established connection -> CLOSE; duration_ns: since established; srtt, bytes, total retransmits */
-	HT_TCP_RETRANSMIT = 5,     /* a segment retransmitted (tcp_retransmit_skb, err 0); segments: how many */
+	HT_TCP_CLOSE = 4,          /* an established connection -> CLOSE; duration_ns: since established; srtt, bytes, retransmits not yet reported */
+	HT_TCP_RETRANSMIT = 5,     /* tcp_retransmit_skb; segments: what tcp_sock.total_retrans gained since the last record */
 	HT_TCP_RESET_SENT = 6,     /* tcp_send_reset on the connection (e.g. close with SO_LINGER 0) */
 	HT_TCP_RESET_RECEIVED = 7, /* tcp_receive_reset */
 };
@@ -140,7 +140,7 @@ struct ht_tcp_event {
 	__u64 bytes_acked;   /* close: bytes sent and acknowledged by the peer (tcp_sock; sequence space: SYN and FIN count one) */
 	__u64 bytes_received; /* close: bytes received (sequence space: a FIN counts one) */
 	__u32 srtt_us;       /* close: smoothed round-trip time, microseconds */
-	__u32 segments;      /* close: total retransmitted segments; retransmit: segments of this one */
+	__u32 segments;      /* retransmitted segments not in an earlier record (retransmit, close); the records of a connection add up to its total_retrans */
 	__s32 error;         /* connect failed: the socket error (positive errno) */
 	__u16 local_port;    /* host order */
 	__u16 peer_port;     /* host order */

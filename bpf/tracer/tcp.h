@@ -9,7 +9,7 @@
  *                       SYN_SENT -> CLOSE        HT_TCP_CONNECT_FAILED with sk_err, owner forgotten
  *                       SYN_RECV -> ESTABLISHED  softirq: socket kept, owner not known yet
  *   sys_exit_accept{,4}                          process context: the owner of the accepted socket; HT_TCP_ACCEPT
- *   inet_sock_set_state -> CLOSE (established)  HT_TCP_CLOSE with srtt, bytes, total retransmits read from tcp_sock
+ *   inet_sock_set_state -> CLOSE (established)  HT_TCP_CLOSE with srtt, bytes, retransmits not yet reported, from tcp_sock
  *   tcp_destroy_sock                             owner forgotten (not at CLOSE: the reset a close with
  *                                                SO_LINGER 0 sends comes after it)
  *   tcp_retransmit_skb, tcp_send_reset, tcp_receive_reset: by socket to its owner
@@ -21,7 +21,12 @@
  * Connections opened before capture started are not followed (no owner).
  * Retransmissions are one record each: they are rare on a healthy network
  * and their count must be exact and timely on a connection that lives for
- * hours; the close record carries the connection's totals once.
+ * hours. Each carries what tcp_sock.total_retrans (the kernel's own count,
+ * TcpRetransSegs per socket) gained since the last record, and the close
+ * record what is left: so the records add up to total_retrans exactly, with
+ * the kernel's rules (a retransmission counted before it is handed to the
+ * device, a SYN-ACK retransmitted before accept() inherited by the socket),
+ * and a retransmission that fails before it is counted (-EBUSY) adds nothing.
  */
 #pragma once
 
@@ -33,6 +38,8 @@ struct tcp_owner {
 	__u64 start_ns;       /* client: SYN sent, then established; server: established */
 	__u32 tgid;           /* 0: accepted by the kernel, not yet taken by accept() */
 	__u32 pid;
+	__u32 retrans_reported; /* of tcp_sock.total_retrans, the segments already in records */
+	__u32 _pad0;
 	char comm[HT_COMM_LEN];
 	__u8 direction;       /* enum ht_direction */
 	__u8 closed;          /* entered CLOSE (its record is out); forgotten when destroyed */
@@ -269,7 +276,7 @@ static __always_inline int tcp_closed(struct tcp_set_state_ctx *ctx)
 		.bytes_acked = BPF_CORE_READ(tp, bytes_acked),
 		.bytes_received = BPF_CORE_READ(tp, bytes_received),
 		.srtt_us = BPF_CORE_READ(tp, srtt_us) >> 3, /* kept as 8 x the smoothed RTT */
-		.segments = BPF_CORE_READ(tp, total_retrans),
+		.segments = BPF_CORE_READ(tp, total_retrans) - o->retrans_reported,
 	};
 	return tcp_emit((struct sock *)sk, o, &n);
 }
@@ -344,17 +351,17 @@ static __always_inline int tcp_event(__u64 sk, struct tcp_note *n)
 SEC("tracepoint/tcp/tcp_retransmit_skb")
 int tcp_retransmit(struct tcp_retransmit_ctx *ctx)
 {
-	struct sk_buff *skb = (struct sk_buff *)ctx->skbaddr;
-	struct tcp_note n = { .kind = HT_TCP_RETRANSMIT, .segments = 1 };
+	__u64 sk = ctx->skaddr;
+	struct tcp_owner *o = bpf_map_lookup_elem(&ht_tcp_socks, &sk);
 
-	if (ctx->err)
-		return 0; /* not sent: nothing went on the wire again */
-	/* TCP_SKB_CB(skb)->tcp_gso_segs: a retransmitted skb can carry several segments. */
-	struct tcp_skb_cb *cb = (struct tcp_skb_cb *)((void *)skb + bpf_core_field_offset(struct sk_buff, cb));
-	__u16 segs = BPF_CORE_READ(cb, tcp_gso_segs);
-	if (segs > 1)
-		n.segments = segs;
-	return tcp_event(ctx->skaddr, &n);
+	if (!o || !o->tgid || !capture_enabled)
+		return 0;
+	__u32 total = BPF_CORE_READ((struct tcp_sock *)sk, total_retrans);
+	if (total == o->retrans_reported)
+		return 0;
+	struct tcp_note n = { .kind = HT_TCP_RETRANSMIT, .segments = total - o->retrans_reported };
+	o->retrans_reported = total;
+	return tcp_emit((struct sock *)sk, o, &n);
 }
 
 SEC("tracepoint/tcp/tcp_send_reset")

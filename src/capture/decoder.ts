@@ -86,7 +86,7 @@ export interface TcpEvent {
   bytesAcked: number;
   bytesReceived: number;
   srttUs: number;
-  /** close: the connection's retransmitted segments; retransmit: this one's. */
+  /** Retransmitted segments not in an earlier record (retransmit, close): a connection's records add up to its total_retrans. */
   segments: number;
   /** connectFailed: the socket error (errno), else 0. */
   error: number;

@@ -51,6 +51,7 @@ export interface TcpGroup {
   established: number;
   /** Failed connects per reason (CONNECT_FAILURE_REASONS' order). */
   readonly failures: Float64Array;
+  /** Retransmitted segments (retransmit records, and what a close adds). */
   retransmits: number;
   resetsSent: number;
   resetsReceived: number;
@@ -170,6 +171,7 @@ export class TcpGroups {
         }
         g.bytesSent += r.bytesAcked;
         g.bytesReceived += r.bytesReceived;
+        g.retransmits += r.segments; // what no retransmit record reported yet
         break;
       case TcpKinds.retransmit:
         g.retransmits += r.segments;

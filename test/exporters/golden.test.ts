@@ -102,7 +102,7 @@ const FRAMES: Buffer[][] = [
     x(70_020, 90, { comm: 'we\x1bird', localPort: 81, head: 'GET /a\x07b"c HTTP/1.1\r\n\r\n', status: 200, responseBytes: 10 }),
     x(70_030, 15, nginx('GET /users/5', 200)),
     tcp(70_030, { kind: 'close', durationNs: 69_875_000_000n, srttUs: 45, bytesAcked: 120, bytesReceived: 1500, segments: 0 }),
-    tcp(70_030, { kind: 'close', direction: 'server', durationNs: 69_875_000_000n, srttUs: 38, bytesAcked: 1500, bytesReceived: 120, segments: 2 }),
+    tcp(70_030, { kind: 'close', direction: 'server', durationNs: 69_875_000_000n, srttUs: 38, bytesAcked: 1500, bytesReceived: 120, segments: 1 }),
   ],
 ];
 

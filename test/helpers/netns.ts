@@ -2,7 +2,7 @@
  * Two network namespaces joined by a link the test controls, for kernel
  * tests of TCP behaviour (loss, delay) with traffic that never leaves them:
  *
- *   vethPair():  nsA [veth 10.x.0.1/24] ==== [veth 10.x.0.2/24] nsB
+ *   vethPair():  nsA [veth 10.x.0.1/24] ==== [veth 10.x.0.2/24] nsB, one segment per packet;
  *                loss with iptables' statistic match (this kernel has no netem)
  *   delayedPair(): nsA [tun 10.x.0.1] -- forwarder (this machine's root
  *                namespace, a Python process) -- [tun 10.x.0.2] nsB,
@@ -84,7 +84,8 @@ export async function vethPair(): Promise<NamespacePair> {
   await must('ip', ['link', 'add', 'eth0', 'netns', a, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', b]);
   await must('ip', ['-n', a, 'addr', 'add', `${pair.addressA}/24`, 'dev', 'eth0']);
   await must('ip', ['-n', b, 'addr', 'add', `${pair.addressB}/24`, 'dev', 'eth0']);
-  for (const ns of [a, b]) await must('ip', ['-n', ns, 'link', 'set', 'eth0', 'up']);
+  // One segment per packet (no GSO super-packets): a loss rule then drops segments, as a real link would.
+  for (const ns of [a, b]) await must('ip', ['-n', ns, 'link', 'set', 'eth0', 'gso_max_segs', '1', 'up']);
   return pair;
 }
 

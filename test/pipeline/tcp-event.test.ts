@@ -79,7 +79,7 @@ t.test('groups: per identity and bucket, every kind of event in its place', asyn
     { kind: 'connectFailed', error: 113, monotimeNs: 2_000_000_000n },
     { kind: 'retransmit', segments: 4, monotimeNs: 3_000_000_000n },
     { kind: 'resetReceived', monotimeNs: 3_000_000_000n },
-    { kind: 'close', durationNs: 2_000_000_000n, srttUs: 1500, bytesAcked: 10, bytesReceived: 20, monotimeNs: 4_000_000_000n },
+    { kind: 'close', durationNs: 2_000_000_000n, srttUs: 1500, bytesAcked: 10, bytesReceived: 20, segments: 2, monotimeNs: 4_000_000_000n },
     { kind: 'close', durationNs: 5_000_000_000n, srttUs: 0, bytesAcked: 1, bytesReceived: 2, monotimeNs: 4_000_000_000n },
     { kind: 'connect', durationNs: 7_000_000n, monotimeNs: 12_000_000_000n },
     { kind: 'accept', direction: 'server', monotimeNs: 12_000_000_000n },
@@ -107,7 +107,7 @@ t.test('groups: per identity and bucket, every kind of event in its place', asyn
         rttSeconds: [...g.rttSeconds.subarray(0, g.rtts)],
       })),
       [
-        { side: 'client', bucketMs: 0, count: 8, established: 2, failures: [0, 1, 1, 0, 0, 0], retransmits: 4, resets: [0, 1], bytes: [11, 22], connectSeconds: [0.001, 0.003], lifetimeSeconds: [2, 5], rttSeconds: [0.0015] },
+        { side: 'client', bucketMs: 0, count: 8, established: 2, failures: [0, 1, 1, 0, 0, 0], retransmits: 6, resets: [0, 1], bytes: [11, 22], connectSeconds: [0.001, 0.003], lifetimeSeconds: [2, 5], rttSeconds: [0.0015] },
         { side: 'client', bucketMs: 10_000, count: 1, established: 1, failures: [0, 0, 0, 0, 0, 0], retransmits: 0, resets: [0, 0], bytes: [0, 0], connectSeconds: [0.007], lifetimeSeconds: [], rttSeconds: [] },
         { side: 'server', bucketMs: 10_000, count: 2, established: 1, failures: [0, 0, 0, 0, 0, 0], retransmits: 0, resets: [1, 0], bytes: [0, 0], connectSeconds: [], lifetimeSeconds: [], rttSeconds: [] },
       ],
