@@ -23,10 +23,12 @@ const skip = kernelSkipReason();
 
 const SERVER = `'use strict';
 const https = require('node:https');
+const http = require('node:http');
 const fs = require('node:fs');
-const [port, dir] = [Number(process.argv[2]), process.argv[3]];
+// https on port; with plainPort, the same handler in the clear there too.
+const [port, dir, plainPort] = [Number(process.argv[2]), process.argv[3], Number(process.argv[4])];
 const options = { key: fs.readFileSync(dir + '/key.pem'), cert: fs.readFileSync(dir + '/cert.pem') };
-https.createServer(options, (req, res) => {
+const handler = (req, res) => {
   let bytes = 0;
   req.on('data', (c) => (bytes += c.length));
   req.on('end', () => {
@@ -35,7 +37,9 @@ https.createServer(options, (req, res) => {
     res.writeHead(p === '/missing' ? 404 : 200, { 'content-type': 'text/plain', 'content-length': Buffer.byteLength(body) });
     res.end(body);
   });
-}).listen(port, '127.0.0.1');
+};
+https.createServer(options, handler).listen(port, '127.0.0.1');
+if (plainPort) http.createServer(handler).listen(plainPort, '127.0.0.1');
 `;
 
 // Requests one after another on one keep-alive connection; prints [status, body bytes] per request.
@@ -65,6 +69,8 @@ const agent = new https.Agent({ keepAlive: true, maxSockets: 1 });
 interface Fixture {
   dir: string;
   port: number;
+  /** The same server in the clear. */
+  plainPort: number;
 }
 
 /** A temporary directory with a self-signed certificate and the scripts; a free port. */
@@ -75,13 +81,13 @@ async function fixture(t: Test): Promise<Fixture> {
   if (r.code !== 0) throw new Error(`openssl req failed: ${r.stderr}`);
   fs.writeFileSync(path.join(dir, 'server.js'), SERVER);
   fs.writeFileSync(path.join(dir, 'client.js'), CLIENT);
-  return { dir, port: await freePort() };
+  return { dir, port: await freePort(), plainPort: await freePort() };
 }
 
 /** A capture of the port, and a Node https server on it (run by `node`, or another executable). */
 async function tracedHttpsServer(t: Test, f: Fixture, node = process.execPath): Promise<{ recorder: Recorder; pid: number }> {
-  const recorder = new Recorder({ ports: { allow: [f.port] } });
-  const server = startChild(node, [path.join(f.dir, 'server.js'), String(f.port), f.dir]);
+  const recorder = new Recorder({ ports: { allow: [f.port, f.plainPort] } });
+  const server = startChild(node, [path.join(f.dir, 'server.js'), String(f.port), f.dir, String(f.plainPort)]);
   t.teardown(async () => {
     await recorder.stop();
     await stopChild(server);
@@ -146,6 +152,16 @@ t.test('Node https server and curl -k: four requests on one keep-alive connectio
   t.same(client.map((e) => e.flags.includes('newConnection')), [true, false, false, false], 'client: one connection');
   t.ok(server.every((e) => e.tgid === pid && e.comm === 'node' && e.localPort === f.port), 'server side: the server process, its port');
   t.ok(client.every((e) => e.comm === 'curl' && e.peerPort === f.port && e.localPort === server[0].peerPort), 'client side: curl, the same 4-tuple mirrored');
+
+  // The same server in the clear: the same process and cgroup, the same numbers but the flag.
+  recorder.exchanges.length = 0;
+  const [plain] = await curl([`http://127.0.0.1:${f.plainPort}/hello`]);
+  const clear = await recorder.waitForCount(2);
+  const clearServer = side(clear, 'server')[0];
+  t.same(clear.map((e) => `${e.direction} ${e.flags.includes('tls')}`).sort(), ['client false', 'server false'], 'in the clear: not flagged tls');
+  t.same([clearServer.tgid, clearServer.pid, clearServer.cgroupId, clearServer.comm], [server[0].tgid, server[0].pid, server[0].cgroupId, server[0].comm], 'the same process, thread and cgroup as over TLS');
+  t.equal(line(clearServer), `GET /hello 200 ${plain.request}/${plain.response}`, 'its numbers, as curl counted them');
+  t.equal(line(clearServer), line(server[0]).replace(`${transfers[0].request}/`, `${plain.request}/`), 'over TLS: the same exchange (curl sent another Host port)');
   t.equal(recorder.capture.stats().lost.total, 0, 'nothing lost');
 });
 
