@@ -61,8 +61,22 @@ export class TlsProbes {
 
   start(): void {
     this.rescan();
-    this.timers.push(setInterval(() => this.takeNotices(), this.options.noticeIntervalMs).unref());
-    this.timers.push(setInterval(() => this.rescan(), this.options.rescanIntervalMs).unref());
+    this.timers.push(setInterval(() => this.guarded('notices', () => this.takeNotices()), this.options.noticeIntervalMs).unref());
+    this.timers.push(setInterval(() => this.guarded('rescan', () => this.rescan()), this.options.rescanIntervalMs).unref());
+  }
+
+  /** A timer's work: a failure is kept among the failures, never thrown out of the timer (it would end the agent). */
+  private guarded(what: string, work: () => void): void {
+    try {
+      work();
+    } catch (err) {
+      this.fail(what, err);
+    }
+  }
+
+  private fail(path: string, err: unknown): void {
+    this.failed.push({ path, error: (err as Error).message });
+    if (this.failed.length > 100) this.failed.shift();
   }
 
   /** Stops looking; the uprobes go with the tracer. */
@@ -75,7 +89,7 @@ export class TlsProbes {
     return [...this.attached.values()].map(({ key, path, functions }) => ({ key, path, functions }));
   }
 
-  /** Objects that export the functions but could not be probed, most recent last (at most 100). */
+  /** Objects that export the functions but could not be probed (or a timer's work that failed: path "notices" or "rescan"), most recent last, at most 100. */
   failures(): TlsFailure[] {
     return [...this.failed];
   }
@@ -129,8 +143,7 @@ export class TlsProbes {
       this.attached.set(o.key, { key: o.key, path: o.path, functions: [...offsets.keys()], handle });
       this.passed.delete(o.key);
     } catch (err) {
-      this.failed.push({ path: o.path, error: (err as Error).message });
-      if (this.failed.length > 100) this.failed.shift();
+      this.fail(o.path, err);
     }
   }
 }
