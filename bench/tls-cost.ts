@@ -7,7 +7,10 @@
  *     program of the agent: syscall tracepoints, uprobes, the framing), and
  *     ns per run of each program;
  *   - wrk's throughput traced against untraced: this includes what bpf_stats
- *     does not see, the uprobe breakpoint traps themselves.
+ *     does not see, the uprobe breakpoint traps themselves;
+ *   - the traps alone: a Python loop of SSL_write_ex + SSL_read_ex between
+ *     two memory BIOs (no socket, so nothing is framed), µs per pair of
+ *     calls untraced and traced (four traps per pair: entry and return).
  *
  *   node dist-bench/bench/tls-cost.js [--seconds 5] [--connections 8] [--rounds 1]
  *   (npm run bench:build first; root and a built tree)
@@ -35,6 +38,21 @@ interface ProgInfo {
   name: string;
   run_time_ns?: number;
   run_cnt?: number;
+}
+
+/**
+ * TLS uprobes of other agents on this machine (tests of other trees): they
+ * trap in every process that maps the same library, so "untraced" would not be.
+ */
+async function foreignTlsProbes(): Promise<number> {
+  let n = 0;
+  // The previous agent's programs are freed shortly after it exits.
+  for (let i = 0; i < 15; i++) {
+    n = (JSON.parse((await run('bpftool', ['-j', 'prog', 'show'])).stdout) as ProgInfo[]).filter((p) => p.name === 'tls_return').length;
+    if (n === 0) break;
+    await sleep(200);
+  }
+  return n;
 }
 
 /** The ids of the BPF programs a process holds open (its fdinfo shows prog_id for each). */
@@ -103,6 +121,45 @@ http {
   return nginx;
 }
 
+// One TLS record each way per iteration, between two SSL objects over memory BIOs.
+const CALL_LOOP = `
+import ssl, sys, time
+server = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+server.load_cert_chain(sys.argv[1] + '/cert.pem', sys.argv[1] + '/key.pem')
+client = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+client.check_hostname = False
+client.verify_mode = ssl.CERT_NONE
+ci, co, si, so = ssl.MemoryBIO(), ssl.MemoryBIO(), ssl.MemoryBIO(), ssl.MemoryBIO()
+c, s = client.wrap_bio(ci, co), server.wrap_bio(si, so, server_side=True)
+for _ in range(10):
+    for o in (c, s):
+        try:
+            o.do_handshake()
+        except ssl.SSLWantReadError:
+            pass
+    si.write(co.read())
+    ci.write(so.read())
+time.sleep(1)  # a new process: the agent attaches within its notice interval
+n = 20000
+start = time.perf_counter()
+for _ in range(n):
+    c.write(b'x')
+    si.write(co.read())
+    s.read(10)
+print((time.perf_counter() - start) / n * 1e6)
+`;
+
+/** µs per SSL_write_ex + SSL_read_ex pair, the best of three runs. */
+async function callPairUs(dir: string): Promise<number> {
+  const runs: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    const r = await run('/usr/bin/python3', ['-c', CALL_LOOP, dir]);
+    if (r.code !== 0) throw new Error(`the call loop failed: ${r.stderr}`);
+    runs.push(Number(r.stdout));
+  }
+  return Math.min(...runs);
+}
+
 async function agentStarted(agent: ChildProcess): Promise<void> {
   let out = '';
   agent.stderr?.on('data', (d) => (out += d));
@@ -124,6 +181,8 @@ async function agentStarted(agent: ChildProcess): Promise<void> {
     for (let round = 0; round < Number(values.rounds); round++) {
       for (const [scheme, port] of [['http', httpPort], ['https', httpsPort]] as const) {
         const url = `${scheme}://127.0.0.1:${port}/`;
+        const foreign = await foreignTlsProbes();
+        if (foreign > 0) summary.push(`(${scheme}: ${foreign} other agent(s) with TLS uprobes loaded: the untraced run traps too)`);
         const untraced = await wrk(url);
         const file = path.join(dir, 'capture.htcap');
         const agent = spawn(process.execPath, [BIN, 'record', file], { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -155,6 +214,19 @@ async function agentStarted(agent: ChildProcess): Promise<void> {
           fs.rmSync(file, { force: true });
         }
       }
+    }
+    const foreign = await foreignTlsProbes();
+    if (foreign > 0) summary.push(`(call loop: ${foreign} other agent(s) with TLS uprobes loaded: the untraced run traps too)`);
+    const untracedUs = await callPairUs(dir);
+    const agent = spawn(process.execPath, [BIN, 'record', path.join(dir, 'capture.htcap')], { stdio: ['ignore', 'ignore', 'pipe'] });
+    try {
+      await agentStarted(agent);
+      const tracedUs = await callPairUs(dir);
+      summary.push(`traps SSL_write_ex + SSL_read_ex over memory BIOs: ${untracedUs.toFixed(2)} µs per pair untraced, ${tracedUs.toFixed(2)} µs traced (+${((tracedUs - untracedUs) / 4).toFixed(2)} µs per uprobe or uretprobe hit)`);
+    } finally {
+      const exited = new Promise((r) => agent.once('exit', r));
+      agent.kill('SIGINT');
+      await exited;
     }
     process.stdout.write(summary.join('\n') + '\n');
   } finally {
