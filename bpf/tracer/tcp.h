@@ -67,22 +67,8 @@ struct tcp_set_state_ctx {
 	__u16 protocol;
 };
 
-struct tcp_retransmit_ctx {
-	__u64 common;
-	__u64 skbaddr;
-	__u64 skaddr;
-	__s32 state;
-	__u16 sport;
-	__u16 dport;
-	__u16 family;
-	__u8 saddr[4];
-	__u8 daddr[4];
-	__u8 saddr_v6[16];
-	__u8 daddr_v6[16];
-	__s32 err;
-};
-
-struct tcp_send_reset_ctx {
+/* tcp_retransmit_skb and tcp_send_reset begin alike; only the socket is read. */
+struct tcp_sk_skb_ctx {
 	__u64 common;
 	__u64 skbaddr;
 	__u64 skaddr;
@@ -254,21 +240,9 @@ static __always_inline int tcp_established_incoming(struct tcp_set_state_ctx *ct
 	return 0;
 }
 
-/* The connection ended: its record now, while tcp_sock still holds its
- * numbers (tcp_disconnect, e.g. a close with SO_LINGER 0, clears them right
- * after); the owner stays until the socket is destroyed, for the reset that
- * such a close sends next. */
-static __always_inline int tcp_closed(struct tcp_set_state_ctx *ctx)
+/* The close record, with the numbers tcp_sock holds at the CLOSE state. */
+static __always_inline int tcp_close_record(__u64 sk, struct tcp_owner *o)
 {
-	__u64 sk = ctx->skaddr;
-	struct tcp_owner *o = bpf_map_lookup_elem(&ht_tcp_socks, &sk);
-
-	if (!o || o->closed)
-		return 0;
-	o->closed = 1;
-	/* Followed sockets are established (a failed connect is forgotten at once); tgid 0: never accepted. */
-	if (!o->tgid)
-		return 0;
 	struct tcp_sock *tp = (struct tcp_sock *)sk;
 	struct tcp_note n = {
 		.kind = HT_TCP_CLOSE,
@@ -279,6 +253,23 @@ static __always_inline int tcp_closed(struct tcp_set_state_ctx *ctx)
 		.segments = BPF_CORE_READ(tp, total_retrans) - o->retrans_reported,
 	};
 	return tcp_emit((struct sock *)sk, o, &n);
+}
+
+/* The connection ended: its record now, while tcp_sock still holds its
+ * numbers (tcp_disconnect, e.g. a close with SO_LINGER 0, clears them right
+ * after); the owner stays until the socket is destroyed, for the reset that
+ * such a close sends next. A connection closed before accept() took it has
+ * its record at the accept. */
+static __always_inline int tcp_closed(struct tcp_set_state_ctx *ctx)
+{
+	__u64 sk = ctx->skaddr;
+	struct tcp_owner *o = bpf_map_lookup_elem(&ht_tcp_socks, &sk);
+
+	if (!o || o->closed)
+		return 0;
+	o->closed = 1;
+	/* Followed sockets are established (a failed connect is forgotten at once). */
+	return o->tgid ? tcp_close_record(sk, o) : 0;
 }
 
 SEC("tracepoint/tcp/tcp_destroy_sock")
@@ -330,7 +321,7 @@ static __always_inline int tcp_accepted(__s64 fd)
 	tcp_own(o, HT_DIRECTION_SERVER);
 	struct tcp_note n = { .kind = HT_TCP_ACCEPT, .duration_ns = bpf_ktime_get_ns() - established_ns };
 	tcp_emit(sk, o, &n);
-	return 0;
+	return o->closed ? tcp_close_record(key, o) : 0;
 }
 
 SEC("tracepoint/syscalls/sys_exit_accept4")
@@ -349,7 +340,7 @@ static __always_inline int tcp_event(__u64 sk, struct tcp_note *n)
 }
 
 SEC("tracepoint/tcp/tcp_retransmit_skb")
-int tcp_retransmit(struct tcp_retransmit_ctx *ctx)
+int tcp_retransmit(struct tcp_sk_skb_ctx *ctx)
 {
 	__u64 sk = ctx->skaddr;
 	struct tcp_owner *o = bpf_map_lookup_elem(&ht_tcp_socks, &sk);
@@ -365,7 +356,7 @@ int tcp_retransmit(struct tcp_retransmit_ctx *ctx)
 }
 
 SEC("tracepoint/tcp/tcp_send_reset")
-int tcp_reset_sent(struct tcp_send_reset_ctx *ctx)
+int tcp_reset_sent(struct tcp_sk_skb_ctx *ctx)
 {
 	struct tcp_note n = { .kind = HT_TCP_RESET_SENT };
 
