@@ -5,8 +5,11 @@
  * bins). Used by the store for buckets whose time has passed.
  *
  *   record = header byte, then
- *     values kept (≤ SAMPLES_MAX):  varint count, the values in ascending order
- *                                   (first, then gaps), sum
+ *     values kept (≤ SAMPLES_MAX):  varint count, the values in ascending order as bits
+ *                                   (the gaps between them, the first from 0: each its
+ *                                   bit length, the first in 6 bits, the next ones as the
+ *                                   change from the last, zigzag Rice-coded with k = 1; then
+ *                                   the bits below its leading one; zeros to the byte), sum
  *     sketch:                       varint count, varint zeros, min, max, sum (8 bytes),
  *                                   zigzag varint first bin, varint bins, the bin counts
  *                                   (varints; a 0 is followed by the varint length of the zero run - 1)
@@ -21,6 +24,10 @@
  * The order of kept values is not kept: every answer reads them sorted, and
  * a merge that turns them into a sketch gives the same bins in any order. A
  * sketch's own sum (never reported) comes back as the bucket's sum.
+ *
+ * Bins stay byte varints: Rice-coding them would take a third less room
+ * (0.7 byte a bin, not 1.1) but reads some 4 times slower, and a 24 h
+ * window reads every hour's sketch of every series.
  */
 import type { DistributionData } from './distribution';
 
@@ -40,8 +47,9 @@ const U8 = new Uint8Array(F64.buffer);
 const HI = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1 ? 1 : 0; // little-endian: the high word is the second
 const LO = 1 - HI;
 const TWO_32 = 2 ** 32;
+const NO_BYTES = new Uint8Array(0);
 const POW2 = Array.from({ length: 54 }, (_, i) => 2 ** i);
-/** A Rice quotient this large is written as ones and 32 plain bits instead. */
+/** A Rice quotient this large is written as ones and 32 plain bits instead (it cannot happen for k = 1 and 53-bit lengths, but keeps the code whole). */
 const RICE_ESCAPE = 24;
 /** The Rice parameter for changes in a gap's bit length. */
 const LENGTH_K = 1;
@@ -53,24 +61,6 @@ function bitLength(v: number): number {
   if (POW2[l - 1] > v) l--; // log2 rounded up to the next power of two
   else if (POW2[l] <= v) l++;
   return l;
-}
-
-/** The Rice parameter (0..15) that writes the counts in the fewest bits. */
-function bestRice(counts: ArrayLike<number>): number {
-  let best = 0;
-  let bestBits = Infinity;
-  for (let k = 0; k < 16; k++) {
-    let bits = 0;
-    for (let i = 0; i < counts.length; i++) {
-      const q = Math.floor(counts[i] / POW2[k]);
-      bits += q >= RICE_ESCAPE ? RICE_ESCAPE + 32 : q + 1 + k;
-    }
-    if (bits < bestBits) {
-      bestBits = bits;
-      best = k;
-    }
-  }
-  return best;
 }
 
 /** value * scale when it is a whole number (≥ 0, ≤ 2^53) that divides back to the same double; else -1. */
@@ -96,7 +86,7 @@ export function maxRecordBytes(d: DistributionData): number {
 
 /** Writes into a buffer with room enough (maxRecordBytes). */
 class Writer {
-  bytes: Uint8Array = new Uint8Array(0);
+  bytes: Uint8Array = NO_BYTES;
   pos = 0;
 
   byte(b: number): void {
@@ -166,7 +156,7 @@ class Writer {
 }
 
 class Reader {
-  bytes: Uint8Array = new Uint8Array(0);
+  bytes: Uint8Array = NO_BYTES;
   pos = 0;
 
   byte(): number {
@@ -191,42 +181,6 @@ class Reader {
 
   value(coding: number): number {
     return coding === RAW ? this.f64() : this.varint() / SCALES[coding];
-  }
-
-  private acc = 0;
-  private nbits = 0;
-
-  bits(width: number): number {
-    while (this.nbits < width) {
-      this.acc = this.acc * 256 + this.bytes[this.pos++];
-      this.nbits += 8;
-    }
-    this.nbits -= width;
-    const v = Math.floor(this.acc / POW2[this.nbits]);
-    this.acc -= v * POW2[this.nbits];
-    return v;
-  }
-
-  long(width: number): number {
-    let v = 0;
-    while (width > 16) {
-      width -= 16;
-      v = v * 0x10000 + this.bits(16);
-    }
-    return v * POW2[width] + this.bits(width);
-  }
-
-  rice(k: number): number {
-    let q = 0;
-    while (q < RICE_ESCAPE && this.bits(1) === 1) q++;
-    if (q === RICE_ESCAPE) return this.long(32);
-    return q * POW2[k] + this.long(k);
-  }
-
-  /** Bit reading starts at the next byte. */
-  startBits(): void {
-    this.acc = 0;
-    this.nbits = 0;
   }
 }
 
@@ -285,10 +239,15 @@ export function writeRecord(d: DistributionData, bytes: Uint8Array, pos: number)
     if (zeroCount < d.count) {
       w.varint(zigzag(offset));
       w.varint(counts.length);
-      const k = bestRice(counts);
-      w.bits(k, 4);
-      for (let i = 0; i < counts.length; i++) w.rice(counts[i], k);
-      w.endBits();
+      for (let k = 0; k < counts.length; k++) {
+        const c = counts[k];
+        w.varint(c);
+        if (c !== 0) continue;
+        let run = 1;
+        while (k + run < counts.length && counts[k + run] === 0) run++;
+        w.varint(run - 1);
+        k += run - 1;
+      }
     }
   } else {
     const samples = d.samples;
@@ -326,7 +285,7 @@ export function writeRecord(d: DistributionData, bytes: Uint8Array, pos: number)
     }
   }
   const end = w.pos;
-  w.bytes = new Uint8Array(0);
+  w.bytes = NO_BYTES; // not keeping a buffer the arena may replace
   return end;
 }
 
@@ -360,9 +319,14 @@ export class RecordView implements DistributionData {
         const n = r.varint();
         if (n > this.bins.length) this.bins = new Uint32Array(Math.max(n, this.bins.length * 2));
         counts = this.bins.subarray(0, n);
-        r.startBits();
-        const k = r.bits(4);
-        for (let i = 0; i < n; i++) counts[i] = r.rice(k);
+        for (let k = 0; k < n; k++) {
+          const c = r.varint();
+          counts[k] = c;
+          if (c !== 0) continue;
+          const more = r.varint();
+          counts.fill(0, k + 1, k + 1 + more);
+          k += more;
+        }
       }
       this.samples = undefined;
       this.sketch = { offset, counts, zeroCount, count: this.count, sum: this.sum, min: this.min, max: this.max };
@@ -372,15 +336,7 @@ export class RecordView implements DistributionData {
       values.length = this.count;
       if (coding === RAW) for (let i = 0; i < this.count; i++) values[i] = r.f64();
       else {
-        const scale = SCALES[coding];
-        r.startBits();
-        let n = 0;
-        let length = -1;
-        for (let i = 0; i < this.count; i++) {
-          length = length < 0 ? r.bits(6) : length + unzigzag(r.rice(LENGTH_K));
-          n += length > 1 ? POW2[length - 1] + r.long(length - 1) : length;
-          values[i] = n / scale;
-        }
+        r.pos = readGaps(bytes, r.pos, this.count, SCALES[coding], values);
       }
       this.min = values[0];
       this.max = values[this.count - 1];
@@ -393,9 +349,98 @@ export class RecordView implements DistributionData {
       this.sketch = undefined;
     }
     const end = r.pos;
-    r.bytes = new Uint8Array(0);
+    r.bytes = NO_BYTES;
     return end;
   }
+}
+
+/**
+ * Reads `count` values written as gaps (writeRecord) from bytes[pos]: the
+ * bit reader's loop with its state in locals (some times faster than in
+ * fields). Returns where the bytes after the bits start.
+ */
+function readGaps(bytes: Uint8Array, pos: number, count: number, scale: number, out: number[]): number {
+  let word = 0; // bits read ahead, at the top of 32 (the rest zeros)
+  let nbits = 0;
+  let n = 0;
+  let length = -1;
+  for (let i = 0; i < count; i++) {
+    if (nbits <= 24) {
+      while (nbits <= 24) {
+        word |= (pos < bytes.length ? bytes[pos] : 0) << (24 - nbits);
+        pos++;
+        nbits += 8;
+      }
+    }
+    if (length < 0) {
+      length = word >>> 26;
+      word <<= 6;
+      nbits -= 6;
+    } else {
+      // The change in bit length: Rice, k = 1 (ones, a zero, a bit; RICE_ESCAPE ones: 32 plain bits).
+      let q = 0;
+      let z = -1;
+      while (z < 0) {
+        if (nbits === 0) {
+          word = (pos < bytes.length ? bytes[pos] : 0) << 24;
+          pos++;
+          nbits = 8;
+        }
+        const ones = Math.min(Math.clz32(~word), nbits, RICE_ESCAPE - q);
+        q += ones;
+        word = ones === 32 ? 0 : word << ones;
+        nbits -= ones;
+        if (q === RICE_ESCAPE) {
+          z = 0;
+          for (let piece = 0; piece < 4; piece++) {
+            if (nbits < 8) {
+              while (nbits <= 24) {
+                word |= (pos < bytes.length ? bytes[pos] : 0) << (24 - nbits);
+                pos++;
+                nbits += 8;
+              }
+            }
+            z = z * 256 + (word >>> 24);
+            word <<= 8;
+            nbits -= 8;
+          }
+        } else if (nbits > 0) {
+          // The zero that ends the ones, then the low bit.
+          if (nbits < 2) {
+            while (nbits <= 24) {
+              word |= (pos < bytes.length ? bytes[pos] : 0) << (24 - nbits);
+              pos++;
+              nbits += 8;
+            }
+          }
+          z = q * 2 + ((word >>> 30) & 1);
+          word <<= 2;
+          nbits -= 2;
+        }
+      }
+      length += unzigzag(z);
+    }
+    // The bits below the leading one: up to 52, in pieces of up to 24.
+    let rest = length - 1;
+    let mantissa = 0;
+    while (rest > 0) {
+      const take = rest > 24 ? 24 : rest;
+      if (nbits < take) {
+        while (nbits <= 24) {
+          word |= (pos < bytes.length ? bytes[pos] : 0) << (24 - nbits);
+          pos++;
+          nbits += 8;
+        }
+      }
+      mantissa = mantissa * POW2[take] + (word >>> (32 - take));
+      word = take === 32 ? 0 : word << take;
+      nbits -= take;
+      rest -= take;
+    }
+    n += length > 1 ? POW2[length - 1] + mantissa : length;
+    out[i] = n / scale;
+  }
+  return pos - (nbits >> 3);
 }
 
 /** The distribution a record holds, as data the caller owns. */

