@@ -107,7 +107,7 @@ interface Round {
   };
 }
 
-/** What the agent's last line says: exchanges the kernel framed, records delivered to JavaScript, losses. */
+/** What the agent's last line says: records the kernel framed (exchanges and TCP events), records delivered to JavaScript, losses. */
 interface Delivery {
   framed: number;
   delivered: number;
@@ -117,8 +117,8 @@ interface Delivery {
 }
 
 function delivery(lossLine: string): Delivery {
-  const framed = Number(/(\d+) exchanges captured/.exec(lossLine)?.[1]);
-  const delivered = Number(/(\d+) delivered/.exec(lossLine)?.[1]);
+  const framed = Number(/(\d+) exchanges captured/.exec(lossLine)?.[1]) + Number(/(\d+) TCP events/.exec(lossLine)?.[1]);
+  const delivered = Number(/(\d+) records delivered/.exec(lossLine)?.[1]);
   const reasons = /lost \d+: ([^;]*)/.exec(lossLine)?.[1] ?? '';
   const lost = Object.fromEntries(reasons.trim().split(' ').filter(Boolean).map((kv) => [kv.split('=')[0], Number(kv.split('=')[1])]));
   const engine = /engine processed \d+, dropped (\d+)/.exec(lossLine);

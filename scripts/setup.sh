@@ -30,8 +30,9 @@ if [ -n "$with_tests" ]; then
   # chromium; openssl makes the TLS tests' certificates; podman, runc and debootstrap build and
   # run the container image test's stand-in image; dpkg-dev and pkg-config let
   # scripts/libbpf-pic.sh build the position-independent libbpf that the npm package test's
-  # prebuilt addon links.
-  packages+=(curl nginx-light wrk redis-server prometheus prometheus-alertmanager chromium openssl podman runc debootstrap dpkg-dev pkg-config)
+  # prebuilt addon links; iproute2 and iptables make the TCP tests' network namespaces, their
+  # 20 % loss and nstat's counters; binutils' nm checks the TLS library's symbol offsets.
+  packages+=(curl nginx-light wrk redis-server prometheus prometheus-alertmanager chromium openssl podman runc debootstrap dpkg-dev pkg-config iproute2 iptables binutils)
 fi
 missing=()
 for p in "${packages[@]}"; do

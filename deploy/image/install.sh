@@ -33,7 +33,17 @@ cp -a "$addon" "$app/build/Release/"
 # the repository's node_modules is read, never pruned. A native package's
 # node-gyp intermediates (objects, static libraries) stay behind; its .node
 # file is what loads.
-npm ls --omit=dev --all --parseable | tail -n +2 | sort | while read -r dir; do
+# npm ls calls one package invalid, and that one is expected: package.json's override keeps
+# light-my-request (fastify's) on cookie 1.x, as cookie 2 needs Node 22, and with fastify
+# bundled npm no longer counts the override. Any other problem stops the install.
+ls_err=$(mktemp)
+trap 'rm -f "$ls_err"' EXIT
+listing=$(npm ls --omit=dev --all --parseable 2>"$ls_err") ||
+  if grep -v -e 'code ELSPROBLEMS' -e 'invalid: cookie@1\.[0-9.]* .*/light-my-request/node_modules/cookie$' -e 'A complete log of this run' "$ls_err" | grep -q .; then
+    cat "$ls_err" >&2
+    exit 1
+  fi
+tail -n +2 <<<"$listing" | sort | while read -r dir; do
   rel=${dir#"$repo"/}
   mkdir -p "$app/$rel"
   tar -C "$dir" --anchored --exclude=./node_modules \

@@ -182,6 +182,8 @@ export class Capture {
       pipeline_overflow: kernel.lostPipelineOverflow,
       unparsed: kernel.lostUnparsed,
       scan_limit: kernel.lostScanLimit,
+      tcp_ringbuf_full: kernel.lostTcpRingbufFull,
+      tcp_sock_map_full: kernel.lostTcpSockMapFull,
     };
     const total = Object.values(byReason).reduce((a, b) => a + b, 0);
     return {

@@ -87,13 +87,15 @@ export async function summaryCommand(file: string, values: SummaryValues, io: Io
 
   let firstMs = Infinity;
   let lastMs = -Infinity;
+  let exchanges = 0;
   let engine: Engine | undefined;
   try {
-    const info = await readCaptureFile(file, async (batch, records, header) => {
+    await readCaptureFile(file, async (batch, records, header) => {
       const offsetMs = Number(header.wallMinusMonotonicNs) / 1e6;
       engine ??= await Engine.start({ ...options, clockOffsetMs: offsetMs, now: () => lastMs }, sources);
       const cursor = new ExchangeCursor(batch);
       while (cursor.next()) {
+        exchanges++;
         const endMs = cursor.endMonotimeMs + offsetMs;
         if (endMs > lastMs) lastMs = endMs;
         if (endMs < firstMs) firstMs = endMs;
@@ -113,9 +115,9 @@ export async function summaryCommand(file: string, values: SummaryValues, io: Io
     const rows = summaryRows(store, window);
     const end = new Date(lastMs).toISOString();
     if (values.json) {
-      io.stdout.write(JSON.stringify({ file, exchanges: info.records, windowSeconds: window / 1000, end, rows: rows.slice(0, top) }) + '\n');
+      io.stdout.write(JSON.stringify({ file, exchanges, windowSeconds: window / 1000, end, rows: rows.slice(0, top) }) + '\n');
     } else {
-      io.stdout.write(`${info.records} exchanges; window ${window / 1000}s ending ${end} (the last exchange)\n`);
+      io.stdout.write(`${exchanges} exchanges; window ${window / 1000}s ending ${end} (the last exchange)\n`);
       io.stdout.write(table(rows.slice(0, top)));
       if (rows.length > top) io.stdout.write(`… ${rows.length - top} more (--top N)\n`);
     }

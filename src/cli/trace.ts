@@ -72,7 +72,7 @@ export function lossSummary(stats: CaptureStats): string {
   const reasons = Object.entries(stats.lost.byReason)
     .map(([k, v]) => `${k}=${v}`)
     .join(' ');
-  return `${stats.kernel.exchanges} exchanges captured (${stats.kernel.aborted} aborted), ${stats.records} delivered; lost ${stats.lost.total}: ${reasons}`;
+  return `${stats.kernel.exchanges} exchanges captured (${stats.kernel.aborted} aborted) and ${stats.kernel.tcpEvents} TCP events, ${stats.records} records delivered; lost ${stats.lost.total}: ${reasons}`;
 }
 
 export function startCapture(values: ParsedCaptureValues, io: Io, onBatch: (batch: Buffer, records: number) => void): Capture {

@@ -181,7 +181,7 @@ export function createExporter(sources: ExporterSources, options: ExporterOption
     const c = capture();
     return c ? [{ labels: {}, value: c.stalledMs / 1000 }] : [];
   });
-  own('http_tracer_events_processed_total', 'Exchanges the engine processed.', 'counter', () => [{ value: stats().eventsProcessed, labels: {} }]);
+  own('http_tracer_events_processed_total', 'Records (exchanges and TCP events) the engine processed.', 'counter', () => [{ value: stats().eventsProcessed, labels: {} }]);
   own('http_tracer_queue_records', 'Records waiting in the engine queues.', 'gauge', () => [{ value: stats().bufferSize, labels: {} }]);
   own('http_tracer_queue_capacity_records', 'What the engine queues can hold.', 'gauge', () => [{ value: stats().bufferCapacity, labels: {} }]);
   own('http_tracer_series', 'Series held by the store.', 'gauge', () => [{ value: store.seriesCount, labels: {} }]);

@@ -11,7 +11,7 @@ import { startAgent } from '../../src/agent/agent';
 import { loadAddon } from '../../src/capture/addon-load';
 import { Capture, type CaptureStats } from '../../src/capture/capture';
 import { wallMinusMonotonicNs } from '../../src/capture/clock';
-import { decodeExchanges, type Exchange } from '../../src/capture/decoder';
+import { decodeExchanges, decodeTcpEvents, type Exchange } from '../../src/capture/decoder';
 import { loadAnalyticsOptions } from '../../src/config/analytics-config';
 import { freePort, kernelSkipReason, run, sleep } from '../helpers/kernel';
 import { startNginx, type Nginx } from '../helpers/nginx';
@@ -42,12 +42,14 @@ async function wrk(t: Test, port: number, threads: number, connections: number, 
  */
 const BURST_RING_BYTES = 128 << 20;
 
-const otherLosses = (s: CaptureStats): Record<string, number> => Object.fromEntries(Object.entries(s.lost.byReason).filter(([k]) => k !== 'ringbuf_full'));
+const RING_FULL = ['ringbuf_full', 'tcp_ringbuf_full'];
+const otherLosses = (s: CaptureStats): Record<string, number> => Object.fromEntries(Object.entries(s.lost.byReason).filter(([k]) => !RING_FULL.includes(k)));
 
 t.test('a slow consumer loses nothing: wrk -t2 -c500 waits in the ring buffer', { skip: kernelSkipReason() }, async (t) => {
   const CONNECTIONS = 500;
   const { port } = await nginxOnFreePort(t);
   const exchanges: Exchange[] = [];
+  let tcpEvents = 0;
   let delivered = 0;
   // One batch at a time, each held 20 ms: far slower than the kernel frames in small batches.
   let tail: Promise<void> = Promise.resolve();
@@ -56,6 +58,7 @@ t.test('a slow consumer loses nothing: wrk -t2 -c500 waits in the ring buffer', 
     tail = tail.then(async () => {
       await sleep(20);
       exchanges.push(...decodeExchanges(batch));
+      tcpEvents += decodeTcpEvents(batch).length;
     });
     return tail;
   });
@@ -68,9 +71,10 @@ t.test('a slow consumer loses nothing: wrk -t2 -c500 waits in the ring buffer', 
   const stats = capture.stats();
   t.ok(stats.stalls > 0, `the consumer held the poll thread back ${stats.stalls} times (${stats.stalledMs.toFixed(0)} ms)`);
   t.equal(stats.lost.total, 0, `nothing lost: ${JSON.stringify(stats.lost.byReason)}`);
-  t.equal(delivered, stats.kernel.exchanges, `delivered ${delivered} = framed ${stats.kernel.exchanges}`);
+  t.equal(delivered, stats.kernel.exchanges + stats.kernel.tcpEvents, `delivered ${delivered} = framed ${stats.kernel.exchanges} + TCP events ${stats.kernel.tcpEvents}`);
   t.equal(stats.records, delivered, 'the addon counts what it delivered');
-  t.equal(exchanges.length, delivered, 'every delivered record decodes to an exchange');
+  t.equal(exchanges.length, stats.kernel.exchanges, 'every framed exchange decodes');
+  t.equal(tcpEvents, stats.kernel.tcpEvents, 'every TCP event decodes');
   const server = exchanges.filter((e) => e.direction === 'server');
   const done = server.filter((e) => !e.aborted);
   t.ok(done.length >= completed && done.length <= completed + CONNECTIONS, `server: ${done.length} complete for ${completed} completed by wrk (+ at most ${CONNECTIONS} in flight)`);
@@ -113,9 +117,9 @@ t.test('a stalled consumer and a 64 KiB ring: losses only as ringbuf_full, and s
   const stats = capture.stats();
   const lost = stats.lost.byReason.ringbuf_full;
   t.ok(lost > 0, `the ring overflowed: ${lost} exchanges lost as ringbuf_full`);
-  t.equal(stats.lost.total, lost, 'ringbuf_full is the only loss');
+  t.equal(stats.lost.total, lost + stats.lost.byReason.tcp_ringbuf_full, 'a full ring is the only loss (exchanges and TCP events)');
   t.same(otherLosses(stats), Object.fromEntries(Object.keys(otherLosses(stats)).map((k) => [k, 0])), 'no other reason counts anything');
-  t.equal(delivered, stats.kernel.exchanges, `every framed exchange was delivered: ${delivered} (the held batches and the ring drained at stop)`);
+  t.equal(delivered, stats.kernel.exchanges + stats.kernel.tcpEvents, `every framed exchange and TCP event was delivered: ${delivered} (the held batches and the ring drained at stop)`);
   t.equal(stats.records, delivered, 'the addon counts what it delivered');
   // Each request wrk completed is one server and one client exchange: framed or counted lost.
   const seen = stats.kernel.exchanges + lost;
@@ -146,7 +150,7 @@ t.test('the agent under wrk -t2 -c500 with small shard queues: the engine drops 
   const capture = agent.capture.stats();
   const engine = agent.engine.stats();
   t.equal(capture.lost.total, 0, `capture lost nothing: ${JSON.stringify(capture.lost.byReason)}`);
-  t.equal(capture.records, capture.kernel.exchanges, `delivered ${capture.records} = framed ${capture.kernel.exchanges}`);
+  t.equal(capture.records, capture.kernel.exchanges + capture.kernel.tcpEvents, `delivered ${capture.records} = framed ${capture.kernel.exchanges} + TCP events ${capture.kernel.tcpEvents}`);
   t.equal(engine.droppedEvents, 0, 'the engine dropped nothing (queue_full)');
   t.equal(engine.eventsIn, capture.records, 'the engine took every delivered record');
   t.equal(engine.eventsProcessed, engine.eventsIn, 'and processed them all');

@@ -47,13 +47,13 @@ t.test('check: a table of checks and probes, exit 0', { skip }, async (t) => {
   t.equal(r.code, 0, r.stderr);
   t.match(r.stdout, /^CHECK\s+OK\s+DETAIL$/m);
   for (const name of ['kernel', 'btf', 'privileges', 'tracefs']) t.match(r.stdout, new RegExp(`^${name}\\s+yes`, 'm'));
-  t.match(r.stdout, /^probes\s+yes\s+14\/14 attached$/m);
+  t.match(r.stdout, /^probes\s+yes\s+21\/21 attached$/m);
   t.match(r.stdout, /^exit_writev\s+syscalls\/sys_exit_writev\s+yes$/m);
   t.match(r.stdout, /capture can run on this machine/);
 
   const json = JSON.parse((await run(process.execPath, [BIN, 'check', '--json'])).stdout);
   t.equal(json.ok, true);
-  t.equal(json.probes.length, 14);
+  t.equal(json.probes.length, 21);
 });
 
 t.test('trace: one line per exchange, filters, and the loss summary on Ctrl-C', { skip }, async (t) => {
@@ -75,7 +75,8 @@ t.test('trace: one line per exchange, filters, and the loss summary on Ctrl-C', 
   t.equal(lines.length, 6, 'both sides of three requests');
   const server1 = lines.find((l) => / server .* GET \/hello 200 /.test(l));
   t.match(server1, new RegExp(`^\\d\\d:\\d\\d:\\d\\d\\.\\d{3} ${server.pid}/node server 127\\.0\\.0\\.1:\\d+ GET /hello 200 [\\d.]+(µs|ms) \\d+B/\\d+B$`));
-  t.match(text.stderr(), /stopped: 6 exchanges captured \(0 aborted\), 6 delivered; lost 0: ringbuf_full=0 /);
+  // Three keep-alive requests on one connection: 6 exchanges, and the connection's connect, accept and two closes.
+  t.match(text.stderr(), /stopped: 6 exchanges captured \(0 aborted\) and 4 TCP events, 10 records delivered; lost 0: ringbuf_full=0 /);
 
   const objects = json.stdout().trim().split('\n').map((l) => JSON.parse(l));
   t.same(objects.map((o) => `${o.direction} ${o.method} ${o.path} ${o.status}`).sort(), ['client GET /missing 404', 'server GET /missing 404']);
@@ -115,11 +116,12 @@ t.test('record, then replay without the kernel: the same exchanges', { skip }, a
   await sleep(500);
   t.equal(await recording.interrupt(), 0);
   t.equal(await trace.interrupt(), 0);
-  t.match(recording.stderr(), /stopped: 4 records in \d+ frames written to /);
+  // Two requests, each on its own connection: 4 exchanges and 8 TCP events (connect, accept, two closes each).
+  t.match(recording.stderr(), /stopped: 12 records in \d+ frames written to /);
 
   const replay = await run(process.execPath, [BIN, 'replay', file, '--json']);
   t.equal(replay.code, 0, replay.stderr);
-  t.match(replay.stderr, /replayed 4 records in \d+ frames from .*; 4 shown/);
+  t.match(replay.stderr, /replayed 12 records in \d+ frames from .*; 4 shown/);
   // Two captures stamp the same syscall a few µs apart (each runs its own
   // programs), so times are compared to the ms and everything else exactly.
   const key = (l: string): string => {
