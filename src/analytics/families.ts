@@ -9,6 +9,9 @@
  * Kubernetes), which a series keeps however far it folds: they say whose it is.
  * The HTTP families also end with server_address: a client's peer by name
  * where the node knows it (a Service or a pod's workload), "" otherwise.
+ * The duration family ends, after those, with scheme: "https" for an exchange
+ * read through the TLS uprobes, "http" otherwise (exported as url_scheme,
+ * src/exporters/naming.ts); kept however far a series folds.
  * The TCP families (from ht_tcp_event records) carry server_port and peer
  * before the workload's labels (TCP_IDENTITY).
  */
@@ -215,9 +218,9 @@ export const FAMILIES: readonly MetricFamily[] = [
     help: 'HTTP exchange duration: server side from the first request byte read to the last response byte written; client side from the first request byte written to the last response byte read.',
     kind: 'histogram',
     // error_type (src/analytics/red.ts; "" for a success) as OpenTelemetry's error.type: every RED number comes from this family.
-    labels: ['service', 'side', 'server_port', 'method', 'route', 'status_code', 'error_type', ...HTTP_IDENTITY],
+    labels: ['service', 'side', 'server_port', 'method', 'route', 'status_code', 'error_type', ...HTTP_IDENTITY, 'scheme'],
     serviceLabel: 'service',
-    keptOnOverflow: ['side', 'error_type', ...WORKLOAD_LABELS],
+    keptOnOverflow: ['side', 'error_type', ...WORKLOAD_LABELS, 'scheme'],
     foldOrder: [...HTTP_FOLD, 'method'],
     boundaries: DEFAULT_DURATION_BUCKETS_SECONDS,
     processor: 'performance',

@@ -2,7 +2,7 @@
  * Command-line options shared by trace, record and replay, turned into
  * capture options and exchange filters. Every bad value names the option.
  */
-import { optionInteger, usage } from '../config/validate';
+import { flag, optionInteger, usage } from '../config/validate';
 import type { CaptureOptions } from '../capture/capture';
 import { STATUS_CLASSES, type ExchangeFilter } from './exchange-line';
 
@@ -17,6 +17,7 @@ export const captureOptionSpec = {
   'head-bytes': { type: 'string' },
   'ring-buffer-bytes': { type: 'string' },
   'exchange-timeout-ms': { type: 'string' },
+  'no-tls': { type: 'boolean' },
 } as const;
 
 export interface ParsedCaptureValues {
@@ -30,7 +31,11 @@ export interface ParsedCaptureValues {
   'head-bytes'?: string;
   'ring-buffer-bytes'?: string;
   'exchange-timeout-ms'?: string;
+  'no-tls'?: boolean;
 }
+
+/** The variable that turns the TLS uprobes off ("false"); --no-tls overrides it. */
+export const CAPTURE_TLS_VARIABLE = 'HTTP_TRACER_CAPTURE_TLS';
 
 /** A whole number from an option's text (src/config/validate.ts); HT_ERR_USAGE naming the option. */
 export const parseInteger = optionInteger;
@@ -41,7 +46,7 @@ function list(option: string, values: string[] | undefined, max: number): number
   return items?.length ? items.map((v) => parseInteger(option, v, 1, max)) : undefined;
 }
 
-export function captureOptions(v: ParsedCaptureValues): CaptureOptions {
+export function captureOptions(v: ParsedCaptureValues, env: NodeJS.ProcessEnv = process.env): CaptureOptions {
   const options: CaptureOptions = {
     ports: { allow: list('port', v.port, 65535), deny: list('not-port', v['not-port'], 65535) },
     pids: { allow: list('pid', v.pid, 0x7fffffff), deny: list('not-pid', v['not-pid'], 0x7fffffff) },
@@ -49,6 +54,9 @@ export function captureOptions(v: ParsedCaptureValues): CaptureOptions {
   if (v['head-bytes'] !== undefined) options.headBytes = parseInteger('head-bytes', v['head-bytes'], 0, 512);
   if (v['ring-buffer-bytes'] !== undefined) options.ringBufferBytes = parseInteger('ring-buffer-bytes', v['ring-buffer-bytes'], 4096, 1 << 30);
   if (v['exchange-timeout-ms'] !== undefined) options.exchangeTimeoutMs = parseInteger('exchange-timeout-ms', v['exchange-timeout-ms'], 0, 86_400_000);
+  const tlsText = env[CAPTURE_TLS_VARIABLE];
+  if (v['no-tls']) options.tls = false;
+  else if (tlsText !== undefined && tlsText !== '') options.tls = flag(CAPTURE_TLS_VARIABLE, tlsText);
   return options;
 }
 

@@ -22,7 +22,9 @@
  *                  "reset"               ->  error_type = "connection_reset"
  *                  "aborted"             ->  error_type = "aborted" (closed, timed out or the process exited before the
  *                                            exchange completed; the store does not keep which: network_errors_total does)
- *     (every exchange)                   ->  url_scheme = "http" (the syscalls carry plaintext HTTP/1.x; TLS is not captured)
+ *     scheme       "https"               ->  url_scheme = "https" (an exchange read through the TLS uprobes: the tls flag)
+ *                  "http", ""            ->  url_scheme = "http" (plaintext; "" is a series written without
+ *                                            a scheme, by a plugin or by hand: always present, as OpenTelemetry requires)
  *
  *     (HTTP families, client side)      ->  server_address: the peer's name where the node knows it
  *                                            (a Service "api.shop", a pod's workload); absent otherwise, since
@@ -118,6 +120,7 @@ const OTEL_LABEL: Record<string, string | undefined> = {
   route: 'http_route',
   status_code: 'http_response_status_code',
   error_type: 'error_type',
+  scheme: 'url_scheme',
 };
 
 /** The seed's names: the store's, but for the templated route. */
@@ -161,16 +164,16 @@ function otelDurationMetric(family: MetricFamily, side: 'server' | 'client'): Ex
   const sideAt = index('side');
   const statusAt = index('status_code');
   const errorAt = index('error_type');
+  const schemeAt = index('scheme');
   const names = family.labels.map((store) => (store in OTEL_LABEL ? OTEL_LABEL[store] : store));
   const makeLabels = (series: Series): Record<string, string> => {
     const labels: Record<string, string> = {};
     for (let i = 0; i < names.length; i++) {
       const store = family.labels[i];
-      const value = i === errorAt ? otelErrorType(series.labels[i], series.labels[statusAt]) : series.labels[i];
+      const value = i === errorAt ? otelErrorType(series.labels[i], series.labels[statusAt]) : i === schemeAt ? series.labels[i] || 'http' : series.labels[i];
       const name = names[i];
       if (name !== undefined && value !== undefined && !absent(store, value)) labels[name] = escapeControl(value);
     }
-    labels.url_scheme = 'http';
     return labels;
   };
   return {
@@ -182,7 +185,7 @@ function otelDurationMetric(family: MetricFamily, side: 'server' | 'client'): Ex
     accepts: (series) => series.labels[sideAt] === side,
     labelsOf: labelCache(makeLabels),
     makeLabels,
-    labelNames: Object.freeze([...names.filter((n): n is string => n !== undefined), 'url_scheme']),
+    labelNames: Object.freeze(names.filter((n): n is string => n !== undefined)),
   };
 }
 

@@ -1,7 +1,7 @@
 /**
  * Exchanges as the processors see them: grouped, per batch, by Identity (the
  * interned label values shared by every exchange of one process, service,
- * side, method, route, status and outcome) and time bucket. Identities are
+ * side, method, route, status, outcome and scheme) and time bucket. Identities are
  * built once and found again through nested maps keyed by strings and numbers
  * that are themselves interned, so the hot path hashes no new string; a
  * group's counters are written once per batch, not once per exchange.
@@ -41,6 +41,8 @@ export interface Identity {
   readonly errorType: ErrorType;
   /** Why an aborted exchange ended: reset, closed, timeout, process_exit; "" otherwise. */
   readonly abortReason: string;
+  /** "https" for an exchange read through the TLS uprobes (ExchangeFlags.tls), "http" otherwise. */
+  readonly scheme: Scheme;
   /** The process (tgid), its name, and its cgroup when the identity was made. */
   readonly pid: string;
   readonly processName: string;
@@ -88,6 +90,10 @@ export function methodIndex(bytes: Uint8Array, start: number, end: number): numb
   return METHODS.length;
 }
 
+export type Scheme = 'http' | 'https';
+/** Schemes by the key's low bit (1: the TLS flag). */
+const SCHEMES: readonly Scheme[] = ['http', 'https'];
+
 /** Abort reasons by outcome index (0: not aborted). */
 const OUTCOMES = ['', 'reset', 'timeout', 'process_exit', 'closed'];
 
@@ -97,6 +103,11 @@ function outcomeOf(flags: number): number {
   if (flags & ExchangeFlags.timeout) return 2;
   if (flags & ExchangeFlags.processExit) return 3;
   return 4;
+}
+
+/** The identity key's number part: method, status, outcome and scheme (its low bit). */
+function codeOf(method: number, status: number, outcome: number, tls: number): number {
+  return ((method * 1000 + status) * OUTCOMES.length + outcome) * 2 + tls;
 }
 
 const RECENT_BITS = 12;
@@ -111,7 +122,7 @@ export class Enricher {
   private readonly routes: RouteCache;
   private readonly clockOffsetMs: number;
   private readonly resolutionMs: number;
-  /** comm → (side, port) → tgid → peer name → route → (method, status, outcome) → Identity */
+  /** comm → (side, port) → tgid → peer name → route → (method, status, outcome, scheme) → Identity */
   private readonly tree = new Map<string, Map<number, Map<number, Map<string, Map<string, Map<number, Identity>>>>>>();
   private readonly services = new Map<string, string>();
   private readonly workloads: WorkloadResolver | undefined;
@@ -149,10 +160,12 @@ export class Enricher {
     }
     const comm = c.comm;
     const tgid = c.tgid;
-    const outcome = outcomeOf(c.flags);
+    const flags = c.flags;
+    const outcome = outcomeOf(flags);
+    const tls = (flags & ExchangeFlags.tls) === 0 ? 0 : 1;
     // The recent identities, direct-mapped: one slot read and a few compares instead of the tree's six lookups.
     const portKey = side === 'server' ? port : port + 65536;
-    const code = (method * 1000 + status) * OUTCOMES.length + outcome;
+    const code = codeOf(method, status, outcome, tls);
     const slot = Math.imul(tgid ^ Math.imul(portKey, 0x9e3779b1) ^ Math.imul(code, 0x85ebca6b) ^ this.routes.hash, 0x27d4eb2d) >>> (32 - RECENT_BITS);
     const recent = this.recent[slot];
     if (
@@ -167,7 +180,7 @@ export class Enricher {
     ) {
       return recent;
     }
-    const id = this.identity(c, comm, tgid, side, port, peer, route, method, status, outcome);
+    const id = this.identity(c, comm, tgid, side, port, peer, route, method, status, outcome, tls);
     this.recent[slot] = id;
     this.recentCodes[slot] = code;
     this.recentPorts[slot] = portKey;
@@ -187,7 +200,7 @@ export class Enricher {
     return endMs - (endMs % this.resolutionMs);
   }
 
-  private identity(c: ExchangeCursor, comm: string, tgid: number, side: Direction, port: number, peer: string, route: string, method: number, status: number, outcome: number): Identity {
+  private identity(c: ExchangeCursor, comm: string, tgid: number, side: Direction, port: number, peer: string, route: string, method: number, status: number, outcome: number, tls: number): Identity {
     let byPort = this.tree.get(comm);
     if (!byPort) this.tree.set(comm, (byPort = new Map()));
     const portKey = side === 'server' ? port : port + 65536;
@@ -199,17 +212,17 @@ export class Enricher {
     if (!byRoute) byPeer.set(peer, (byRoute = new Map()));
     let byCode = byRoute.get(route);
     if (!byCode) byRoute.set(route, (byCode = new Map()));
-    const code = (method * 1000 + status) * OUTCOMES.length + outcome;
+    const code = codeOf(method, status, outcome, tls);
     let id = byCode.get(code);
     const cgroup = c.cgroupIdNumber;
     if (!id || id.cgroupNumber !== cgroup) {
       if (++this.identityCount > this.maxIdentities) {
         this.forgetIdentities();
-        return this.identity(c, comm, tgid, side, port, peer, route, method, status, outcome);
+        return this.identity(c, comm, tgid, side, port, peer, route, method, status, outcome, tls);
       }
       const cgroupId = c.cgroupId;
       const workload = this.workloads?.workloadOf(cgroupId, tgid) ?? PROCESS_WORKLOAD;
-      id = this.makeIdentity(comm, tgid, cgroupId, cgroup, workload, side, port, peer, route, method, status, OUTCOMES[outcome]);
+      id = this.makeIdentity(comm, tgid, cgroupId, cgroup, workload, side, port, peer, route, method, status, OUTCOMES[outcome], SCHEMES[tls]);
       byCode.set(code, id);
     }
     return id;
@@ -228,6 +241,7 @@ export class Enricher {
     method: number,
     status: number,
     abortReason: string,
+    scheme: Scheme,
   ): Identity {
     const serviceKey = serviceNameOf(workload, comm, side, port);
     let service = this.services.get(serviceKey);
@@ -247,6 +261,7 @@ export class Enricher {
       statusClass: status >= 100 && status < 600 ? `${Math.floor(status / 100)}xx` : 'none',
       errorType: errorTypeOf(side, status, abortReason),
       abortReason,
+      scheme,
       pid: String(tgid),
       processName: comm,
       cgroupId,

@@ -28,3 +28,12 @@ t.test('capture options are checked before anything is loaded', async (t) => {
     t.throws(() => Capture.start(options, () => t.fail('no batch')), { code: 'HT_ERR_OPTION', message });
   }
 });
+
+t.test('TLS capture: on by default; --no-tls or HTTP_TRACER_CAPTURE_TLS=false turns it off, the option over the variable', async (t) => {
+  t.equal(captureOptions({}, {}).tls, undefined, 'left to Capture (default true)');
+  t.equal(captureOptions({ 'no-tls': true }, {}).tls, false);
+  t.equal(captureOptions({}, { HTTP_TRACER_CAPTURE_TLS: 'false' }).tls, false);
+  t.equal(captureOptions({}, { HTTP_TRACER_CAPTURE_TLS: 'true' }).tls, true);
+  t.equal(captureOptions({ 'no-tls': true }, { HTTP_TRACER_CAPTURE_TLS: 'true' }).tls, false, '--no-tls wins');
+  t.throws(() => captureOptions({}, { HTTP_TRACER_CAPTURE_TLS: 'no' }), { code: 'HT_ERR_OPTION', message: /HTTP_TRACER_CAPTURE_TLS.*"no".*must be true or false/ });
+});

@@ -78,3 +78,36 @@ t.test('identities are bounded: past the cap the cache starts over and stays cor
   t.same(ids.map((id) => id.service), Array.from({ length: 50 }, (_, i) => `p${i}:80`));
   t.same(ids.map((id) => id.route), Array.from({ length: 50 }, (_, i) => `/r${i}`));
 });
+
+t.test('scheme: the tls flag makes an https identity, apart from the same exchange in the clear', async (t) => {
+  const T = ExchangeFlags.tls;
+  const ids = identities([
+    { comm: 'node', localPort: 8443, head: 'GET /a HTTP/1.1\r\n', status: 200 },
+    { comm: 'node', localPort: 8443, head: 'GET /a HTTP/1.1\r\n', status: 200, flags: T },
+    { comm: 'node', localPort: 8443, head: 'GET /a HTTP/1.1\r\n', status: 200 },
+    { comm: 'node', localPort: 8443, head: 'GET /a HTTP/1.1\r\n', status: 200, flags: T },
+    { comm: 'node', localPort: 8443, head: 'GET /a HTTP/1.1\r\n', status: 0, flags: T | ExchangeFlags.aborted | ExchangeFlags.reset },
+    { direction: 'client', comm: 'curl', peerPort: 8443, localPort: 51000, head: 'GET /a HTTP/1.1\r\n', status: 200, flags: T },
+  ]);
+  t.same(
+    ids.map((id) => `${id.side} ${id.statusCode} ${id.errorType} ${id.scheme}`),
+    ['server 200  http', 'server 200  https', 'server 200  http', 'server 200  https', 'server 0 reset https', 'client 200  https'],
+  );
+  t.equal(ids[0], ids[2], 'found again in the clear');
+  t.equal(ids[1], ids[3], 'found again over TLS');
+  t.not(ids[0], ids[1], 'one identity per scheme');
+});
+
+t.test('scheme: identities found through the tree (the recent cache overwritten) keep their scheme', async (t) => {
+  const e = enricher(10_000);
+  const specs: RecordSpec[] = [];
+  for (let i = 0; i < 2; i++) {
+    for (let r = 0; r < 3000; r++) specs.push({ comm: 'node', localPort: 8443, head: `GET /r${r} HTTP/1.1\r\n`, status: 200, flags: r % 2 === 0 ? ExchangeFlags.tls : 0 });
+  }
+  const cursor = new ExchangeCursor(Buffer.concat(specs.map(encodeExchange)));
+  const out: Identity[] = [];
+  while (cursor.next()) out.push(e.identityOf(cursor));
+  t.equal(new Set(out).size, 3000, 'one identity per route, made once');
+  t.same([out[0].scheme, out[1].scheme, out[3000].scheme, out[3001].scheme], ['https', 'http', 'https', 'http']);
+  t.ok(out.every((id, i) => id.scheme === (i % 2 === 0 ? 'https' : 'http') && id === out[i % 3000]), 'the second pass finds the first pass\'s identities, scheme and all');
+});
