@@ -7,7 +7,7 @@
 /** Options every command takes. */
 export const GLOBAL_OPTIONS = ['help', 'log-level', 'log-format'] as const;
 
-const CAPTURE = ['port', 'not-port', 'pid', 'not-pid', 'comm', 'status', 'json', 'head-bytes', 'ring-buffer-bytes', 'exchange-timeout-ms', 'duration-seconds'] as const;
+const CAPTURE = ['port', 'not-port', 'pid', 'not-pid', 'comm', 'status', 'json', 'head-bytes', 'ring-buffer-bytes', 'exchange-timeout-ms', 'no-tls', 'duration-seconds'] as const;
 
 export interface CommandSpec {
   name: string;
@@ -31,6 +31,8 @@ const CAPTURE_OPTIONS_HELP = `capture options:
   --head-bytes N        request head bytes kept per exchange (0-512, multiple of 8; default 256)
   --ring-buffer-bytes N kernel ring buffer (power of two; default 8388608)
   --exchange-timeout-ms N  outstanding exchanges older than this are reported aborted (default 120000, 0 = never)
+  --no-tls              no uprobes on the TLS libraries: HTTPS is not captured
+                        (over HTTP_TRACER_CAPTURE_TLS=false; default: captured)
   --duration-seconds N  stop by itself after N seconds
 `;
 

@@ -59,7 +59,7 @@ t.test('names, families, kinds and labels', async (t) => {
     const m = metric(name);
     t.same([m.family, m.kind], [family, kind], name);
   }
-  t.same(metric('error_rate').labels, ['service', 'side', 'server_port', 'method', 'route', 'status_code', ...WORKLOAD_LABELS, 'server_address'], 'RED names: no error_type');
+  t.same(metric('error_rate').labels, ['service', 'side', 'server_port', 'method', 'route', 'status_code', ...WORKLOAD_LABELS, 'server_address', 'scheme'], 'RED names: no error_type');
   t.same(metric('http_request_duration_seconds').labels.includes('error_type'), true, 'the family itself: all its labels');
   t.same(metric('process_events_total').serviceLabel, 'process_name');
   t.same([metric('api_errors_total').family, metric('api_errors_total').kind, metric('api_errors_total_rate').kind, metric('api_requests_total_rate').name], ['http_request_duration_seconds', 'count', 'rate', 'api_requests_total_rate'], "seed 000's names are the RED ones");

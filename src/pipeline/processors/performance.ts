@@ -5,7 +5,7 @@ export const performanceProcessor: ProcessorPlugin = {
   name: 'performance',
   families: familiesOf('performance'),
   create(ctx) {
-    const durations = ctx.identitySeries('http_request_duration_seconds', (id) => httpLabels(id, id.service, id.side, id.serverPort, id.method, id.route, id.statusCode, id.errorType));
+    const durations = ctx.identitySeries('http_request_duration_seconds', (id) => [...httpLabels(id, id.service, id.side, id.serverPort, id.method, id.route, id.statusCode, id.errorType), id.scheme]);
     const processes = ctx.identitySeries('process_events_total', (id) => [id.processName, id.cgroupId]);
     return {
       process(groups, count) {
