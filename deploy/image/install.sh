@@ -39,7 +39,7 @@ cp -a "$addon" "$app/build/Release/"
 ls_err=$(mktemp)
 trap 'rm -f "$ls_err"' EXIT
 listing=$(npm ls --omit=dev --all --parseable 2>"$ls_err") ||
-  if grep -v -e 'code ELSPROBLEMS' -e 'invalid: cookie@1\.[0-9.]* .*/light-my-request/node_modules/cookie$' -e 'A complete log of this run' "$ls_err" | grep -q .; then
+  if grep -v -e 'code ELSPROBLEMS' -e 'invalid: cookie@1\.[0-9.]* .*/node_modules/cookie$' -e 'A complete log of this run' "$ls_err" | grep -q .; then
     cat "$ls_err" >&2
     exit 1
   fi
