@@ -24,7 +24,6 @@
 #include "tracer/emit.h"
 #include "tracer/parser.h"
 #include "tracer/socket.h"
-#include "tracer/tcp.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -77,6 +76,9 @@ static __always_inline int traced_tgid(__u32 tgid)
 {
 	return capture_enabled && tgid != cfg_self_tgid && listed(&ht_pid_filter, &tgid, cfg_pid_filter);
 }
+
+/* TCP connection events: they share the filters above. */
+#include "tracer/tcp.h"
 
 /* ht_process_conns bookkeeping; a process is only ever handled on its own
  * threads, and its exit sweep runs after they are gone. */

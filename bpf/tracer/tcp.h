@@ -84,30 +84,11 @@ struct tcp_destroy_sock_ctx {
 	__u64 skaddr;
 };
 
-struct tcp_sys_exit_ctx {
-	__u64 common;
-	__s32 nr;
-	__u32 _pad;
-	__s64 ret;
-};
-
-/* The framing's traced_tgid() and listed() live in http_tracer.bpf.c, after this file. */
-static __always_inline int tcp_listed(void *map, void *key, __u8 mode)
-{
-	if (mode == HT_FILTER_OFF)
-		return 1;
-	int found = bpf_map_lookup_elem(map, key) != NULL;
-	return mode == HT_FILTER_ALLOW ? found : !found;
-}
-
-static __always_inline int tcp_traced_tgid(__u32 tgid)
-{
-	return capture_enabled && tgid != cfg_self_tgid && tcp_listed(&ht_pid_filter, &tgid, cfg_pid_filter);
-}
+/* sys_exit_ctx, listed() and traced_tgid(): http_tracer.bpf.c, which includes this file after them. */
 
 static __always_inline int tcp_port_listed(__u16 port)
 {
-	return tcp_listed(&ht_port_filter, &port, cfg_port_filter);
+	return listed(&ht_port_filter, &port, cfg_port_filter);
 }
 
 /* The current task as the owner. */
@@ -193,7 +174,7 @@ static __always_inline int tcp_connecting(struct tcp_set_state_ctx *ctx)
 {
 	struct tcp_owner o = {};
 
-	if (!tcp_traced_tgid(bpf_get_current_pid_tgid() >> 32) || !tcp_port_listed(ctx->dport))
+	if (!traced_tgid(bpf_get_current_pid_tgid() >> 32) || !tcp_port_listed(ctx->dport))
 		return 0;
 	tcp_own(&o, HT_DIRECTION_CLIENT);
 	o.start_ns = bpf_ktime_get_ns();
@@ -313,7 +294,7 @@ static __always_inline int tcp_accepted(__s64 fd)
 	struct tcp_owner *o = sk ? bpf_map_lookup_elem(&ht_tcp_socks, &key) : NULL;
 	if (!o || o->tgid)
 		return 0;
-	if (!tcp_traced_tgid(tgid)) {
+	if (!traced_tgid(tgid)) {
 		bpf_map_delete_elem(&ht_tcp_socks, &key);
 		return 0;
 	}
@@ -325,9 +306,9 @@ static __always_inline int tcp_accepted(__s64 fd)
 }
 
 SEC("tracepoint/syscalls/sys_exit_accept4")
-int tcp_exit_accept4(struct tcp_sys_exit_ctx *ctx) { return tcp_accepted(ctx->ret); }
+int tcp_exit_accept4(struct sys_exit_ctx *ctx) { return tcp_accepted(ctx->ret); }
 SEC("tracepoint/syscalls/sys_exit_accept")
-int tcp_exit_accept(struct tcp_sys_exit_ctx *ctx) { return tcp_accepted(ctx->ret); }
+int tcp_exit_accept(struct sys_exit_ctx *ctx) { return tcp_accepted(ctx->ret); }
 
 /* Events on a followed socket whose owner is known. */
 static __always_inline int tcp_event(__u64 sk, struct tcp_note *n)

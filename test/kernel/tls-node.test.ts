@@ -16,6 +16,7 @@ import tls from 'node:tls';
 import t, { type Test } from 'tap';
 import type { Exchange } from '../../src/capture/decoder';
 import { wholeResponses, splitResponses } from '../helpers/http-wire';
+import { curl } from '../helpers/curl';
 import { freePort, kernelSkipReason, Recorder, run, sleep, startChild, stopChild, until, waitForPort } from '../helpers/kernel';
 import { request } from '../helpers/raw-client';
 
@@ -105,21 +106,6 @@ async function libsslProbed(t: Test, recorder: Recorder): Promise<void> {
   const holder = startChild('/usr/bin/python3', ['-c', 'import ssl, time; time.sleep(600)']);
   t.teardown(() => stopChild(holder));
   await until('libssl.so.3 probed', async () => (recorder.capture.tls!.objects().some((o) => /\/libssl\.so\.3$/.test(o.path)) ? true : undefined), 10_000);
-}
-
-interface CurlTransfer {
-  status: number;
-  request: number;
-  response: number;
-}
-
-/** curl -k over one keep-alive connection: status and bytes per URL as curl counted them. */
-async function curl(urls: string[]): Promise<CurlTransfer[]> {
-  const r = await run('curl', ['-sk', '--http1.1', '-w', '%{http_code} %{size_request} %{size_header} %{size_download} %{num_connects}\\n', ...urls.flatMap((u) => ['-o', '/dev/null', u])]);
-  if (r.code !== 0) throw new Error(`curl failed (${r.code}): ${r.stderr}`);
-  const rows = r.stdout.trim().split('\n').map((line) => line.split(' ').map(Number));
-  if (rows.slice(1).some((row) => row[4] !== 0)) throw new Error(`curl opened more than one connection: ${r.stdout}`);
-  return rows.map(([status, request, header, body]) => ({ status, request, response: header + body }));
 }
 
 function line(e: Exchange): string {

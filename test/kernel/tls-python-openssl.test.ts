@@ -11,6 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import t, { type Test } from 'tap';
 import type { Exchange } from '../../src/capture/decoder';
+import { curl } from '../helpers/curl';
 import { freePort, kernelSkipReason, Recorder, run, startChild, stopChild, until, waitForPort } from '../helpers/kernel';
 
 const skip = kernelSkipReason();
@@ -67,20 +68,6 @@ async function fixture(t: Test): Promise<Fixture> {
 
 async function libsslProbed(recorder: Recorder): Promise<void> {
   await until('libssl.so.3 probed', async () => (recorder.capture.tls!.objects().some((o) => /\/libssl\.so\.3$/.test(o.path)) ? true : undefined), 10_000);
-}
-
-interface CurlTransfer {
-  status: number;
-  request: number;
-  response: number;
-}
-
-async function curl(urls: string[]): Promise<CurlTransfer[]> {
-  const r = await run('curl', ['-sk', '--http1.1', '-w', '%{http_code} %{size_request} %{size_header} %{size_download} %{num_connects}\\n', ...urls.flatMap((u) => ['-o', '/dev/null', u])]);
-  if (r.code !== 0) throw new Error(`curl failed (${r.code}): ${r.stderr}`);
-  const rows = r.stdout.trim().split('\n').map((line) => line.split(' ').map(Number));
-  if (rows.slice(1).some((row) => row[4] !== 0)) throw new Error(`curl opened more than one connection: ${r.stdout}`);
-  return rows.map(([status, request, header, body]) => ({ status, request, response: header + body }));
 }
 
 function line(e: Exchange): string {
