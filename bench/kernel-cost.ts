@@ -23,6 +23,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { freePort, run, sleep } from '../test/helpers/kernel';
 import { startNginx } from '../test/helpers/nginx';
+import { enableBpfStats, listPrograms } from './bpf-stats';
 
 const { values } = parseArgs({
   options: {
@@ -36,21 +37,9 @@ const { values } = parseArgs({
 const ROOT = path.join(__dirname, '..', '..');
 const BINS = values.bin ? values.bin.split(',') : [path.join(ROOT, 'bin', 'http-tracer.js')];
 const EMPTY_DIR = path.join(ROOT, 'bench', 'empty-probes');
-const STATS = '/proc/sys/kernel/bpf_stats_enabled';
 // The size of Debian's default nginx page; /dynamic is nginx's `return 200 "dynamic\n"`.
 const PAGE = '<!DOCTYPE html>\n<html><body>' + 'x'.repeat(560) + '</body></html>\n';
 const PATHS: Record<string, string> = { dynamic: '/dynamic', index: '/index.html' };
-
-interface ProgInfo {
-  id: number;
-  name: string;
-  run_time_ns?: number;
-  run_cnt?: number;
-}
-
-async function listPrograms(): Promise<ProgInfo[]> {
-  return JSON.parse((await run('bpftool', ['-j', 'prog', 'show'])).stdout) as ProgInfo[];
-}
 
 /** Run statistics of the programs that were not loaded before `existing` was taken. */
 async function programs(existing: Set<number>): Promise<Map<string, { ns: number; runs: number }>> {
@@ -99,8 +88,7 @@ async function stop(child: ChildProcess, how: () => void): Promise<void> {
 }
 
 (async () => {
-  const previous = fs.readFileSync(STATS, 'utf8').trim();
-  fs.writeFileSync(STATS, '1');
+  const restoreStats = enableBpfStats();
   const made = await run('make', ['-s', '-C', EMPTY_DIR]);
   if (made.code !== 0) throw new Error(`make -C bench/empty-probes: ${made.stdout}${made.stderr}`);
   const port = await freePort();
@@ -139,7 +127,7 @@ async function stop(child: ChildProcess, how: () => void): Promise<void> {
     process.stdout.write(summary.join('\n') + '\n');
   } finally {
     await nginx.stop();
-    fs.writeFileSync(STATS, previous);
+    restoreStats();
   }
 })().catch((err) => {
   process.stderr.write(`${err.stack}\n`);

@@ -18,27 +18,20 @@
  * these programs run per connection state change, accept and reset, and per
  * retransmission.
  */
-import fs from 'node:fs';
 import { parseArgs } from 'node:util';
 import { Capture } from '../src/capture/capture';
 import { freePort, run } from '../test/helpers/kernel';
 import { dropIncomingTcp, vethPair } from '../test/helpers/netns';
+import { enableBpfStats, listPrograms } from './bpf-stats';
 
 const { values } = parseArgs({ options: { connections: { type: 'string', default: '2000' }, transfers: { type: 'string', default: '4' } } });
-const STATS = '/proc/sys/kernel/bpf_stats_enabled';
 
-interface ProgInfo {
-  id: number;
-  name: string;
-  run_time_ns?: number;
-  run_cnt?: number;
-}
 
 type Runs = Map<string, { ns: number; runs: number }>;
 
 async function tcpPrograms(existing: Set<number>): Promise<Runs> {
   const out: Runs = new Map();
-  for (const p of JSON.parse((await run('bpftool', ['-j', 'prog', 'show'])).stdout) as ProgInfo[]) {
+  for (const p of await listPrograms()) {
     if (!existing.has(p.id) && p.name.startsWith('tcp_')) out.set(p.name, { ns: p.run_time_ns ?? 0, runs: p.run_cnt ?? 0 });
   }
   return out;
@@ -93,9 +86,8 @@ for _ in range(int(sys.argv[3])):
 async function main(): Promise<void> {
   const connections = Number(values.connections);
   const transfers = Number(values.transfers);
-  const statsBefore = fs.readFileSync(STATS, 'utf8').trim();
-  fs.writeFileSync(STATS, '1');
-  const existing = new Set((JSON.parse((await run('bpftool', ['-j', 'prog', 'show'])).stdout) as ProgInfo[]).map((p) => p.id));
+  const restoreStats = enableBpfStats();
+  const existing = new Set((await listPrograms()).map((p) => p.id));
   const port = await freePort();
   const capture = Capture.start({ ports: { allow: [port] } }, () => undefined);
   try {
@@ -127,7 +119,7 @@ async function main(): Promise<void> {
     }
   } finally {
     await capture.stop();
-    fs.writeFileSync(STATS, statsBefore);
+    restoreStats();
   }
 }
 

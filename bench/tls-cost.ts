@@ -21,6 +21,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { freePort, run, sleep, startChild, stopChild, waitForPort } from '../test/helpers/kernel';
+import { enableBpfStats, listPrograms } from './bpf-stats';
 
 const { values } = parseArgs({
   options: {
@@ -31,14 +32,7 @@ const { values } = parseArgs({
 });
 const ROOT = path.join(__dirname, '..', '..');
 const BIN = path.join(ROOT, 'bin', 'http-tracer.js');
-const STATS = '/proc/sys/kernel/bpf_stats_enabled';
 
-interface ProgInfo {
-  id: number;
-  name: string;
-  run_time_ns?: number;
-  run_cnt?: number;
-}
 
 /**
  * TLS uprobes of other agents on this machine (tests of other trees): they
@@ -48,7 +42,7 @@ async function foreignTlsProbes(): Promise<number> {
   let n = 0;
   // The previous agent's programs are freed shortly after it exits.
   for (let i = 0; i < 15; i++) {
-    n = (JSON.parse((await run('bpftool', ['-j', 'prog', 'show'])).stdout) as ProgInfo[]).filter((p) => p.name === 'tls_return').length;
+    n = (await listPrograms()).filter((p) => p.name === 'tls_return').length;
     if (n === 0) break;
     await sleep(200);
   }
@@ -73,7 +67,7 @@ function programIdsOf(pid: number): Set<number> {
 async function programs(agentPid: number): Promise<Map<string, { ns: number; runs: number }>> {
   const ids = programIdsOf(agentPid);
   const out = new Map<string, { ns: number; runs: number }>();
-  for (const p of JSON.parse((await run('bpftool', ['-j', 'prog', 'show'])).stdout) as ProgInfo[]) {
+  for (const p of await listPrograms()) {
     if (ids.has(p.id)) out.set(p.name, { ns: p.run_time_ns ?? 0, runs: p.run_cnt ?? 0 });
   }
   return out;
@@ -170,8 +164,7 @@ async function agentStarted(agent: ChildProcess): Promise<void> {
 }
 
 (async () => {
-  const previous = fs.readFileSync(STATS, 'utf8').trim();
-  fs.writeFileSync(STATS, '1');
+  const restoreStats = enableBpfStats();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tls-cost-'));
   fs.chmodSync(dir, 0o755);
   const [httpPort, httpsPort] = [await freePort(), await freePort()];
@@ -232,7 +225,7 @@ async function agentStarted(agent: ChildProcess): Promise<void> {
   } finally {
     await stopChild(nginx);
     fs.rmSync(dir, { recursive: true, force: true });
-    fs.writeFileSync(STATS, previous);
+    restoreStats();
   }
 })().catch((err) => {
   process.stderr.write(`${err.stack}\n`);
