@@ -56,6 +56,8 @@ export interface EngineStats {
   unknownRecords: number;
   processors: Record<string, ProcessorStats>;
   failures: string[];
+  /** Shard workers still running (one that exited takes no more batches). */
+  workersAlive: number;
 }
 
 export class Engine {
@@ -213,6 +215,7 @@ export class Engine {
       unknownRecords,
       processors,
       failures: [...this.failures],
+      workersAlive: this.shards.filter((s) => s.alive).length,
     };
   }
 

@@ -6,6 +6,7 @@
  *
  *   not ready  stopping             stop() began (SIGTERM, Ctrl-C): the programs detach, the port closes next
  *              engine stopped       nothing counts the exchanges any more
+ *              no worker left       every shard worker exited: the same, seen from inside
  *              no probe attached    the capture loaded but sees nothing
  *   ready      the rest; partial troubles (some probes missing, losses,
  *              failing targets) make /api/health "degraded", still 200
@@ -23,7 +24,9 @@ export interface Readiness {
 
 export function readinessOf(health: HealthSource): Readiness {
   if (health.stopping?.()) return { ready: false, reason: 'stopping: the agent is shutting down' };
-  if (health.engineStats().status === 'stopped') return { ready: false, reason: 'the analytics engine is stopped' };
+  const engine = health.engineStats();
+  if (engine.status === 'stopped') return { ready: false, reason: 'the analytics engine is stopped' };
+  if (engine.workersAlive === 0) return { ready: false, reason: `every analytics worker exited (0/${engine.workerThreads}): nothing counts the exchanges` };
   const probes = health.probes;
   // A port built on an engine alone (tests, a replay) has no capture to wait for.
   if (!probes) return { ready: true, reason: 'engine running (no capture in this process)' };

@@ -31,6 +31,7 @@ const ENGINE_STATS: EngineStats = {
   unknownRecords: 0,
   processors: {},
   failures: [],
+  workersAlive: 1,
 };
 
 /** Route values and counter totals that are awkward to write. */

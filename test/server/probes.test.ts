@@ -5,16 +5,19 @@
  * attached — while partial troubles stay "degraded" (200). No token needed,
  * even with protect_reads.
  */
+import path from 'node:path';
 import t, { type Test } from 'tap';
 import { engineReaders } from '../../src/agent/readers';
 import { Engine } from '../../src/pipeline/engine';
+import type { EngineOptions } from '../../src/pipeline/engine-options';
+import { batchOf, encodeExchange } from '../helpers/records';
 import { buildApp, type AppSources } from '../../src/server/app';
 import type { HealthSource } from '../../src/server/sources';
 
 const probe = (program: string, attached: boolean) => ({ program, target: `syscalls/${program}`, attached, error: attached ? '' : 'ENOENT' });
 
-async function appWith(t: Test, health: (base: HealthSource) => HealthSource, extra: Partial<AppSources> = {}) {
-  const engine = await Engine.start({ workerThreads: 1, clockOffsetMs: 0 });
+async function appWith(t: Test, health: (base: HealthSource) => HealthSource, extra: Partial<AppSources> = {}, engineOptions: Partial<EngineOptions> = {}) {
+  const engine = await Engine.start({ workerThreads: 1, clockOffsetMs: 0, ...engineOptions });
   const readers = engineReaders(engine);
   const app = buildApp({ ...readers, health: health(readers.health), scrape: async () => 'm 1\n', startedAtMs: Date.now(), ...extra });
   t.teardown(async () => {
@@ -70,6 +73,21 @@ t.test('stopping, or the engine stopped: 503', async (t) => {
   t.same([ready.statusCode, ready.json()], [503, { status: 'not ready', reason: 'the analytics engine is stopped' }]);
   t.equal((await app.inject('/api/health')).json().status, 'unhealthy');
   t.equal((await app.inject('/healthz')).statusCode, 200);
+});
+
+t.test('every shard worker exited: not ready, unhealthy (503)', async (t) => {
+  const exiting = { processorModules: [path.join(__dirname, '..', 'fixtures', 'exiting-processor.js')] };
+  const { app, engine } = await appWith(t, (h) => ({ ...h, probes: [probe('sys_enter_read', true)] }), {}, exiting);
+  t.equal((await app.inject('/readyz')).statusCode, 200, 'ready while the worker runs');
+  engine.ingest(batchOf(encodeExchange()), 1);
+  for (let i = 0; i < 200 && engine.stats().workersAlive > 0; i++) await new Promise((r) => setTimeout(r, 10));
+  t.equal(engine.stats().workersAlive, 0, 'the worker exited');
+  const ready = await app.inject('/readyz');
+  t.same([ready.statusCode, ready.json()], [503, { status: 'not ready', reason: 'every analytics worker exited (0/1): nothing counts the exchanges' }]);
+  const health = await app.inject('/api/health');
+  t.equal(health.statusCode, 503);
+  t.match(health.json(), { status: 'unhealthy' });
+  t.ok((health.json().problems as string[]).includes('every analytics worker exited (0/1): nothing counts the exchanges'), 'named among the problems');
 });
 
 t.test('with protect_reads and a token: the probes and /api/health need none; the rest does', async (t) => {
