@@ -12,7 +12,7 @@ import path from 'node:path';
 import t from 'tap';
 import { CaptureFileWriter } from '../../src/capture/capture-file';
 import { COMMANDS } from '../../src/cli/commands';
-import { BIN, run } from '../helpers/kernel';
+import { BIN, fileSkipReason, run } from '../helpers/kernel';
 import { batchOf, encodeExchange } from '../helpers/records';
 
 const version = (JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'package.json'), 'utf8')) as { version: string }).version;
@@ -126,7 +126,7 @@ t.test('diagnostics: JSON lines on stderr (level, time, msg); stdout keeps the e
   t.match(text.stderr, /^\d\d:\d\d:\d\d\.\d{3} INFO  replayed 2 records in 1 frames from \S+; 2 shown\n$/);
 });
 
-t.test('on a terminal (a pty through script(1)): human lines', { skip: fs.existsSync('/usr/bin/script') ? false : 'needs script(1) (util-linux)' }, async (t) => {
+t.test('on a terminal (a pty through script(1)): human lines', { skip: fileSkipReason('/usr/bin/script', 'util-linux') }, async (t) => {
   // stdout to a file, stderr to the pty script gives the command.
   const out = path.join(dir, 'stdout.txt');
   const command = `${process.execPath} ${BIN} replay ${file} >${out}`;

@@ -25,6 +25,12 @@ export function kernelSkipReason(): string | false {
   return false;
 }
 
+/** A file a test needs (a tool, a library): a reason to skip when it is missing, never under CI=true (there it must be installed, and the test fails without it). */
+export function fileSkipReason(file: string, from: string): string | false {
+  if (process.env.CI === 'true') return false;
+  return fs.existsSync(file) ? false : `needs ${file} (${from})`;
+}
+
 export class Recorder {
   readonly exchanges: Exchange[] = [];
   readonly capture: Capture;

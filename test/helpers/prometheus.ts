@@ -10,14 +10,12 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { freePort } from './kernel';
+import { fileSkipReason, freePort } from './kernel';
 
 export const PROMETHEUS_BIN = process.env.PROMETHEUS_BIN ?? '/usr/bin/prometheus';
 
 export function prometheusSkipReason(): string | false {
-  if (process.env.CI === 'true') return false;
-  if (!fs.existsSync(PROMETHEUS_BIN)) return `needs ${PROMETHEUS_BIN} (apt-get install prometheus, or bash scripts/setup.sh as root)`;
-  return false;
+  return fileSkipReason(PROMETHEUS_BIN, 'apt-get install prometheus, or bash scripts/setup.sh --test as root');
 }
 
 /** One series of an instant vector: labels and [unix seconds, "value"]. */

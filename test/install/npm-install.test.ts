@@ -15,11 +15,11 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
-import { freePort, kernelSkipReason, nodeClient, nodeServer, sleep, stopChild, tally, waitForPort } from '../helpers/kernel';
+import { fileSkipReason, freePort, kernelSkipReason, nodeClient, nodeServer, sleep, stopChild, tally, waitForPort } from '../helpers/kernel';
 import { packageRoot } from '../../src/package-root';
 
 const ROOT = packageRoot(__dirname);
-const skip = kernelSkipReason() || (fs.existsSync('/usr/bin/unshare') ? false : 'needs unshare (util-linux)');
+const skip = kernelSkipReason() || fileSkipReason('/usr/bin/unshare', 'util-linux');
 
 // npm pack builds the prebuilt addon (about a minute on a busy machine the first time), then
 // an install, a capture, an agent start and a rebuild: more than the suite's 180 s per file under load.

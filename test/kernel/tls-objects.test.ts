@@ -11,11 +11,11 @@ import t from 'tap';
 import { exportedFunctionOffsets } from '../../src/capture/tls/elf-symbols';
 import { isLibssl, parseExecutableMappings } from '../../src/capture/tls/proc-maps';
 import { TLS_FUNCTIONS } from '../../src/capture/tls/tls-probes';
-import { run } from '../helpers/kernel';
+import { fileSkipReason, run } from '../helpers/kernel';
 
 const LIBSSL = '/usr/lib/x86_64-linux-gnu/libssl.so.3';
 
-t.test('the SSL functions of libssl.so.3 at the offsets nm -D gives', { skip: fs.existsSync(LIBSSL) ? false : `needs ${LIBSSL}` }, async (t) => {
+t.test('the SSL functions of libssl.so.3 at the offsets nm -D gives', { skip: fileSkipReason(LIBSSL, 'libssl3') }, async (t) => {
   const nm = await run('nm', ['-D', '--defined-only', LIBSSL]);
   t.equal(nm.code, 0, 'nm ran');
   const expected = new Map<string, number>();
