@@ -247,9 +247,13 @@ export class TcpEventReader {
   }
 
   private u64(field: number): number {
-    const at = this.offset + field;
-    return this.view.getUint32(at + 4, true) * TWO_32 + this.view.getUint32(at, true);
+    return u64At(this.view, this.offset + field);
   }
+}
+
+/** The little-endian u64 at `at`, as a number (exact below 2^53: byte counts, ns since boot, cgroup ids). */
+function u64At(view: DataView, at: number): number {
+  return view.getUint32(at + 4, true) * TWO_32 + view.getUint32(at, true);
 }
 
 /** The IPv4 address at `at` (also IPv4-mapped IPv6) as a 32-bit key, or -1 for a real IPv6 address. */
@@ -378,8 +382,7 @@ export class ExchangeCursor {
   }
   /** The cgroup v2 id as a number (exact: ids are inode numbers, far below 2^53). */
   get cgroupIdNumber(): number {
-    const at = this.offset + O.cgroup_id;
-    return this.view.getUint32(at + 4, true) * TWO_32 + this.view.getUint32(at, true);
+    return this.u64(O.cgroup_id);
   }
   /** The peer's IPv4 address (also when IPv4-mapped in IPv6) as a 32-bit key, or -1 for a real IPv6 peer. */
   get peerIpv4(): number {
@@ -441,8 +444,7 @@ export class ExchangeCursor {
   }
 
   private u64(field: number): number {
-    const at = this.offset + field;
-    return this.view.getUint32(at + 4, true) * TWO_32 + this.view.getUint32(at, true);
+    return u64At(this.view, this.offset + field);
   }
 }
 

@@ -325,7 +325,8 @@ function emptyGroup(): ExchangeGroup {
   return { identity: undefined as never, bucketMs: 0, count: 0, requestBytes: 0, responseBytes: 0, durationsSeconds: new Float64Array(8), responseSizes: new Float64Array(8) };
 }
 
-function grown(values: Float64Array): Float64Array {
+/** A copy twice as long (a group's per-event values, when they outgrow their array). */
+export function grown(values: Float64Array): Float64Array {
   const next = new Float64Array(values.length * 2);
   next.set(values);
   return next;

@@ -16,7 +16,7 @@ import { connectFailureReason, type ConnectFailureReason, type Direction, type T
 import type { WorkloadResolver } from '../metadata/workload-resolver';
 import { PROCESS_WORKLOAD, type Workload } from '../metadata/workload';
 import type { SeriesCell } from './delta-table';
-import { serviceNameOf } from './exchange-event';
+import { grown, serviceNameOf } from './exchange-event';
 
 export interface TcpIdentity {
   readonly service: string;
@@ -217,10 +217,4 @@ function emptyGroup(): TcpGroup {
     rttSeconds: new Float64Array(4),
     rtts: 0,
   };
-}
-
-function grown(values: Float64Array): Float64Array {
-  const next = new Float64Array(values.length * 2);
-  next.set(values);
-  return next;
 }

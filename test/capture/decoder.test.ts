@@ -2,7 +2,7 @@ import t from 'tap';
 import { connectFailureReason, decodeExchanges, decodeTcpEvents, END_OF_BATCH, ExchangeCursor } from '../../src/capture/decoder';
 import { ExchangeFlags, RECORD_EXCHANGE, RECORD_TCP } from '../../src/capture/abi';
 import { batchOf, encodeExchange } from '../helpers/records';
-import { encodeTcpEvent } from './tcp-records';
+import { encodeTcpEvent } from '../helpers/tcp-records';
 
 t.test('decodes every field of a server exchange', async (t) => {
   const batch = batchOf(

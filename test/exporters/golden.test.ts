@@ -31,7 +31,7 @@ import { ExchangeCursor } from '../../src/capture/decoder';
 import { createExporter } from '../../src/exporters/prometheus';
 import { Engine } from '../../src/pipeline/engine';
 import { batchOf, encodeExchange, type RecordSpec } from '../helpers/records';
-import { encodeTcpEvent, type TcpEventSpec } from '../capture/tcp-records';
+import { encodeTcpEvent, type TcpEventSpec } from '../helpers/tcp-records';
 
 const GOLDEN = path.join(__dirname, '..', 'fixtures', 'metrics.golden.txt');
 /** Families whose values are not the traffic's (see above). */

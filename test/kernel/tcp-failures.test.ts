@@ -7,7 +7,7 @@
  */
 import t from 'tap';
 import { freePort, kernelSkipReason, run, startChild, stopChild, waitForPort } from '../helpers/kernel';
-import { TcpRecorder } from '../capture/tcp-recorder';
+import { TcpRecorder } from '../helpers/tcp-recorder';
 
 const skip = kernelSkipReason();
 

@@ -8,7 +8,7 @@
 import { spawn } from 'node:child_process';
 import t, { type Test } from 'tap';
 import { freePort, kernelSkipReason, run, sleep } from '../helpers/kernel';
-import { TcpRecorder } from '../capture/tcp-recorder';
+import { TcpRecorder } from '../helpers/tcp-recorder';
 
 const skip = kernelSkipReason();
 

@@ -10,7 +10,7 @@
 import t from 'tap';
 import { freePort, kernelSkipReason } from '../helpers/kernel';
 import { dropIncomingTcp, vethPair } from '../helpers/netns';
-import { TcpRecorder } from '../capture/tcp-recorder';
+import { TcpRecorder } from '../helpers/tcp-recorder';
 
 const BYTES = 256 * 1024;
 

@@ -11,7 +11,7 @@
 import t from 'tap';
 import { freePort, kernelSkipReason } from '../helpers/kernel';
 import { delayedPair } from '../helpers/netns';
-import { TcpRecorder } from '../capture/tcp-recorder';
+import { TcpRecorder } from '../helpers/tcp-recorder';
 
 const ADDED_RTT_MS = 50;
 const within10pct = (seconds: number): boolean => Math.abs(seconds * 1000 - ADDED_RTT_MS) <= ADDED_RTT_MS * 0.1;

@@ -8,7 +8,7 @@ import { END_OF_BATCH, ExchangeCursor } from '../../src/capture/decoder';
 import { CgroupPaths } from '../../src/metadata/cgroup-paths';
 import { WorkloadResolver } from '../../src/metadata/workload-resolver';
 import { TcpEnricher, TcpGroups, type TcpIdentity } from '../../src/pipeline/tcp-event';
-import { encodeTcpEvent, type TcpEventSpec } from '../capture/tcp-records';
+import { encodeTcpEvent, type TcpEventSpec } from '../helpers/tcp-records';
 
 function identities(enricher: TcpEnricher, specs: TcpEventSpec[]): TcpIdentity[] {
   const cursor = new ExchangeCursor(Buffer.concat(specs.map(encodeTcpEvent)));

@@ -9,7 +9,7 @@ import type { HistogramSummary, Selector } from '../../src/analytics/store';
 import { Engine } from '../../src/pipeline/engine';
 import type { EngineOptions } from '../../src/pipeline/engine-options';
 import { batchOf, encodeExchange } from '../helpers/records';
-import { encodeTcpEvent, type TcpEventSpec } from '../capture/tcp-records';
+import { encodeTcpEvent, type TcpEventSpec } from '../helpers/tcp-records';
 
 const NOW = 1_800_000_000_000;
 const AT_NS = BigInt(NOW - 1000) * 1_000_000n;

@@ -9,7 +9,7 @@ import { wallMinusMonotonicNs } from '../../src/capture/clock';
 import { decodeTcpEvents, type TcpEvent } from '../../src/capture/decoder';
 import type { HistogramSummary, Selector } from '../../src/analytics/store';
 import { Engine } from '../../src/pipeline/engine';
-import { sleep } from '../helpers/kernel';
+import { sleep } from './kernel';
 
 export class TcpRecorder {
   private constructor(
