@@ -7,6 +7,7 @@
  *   alert rules    rules whose evaluation fails                        warn (the list), info when none fails
  *   notifications  a target whose last attempt failed, per target      warn (the error then), info when it delivers again
  *   queue drops    a forwarding queue full, dropping its oldest        warn, info when it stops
+ *   TLS probes     a TLS library that could not be probed, per path    warn (the error), once
  *
  * Losses and notification failures are conditions (losing or not, failing
  * or not): their counts and error texts change from one sample to the next
@@ -63,6 +64,10 @@ export function startHealthLog(health: HealthSource, log: Log, startedAtMs: numb
     changed: (target) => log.warn({ target }, `forwarding queue of ${target} full: its oldest rollups are dropped`),
     cleared: (target) => log.info({ target }, `forwarding queue of ${target} no longer dropping`),
   });
+  const tls = new ChangeLog<string>({
+    changed: (path, error) => log.warn({ path, error }, `https not captured from ${path}: its uprobes could not be attached: ${error}`),
+    cleared: () => undefined, // the failures are kept while the agent runs: never cleared
+  });
   const sample = (): void => {
     const failures = health.engineStats().failures;
     if (failures.length > 0) engine.set('engine', failures[failures.length - 1].split('\n')[0]);
@@ -76,6 +81,7 @@ export function startHealthLog(health: HealthSource, log: Log, startedAtMs: numb
       const failing = t.lastErrorAt !== undefined && t.lastErrorAt > (t.lastSuccessAt ?? 0);
       notify.set(t.name, failing ? (t.lastError ?? 'failed') : undefined);
     }
+    for (const f of health.tlsFailures?.() ?? []) tls.set(f.path, f.error);
     for (const t of health.forwarding?.().targets ?? []) {
       const before = dropped.get(t.name) ?? 0;
       dropped.set(t.name, t.samplesDropped);

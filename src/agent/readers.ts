@@ -16,11 +16,13 @@ export interface EngineReaders {
 }
 
 /** `capture`: when capturing (its counters and attach results join the health). */
-export function engineReaders(engine: Engine, capture?: Pick<Capture, 'stats' | 'attach'>): EngineReaders {
+export function engineReaders(engine: Engine, capture?: Pick<Capture, 'stats' | 'attach' | 'tls'>): EngineReaders {
   const health: HealthSource = { engineStats: () => engine.stats() };
   if (capture) {
     health.captureStats = () => capture.stats();
     health.probes = capture.attach;
+    const tls = capture.tls;
+    if (tls) health.tlsFailures = () => tls.failures();
   }
   return { store: engine.store, health, windowSizesMs: engine.options.windowSizesMs };
 }

@@ -85,6 +85,10 @@ export function startCapture(values: ParsedCaptureValues, io: Io, onBatch: (batc
   log.info({ attached, total: capture.attach.length, seconds }, `capturing: ${attached}/${capture.attach.length} probes attached in ${seconds.toFixed(1)} s; Ctrl-C to stop`);
   // Said once, at start: what attached does not change while the capture runs.
   for (const f of capture.attach.filter((a) => !a.attached)) log.warn({ program: f.program, target: f.target, error: f.error }, `not attached: ${f.program} (${f.target}): ${f.error}`);
+  if (capture.tls) {
+    const objects = capture.tls.objects().map((o) => o.path);
+    log.info({ objects }, `https: uprobes on ${objects.length} TLS ${objects.length === 1 ? 'library' : 'libraries'}${objects.length > 0 ? ` (${objects.join(', ')})` : ''}; more as processes map them`);
+  }
   return capture;
 }
 

@@ -13,6 +13,7 @@ import type { MetricStore } from '../analytics/store';
 import type { ForwarderStats } from '../exporters/forwarder';
 import type { AttachResult } from '../capture/addon';
 import type { CaptureStats } from '../capture/capture';
+import type { TlsFailure } from '../capture/tls/tls-probes';
 import type { EngineStats } from '../pipeline/engine';
 import type { MetadataStatus } from '../metadata/kubernetes-watch';
 
@@ -30,6 +31,8 @@ export interface HealthSource {
   captureStats?(): CaptureStats;
   /** What became of each eBPF program, when capturing; fixed after start. */
   probes?: readonly AttachResult[];
+  /** TLS libraries that export the SSL functions but could not be probed, when the TLS uprobes are on. */
+  tlsFailures?(): TlsFailure[];
   /** Rule evaluation and notification delivery, when alerting is on. */
   alerting?(): { stats: AlertingStats; targets: TargetStats[] };
   /** Forwarding to central stores, when a target is configured. */

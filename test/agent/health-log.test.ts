@@ -8,6 +8,7 @@ import { LOSS_WARNING_PER_MINUTE, startHealthLog } from '../../src/agent/health-
 import type { AlertingStats } from '../../src/alerting/alerting';
 import type { TargetStats } from '../../src/alerting/types';
 import type { CaptureStats } from '../../src/capture/capture';
+import type { TlsFailure } from '../../src/capture/tls/tls-probes';
 import type { ForwarderStats } from '../../src/exporters/forwarder';
 import { createLogger } from '../../src/log/logger';
 import type { EngineStats } from '../../src/pipeline/engine';
@@ -19,10 +20,11 @@ interface World {
   failingRules: string[];
   target: Partial<TargetStats>;
   dropped: number;
+  tlsFailures: TlsFailure[];
 }
 
 function setup() {
-  const world: World = { failures: [], lost: 0, failingRules: [], target: {}, dropped: 0 };
+  const world: World = { failures: [], lost: 0, failingRules: [], target: {}, dropped: 0, tlsFailures: [] };
   let now = 1_000_000;
   const health: HealthSource = {
     engineStats: () => ({ failures: [...world.failures], droppedEvents: 0 }) as unknown as EngineStats,
@@ -32,6 +34,7 @@ function setup() {
       targets: [{ name: 'am', kind: 'alertmanager', url: 'http://am', sent: 0, failed: 0, queued: 0, dropped: 0, ...world.target }],
     }),
     forwarding: () => ({ targets: [{ name: 'mimir', samplesDropped: world.dropped }] }) as unknown as ForwarderStats,
+    tlsFailures: () => [...world.tlsFailures],
   };
   const lines: { level: string; msg: string }[] = [];
   const log = createLogger({ level: 'info', format: 'json' }, { write: (s: string) => lines.push(JSON.parse(s)) });
@@ -90,4 +93,13 @@ t.test('alert rules, notification targets, forwarding queues: failing once, reco
   world.target = { lastError: 'HTTP 503', lastErrorAt: 10, lastSuccessAt: 20 };
   t.same(sample().sort(), ['info every alert rule evaluates again', 'info forwarding queue of mimir no longer dropping', 'info notifications to am delivered again'].sort());
   t.same(sample(), []);
+});
+
+t.test('TLS libraries that could not be probed: each path once, with its error', async (t) => {
+  const { world, sample } = setup();
+  world.tlsFailures.push({ path: '/usr/lib/libssl.so.3', error: 'EPERM' });
+  t.same(sample(), ['warn https not captured from /usr/lib/libssl.so.3: its uprobes could not be attached: EPERM']);
+  t.same(sample(), [], 'the same failure on the next sample');
+  world.tlsFailures.push({ path: '/opt/app/node', error: 'ENOENT' });
+  t.same(sample(), ['warn https not captured from /opt/app/node: its uprobes could not be attached: ENOENT'], 'a new path: its own line');
 });
