@@ -60,9 +60,9 @@ if ((${#missing[@]})); then
   [ -n "$created_policy" ] && rm -f "$policy"
 fi
 
-major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
-if [ "$major" -lt 20 ]; then
-  log "Node.js 20 or newer is required (found: $(node --version 2>/dev/null || echo none))"
+# package.json's engines: 20.16 or newer (a dependency needs it).
+if ! node -e 'const [a, b] = process.versions.node.split(".").map(Number); process.exit(a > 20 || (a === 20 && b >= 16) ? 0 : 1)' 2>/dev/null; then
+  log "Node.js 20.16 or newer is required (found: $(node --version 2>/dev/null || echo none))"
   exit 1
 fi
 
