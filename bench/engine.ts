@@ -12,31 +12,28 @@
  *      ns per event, events per second, bytes allocated per event;
  *   2. the engine with 1, 2 and 4 worker threads (copy, postMessage, shards,
  *      store): ns of wall time per event;
- *   3. store memory per active series, and at the default cardinality cap.
+ *
+ * Store memory per series and at the cardinality cap: npm run bench:memory.
  *
  *   npm run bench:engine -- [--events 2000000] [--rate 20000] [--skewed]
  *
  * Run it on an idle machine: on two cores, anything else running shows up.
  */
-import { spawnSync } from 'node:child_process';
 import { PerformanceObserver } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
-import type { DeltaCell } from '../src/analytics/cells';
-import { FAMILIES, seriesKey } from '../src/analytics/families';
-import { Distribution, type DistributionData } from '../src/analytics/distribution';
+import { FAMILIES } from '../src/analytics/families';
 import { MetricStore, RESOLUTION_MS } from '../src/analytics/store';
 import { Engine } from '../src/pipeline/engine';
 import { DEFAULT_SERIES_LIMITS } from '../src/pipeline/engine-options';
 import { BUILTIN_PROCESSORS } from '../src/pipeline/processors';
 import { Shard } from '../src/pipeline/shard';
-import { random, randomBatches, randomStream } from '../test/helpers/streams';
+import { randomBatches, randomStream } from '../test/helpers/streams';
 
 const { values } = parseArgs({
   options: {
     events: { type: 'string', default: '2000000' },
     rate: { type: 'string', default: '20000' },
     skewed: { type: 'boolean', default: false },
-    'memory-case': { type: 'string' },
   },
 });
 const EVENTS = Number(values.events);
@@ -149,70 +146,10 @@ function memoryInUse(): number {
   return m.heapUsed + m.arrayBuffers;
 }
 
-/** Memory per series after `hours` of one cell per 10 s bucket for each series. */
-function storeMemory(counterSeries: number, histogramSeries: number, hours: number, decades = 3): { bytesPerSeries: number; series: number } {
-  let now = START_MS;
-  const store = new MetricStore({ families: FAMILIES, retentionMs: 86_400_000, limits: { perService: 1e7, global: 1e7 }, now: () => now });
-  const rnd = random(5);
-  const tenExchanges = (): DistributionData => {
-    const d = new Distribution();
-    for (let i = 0; i < 10; i++) d.record(0.001 * Math.pow(10, decades * rnd())); // from 1 ms up `decades` decades
-    return d.toData();
-  };
-  const counterLabels = Array.from({ length: counterSeries }, (_, i) => [`svc${i % 50}:80`, 'server', '80', 'GET', `/route/${i}`]);
-  const histogramLabels = Array.from({ length: histogramSeries }, (_, i) => [`svc${i % 50}:80`, 'server', '80', 'GET', `/route/${i}`, '200', '']);
-  gc!();
-  const before = memoryInUse();
-  for (let t = 0; t < (hours * 3_600_000) / RESOLUTION_MS; t++) {
-    now = START_MS + t * RESOLUTION_MS + 5_000;
-    const bucketMs = START_MS + t * RESOLUTION_MS;
-    const cells: DeltaCell[] = [];
-    for (const labels of counterLabels) cells.push({ family: 'http_requests_total', labels, key: seriesKey(labels), bucketMs, value: 10 });
-    for (const labels of histogramLabels) {
-      const dist = tenExchanges();
-      cells.push({ family: 'http_request_duration_seconds', labels, key: seriesKey(labels), bucketMs, value: dist.count, dist, bounds: [] });
-    }
-    store.ingest(cells);
-    if (t % 6 === 0) store.expire();
-  }
-  gc!();
-  const grown = memoryInUse() - before;
-  return { bytesPerSeries: grown / (counterSeries + histogramSeries), series: store.stats().series };
-}
-
-const MEMORY_CASES: Record<string, { counters: number; histograms: number; decades: number; what: string }> = {
-  counters: { counters: 2000, histograms: 0, decades: 0, what: 'counter series' },
-  narrow: { counters: 0, histograms: 200, decades: 1, what: 'histogram series, latencies over one decade (1 .. 10 ms)' },
-  wide: { counters: 0, histograms: 200, decades: 3, what: 'histogram series, latencies over three decades (1 ms .. 1 s)' },
-};
-
-/** Each memory case in a process of its own: nothing left over from another run skews it. */
-function memoryCase(name: string): number {
-  const r = spawnSync(process.execPath, [...process.execArgv, __filename, '--memory-case', name], { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`memory case ${name}: ${r.stderr}`);
-  return Number(r.stdout.trim());
-}
-
 async function main(): Promise<void> {
-  const only = values['memory-case'];
-  if (only) {
-    const c = MEMORY_CASES[only];
-    process.stdout.write(`${storeMemory(c.counters, c.histograms, 24, c.decades).bytesPerSeries}\n`);
-    return;
-  }
   console.log(`traffic: ${values.skewed ? 'skewed (hot services and routes)' : 'uniform over every label combination'}, ${RATE} exchanges/s of event time`);
   await oneThread();
   for (const threads of [1, 2, 4]) await workers(threads);
-  const perSeries: Record<string, number> = {};
-  for (const [name, c] of Object.entries(MEMORY_CASES)) {
-    perSeries[name] = memoryCase(name);
-    console.log(`store, ${c.what}, active for 24 h (10 exchanges per 10 s): ${(perSeries[name] / 1024).toFixed(1)} KiB per series`);
-  }
-  const cap = DEFAULT_SERIES_LIMITS.global;
-  console.log(
-    `at the default cap of ${cap} series, all active for 24 h: ${((cap * perSeries.counters) / 2 ** 20).toFixed(0)} MiB if all were counters, ` +
-      `${((cap * perSeries.narrow) / 2 ** 20).toFixed(0)}–${((cap * perSeries.wide) / 2 ** 20).toFixed(0)} MiB if all were histograms`,
-  );
 }
 
 void main();
