@@ -31,8 +31,9 @@ if [ -n "$with_tests" ]; then
   # run the container image test's stand-in image; dpkg-dev and pkg-config let
   # scripts/libbpf-pic.sh build the position-independent libbpf that the npm package test's
   # prebuilt addon links; iproute2 and iptables make the TCP tests' network namespaces, their
-  # 20 % loss and nstat's counters; binutils' nm checks the TLS library's symbol offsets.
-  packages+=(curl nginx-light wrk redis-server prometheus prometheus-alertmanager chromium openssl podman runc debootstrap dpkg-dev pkg-config iproute2 iptables binutils)
+  # 20 % loss and nstat's counters; binutils' nm checks the TLS library's symbol offsets;
+  # fuse3 and libfuse3-dev build and mount the slow-flush disk the disk queue is tested on.
+  packages+=(curl nginx-light wrk redis-server prometheus prometheus-alertmanager chromium openssl podman runc debootstrap dpkg-dev pkg-config iproute2 iptables binutils fuse3 libfuse3-dev)
 fi
 missing=()
 for p in "${packages[@]}"; do

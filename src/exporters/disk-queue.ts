@@ -48,10 +48,13 @@
  *              a segment is created). What append or ack returned survives a
  *              power cut. Costs one disk flush per append.
  *   'interval' (default) the first append or ack after syncIntervalMs (default
- *              1000) have passed since the last sync syncs at once; any later
- *              one arms a timer that syncs when the interval ends (the segments
- *              closed meanwhile included); close() syncs. With one append per
- *              flush interval (longer than a second) that is every append.
+ *              1000) have passed since the last sync starts one at once; any
+ *              later one arms a timer that starts one when the interval ends
+ *              (the segments closed meanwhile included); close() syncs. The
+ *              sync runs on libuv's thread pool (disk-flush.ts), so a disk
+ *              that takes seconds to flush never stalls the event loop; while
+ *              one runs, the next waits for it. With one append per flush
+ *              interval (longer than a second) that is every append.
  *   'never'    no fsync at all; the kernel writes back when it likes (~30 s).
  * A crash of the process (SIGKILL, OOM, a bug) loses nothing that append()
  * or ack() returned, whatever the policy: write() and rename() had reached the
@@ -59,8 +62,8 @@
  * panic loses, under 'interval', at most the last syncIntervalMs of appends
  * and acks (an ack lost means those records are sent again: delivery is at
  * least once); under 'never', up to the kernel's write-back delay. A record
- * torn by either is found and skipped at open, never returned. Every fsync
- * runs on the calling thread (the timer's on the event loop).
+ * torn by either is found and skipped at open, never returned. Under 'always'
+ * and at close() the sync runs on the calling thread; under 'interval', off it.
  *
  * Ownership: the caller owns the DiskQueue from open() to close(). append()
  * copies the payload to the page cache before it returns and keeps no
@@ -71,6 +74,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { TracerError } from '../errors';
 import { crc32c } from './crc32c';
+import { FlushFailure, flushLater, flushNow, isEmpty, mergeFlushes, type PendingFlush } from './disk-flush';
 import { errorText, prepareDataDirectory } from '../storage/data-dir';
 
 export interface DiskQueueOptions {
@@ -126,9 +130,6 @@ export const RECORD_HEADER_BYTES = 40;
 const HEADER_CRC_OFFSET = 32;
 const MAX_PAYLOAD_BYTES = 0xffffffff;
 
-/** Segments closed but kept open for the pending 'interval' sync, at most. */
-const MAX_UNSYNCED_SEGMENTS = 16;
-
 const SEGMENT_NAME = /^(\d{20})\.seg$/;
 const ACK_FILE = 'acked';
 const ACK_TMP_FILE = 'acked.tmp';
@@ -182,15 +183,15 @@ export class DiskQueue {
   private readonly counters = { appended: 0, acked: 0, droppedRecords: 0, droppedSegments: 0, droppedWeight: 0, tornRecords: 0 };
   private closed = false;
 
-  /** The active segment has appends not synced yet. */
-  private dataDirty = false;
-  /** Segments closed (under 'interval') before their last appends were synced: synced and closed by the next sync. */
-  private readonly unsynced: { segment: Segment; fd: number }[] = [];
+  /** Segment files with appends not synced yet (the active one, and those closed since the last sync). */
+  private readonly dirtyFiles = new Set<string>();
   private ackDirty = false;
   private dirDirty = false;
   private lastSyncMs = -Infinity;
   private syncTimer: NodeJS.Timeout | undefined;
-  /** A sync the timer could not do: reported by the next append. */
+  /** What the 'interval' sync running on the thread pool flushes; close() flushes it again itself. */
+  private syncing: PendingFlush | undefined;
+  /** A sync off the calling thread that failed: reported by the next append. */
   private syncError: TracerError | undefined;
 
   /** Reused for every append's header (append is synchronous). */
@@ -277,10 +278,10 @@ export class DiskQueue {
     this.counters.appended++;
 
     if (this.fsyncPolicy === 'always') {
-      this.dataDirty = true;
+      this.dirtyFiles.add(segment.file);
       this.syncNow();
     } else if (this.fsyncPolicy === 'interval') {
-      this.dataDirty = true;
+      this.dirtyFiles.add(segment.file);
       this.scheduleSync();
     }
     return { seq, appendedAt, weight, data };
@@ -376,11 +377,11 @@ export class DiskQueue {
     if (this.syncTimer) clearTimeout(this.syncTimer);
     this.syncTimer = undefined;
     try {
-      if (this.fsyncPolicy !== 'never') this.syncNow();
+      // A sync still running off the thread is done again here: when close() returns, all is on disk.
+      if (this.fsyncPolicy !== 'never') this.syncNow(this.syncing);
     } finally {
       if (this.active) fs.closeSync(this.active.fd);
       this.active = undefined;
-      for (const { fd } of this.unsynced.splice(0)) fs.closeSync(fd);
       openDirs.delete(this.dir);
     }
   }
@@ -481,14 +482,10 @@ export class DiskQueue {
     this.dirDirty = true;
   }
 
-  /** The next append starts a new segment. Under 'interval', one with appends not synced yet stays open until the pending sync. */
+  /** The next append starts a new segment (one not synced yet stays in dirtyFiles: the sync opens it by name). */
   private closeActive(): void {
-    const active = this.active!;
+    fs.closeSync(this.active!.fd);
     this.active = undefined;
-    if (this.dataDirty) this.unsynced.push(active); // a sync is due (scheduleSync ran after that append)
-    else fs.closeSync(active.fd);
-    this.dataDirty = false;
-    if (this.unsynced.length >= MAX_UNSYNCED_SEGMENTS) this.syncNow(); // tiny segments in a burst: bounded open files
   }
 
   /** Unlinks a segment before its records are all acked (the bound; its file gone), counting what it held that was not. */
@@ -507,10 +504,8 @@ export class DiskQueue {
     if (this.active?.segment === segment) {
       fs.closeSync(this.active.fd);
       this.active = undefined;
-      this.dataDirty = false;
     }
-    const u = this.unsynced.findIndex((x) => x.segment === segment);
-    if (u >= 0) fs.closeSync(this.unsynced.splice(u, 1)[0].fd); // going: no need to sync it
+    this.dirtyFiles.delete(segment.file); // going: no need to sync it
     this.unlinkQuietly(segment.file);
   }
 
@@ -527,6 +522,7 @@ export class DiskQueue {
     fs.closeSync(fd);
     if (segment.entries.length === 0) {
       this.segments.splice(this.segments.indexOf(segment), 1);
+      this.dirtyFiles.delete(segment.file);
       this.unlinkQuietly(segment.file);
     }
   }
@@ -598,66 +594,62 @@ export class DiskQueue {
     }
   }
 
-  /** 'interval': sync now when the last sync is syncIntervalMs old, else once when it will be. */
+  /** 'interval': a sync now when the last one started syncIntervalMs ago, else one when it will have; never two at once. */
   private scheduleSync(): void {
-    const since = performance.now() - this.lastSyncMs;
-    if (since >= this.syncIntervalMs) {
-      this.syncNow();
+    if (this.syncing || this.syncTimer) return; // the running sync looks again when it ends; the timer will
+    const wait = this.syncIntervalMs - (performance.now() - this.lastSyncMs);
+    if (wait <= 0) {
+      this.syncInBackground();
       return;
     }
-    if (this.syncTimer) return;
     this.syncTimer = setTimeout(() => {
       this.syncTimer = undefined;
-      if (this.closed) return;
-      try {
-        this.syncNow();
-      } catch (e) {
-        this.syncError = e as TracerError;
-      }
-    }, this.syncIntervalMs - since);
+      if (!this.closed) this.syncInBackground();
+    }, wait);
     this.syncTimer.unref();
   }
 
-  private syncNow(): void {
+  private syncInBackground(): void {
     this.lastSyncMs = performance.now();
-    let what = 'the active segment';
+    const pending = this.takePending();
+    this.syncing = pending;
+    void flushLater(pending)
+      .catch((e: unknown) => {
+        if (!this.closed) this.syncError ??= this.syncProblem(e);
+      })
+      .finally(() => {
+        this.syncing = undefined;
+        if (!this.closed && (this.dirtyFiles.size > 0 || this.ackDirty || this.dirDirty)) this.scheduleSync();
+      });
+  }
+
+  /** Syncs on the calling thread what is pending (and `also`); throws HT_ERR_DATA_DIR naming the file that failed. */
+  private syncNow(also?: PendingFlush): void {
+    this.lastSyncMs = performance.now();
+    const pending = also ? mergeFlushes(also, this.takePending()) : this.takePending();
+    if (isEmpty(pending)) return;
     try {
-      while (this.unsynced.length > 0) {
-        const { segment, fd } = this.unsynced[0];
-        what = path.basename(segment.file);
-        try {
-          fs.fdatasyncSync(fd);
-        } finally {
-          this.unsynced.shift();
-          fs.closeSync(fd);
-        }
-      }
-      what = 'the active segment';
-      if (this.dataDirty && this.active) fs.fdatasyncSync(this.active.fd);
-      this.dataDirty = false;
-      if (this.ackDirty) {
-        what = ACK_FILE;
-        const fd = fs.openSync(path.join(this.dir, ACK_FILE), 'r');
-        try {
-          fs.fsyncSync(fd);
-        } finally {
-          fs.closeSync(fd);
-        }
-        this.ackDirty = false;
-      }
-      if (this.dirDirty) {
-        what = 'the directory';
-        const fd = fs.openSync(this.dir, 'r');
-        try {
-          fs.fsyncSync(fd);
-        } finally {
-          fs.closeSync(fd);
-        }
-        this.dirDirty = false;
-      }
+      flushNow(pending);
     } catch (e) {
-      throw this.problem(`cannot sync ${what}`, e);
+      throw this.syncProblem(e);
     }
+  }
+
+  /** What is to be synced, now taken: a write after this is in the next sync. */
+  private takePending(): PendingFlush {
+    const pending: PendingFlush = {
+      files: [...this.dirtyFiles],
+      ackFile: this.ackDirty ? path.join(this.dir, ACK_FILE) : undefined,
+      dir: this.dirDirty ? this.dir : undefined,
+    };
+    this.dirtyFiles.clear();
+    this.ackDirty = false;
+    this.dirDirty = false;
+    return pending;
+  }
+
+  private syncProblem(e: unknown): TracerError {
+    return e instanceof FlushFailure ? this.problem(`cannot sync ${e.what}`, e.cause) : this.problem('cannot sync', e);
   }
 
   // ---- helpers ----------------------------------------------------------------

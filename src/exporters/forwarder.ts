@@ -64,6 +64,8 @@ export interface ForwarderStats {
   flushes: number;
   /** How long the latest rollup took to collect, encode and queue. */
   lastFlushMs: number;
+  /** The instant of the latest rollup (its samples' timestamp), Unix ms; undefined before the first. */
+  lastFlushAt?: number;
   flushErrors: number;
   /** Why the latest flush failed; undefined once one succeeds again. */
   lastFlushError?: string;
@@ -225,6 +227,7 @@ export class Forwarder {
   private stopped: Promise<void> | undefined;
   private flushes = 0;
   private lastFlushMs = 0;
+  private lastFlushAt: number | undefined;
   private flushErrors = 0;
   private lastFlushError: string | undefined;
   /** Per target name, and "" for the rollup's own flush: the failure now, logged when it changes. */
@@ -275,12 +278,13 @@ export class Forwarder {
       }
     }
     this.flushes++;
+    this.lastFlushAt = nowMs;
     this.lastFlushMs = performance.now() - started;
   }
 
   stats(): ForwarderStats {
     const now = this.now();
-    return { flushes: this.flushes, lastFlushMs: this.lastFlushMs, flushErrors: this.flushErrors, lastFlushError: this.lastFlushError, targets: this.lanes.map((l) => l.snapshot(now)) };
+    return { flushes: this.flushes, lastFlushMs: this.lastFlushMs, lastFlushAt: this.lastFlushAt, flushErrors: this.flushErrors, lastFlushError: this.lastFlushError, targets: this.lanes.map((l) => l.snapshot(now)) };
   }
 
   /** A last rollup (the counts up to now), a short chance to send it, then the queues close; idempotent. */

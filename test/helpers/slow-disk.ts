@@ -1,9 +1,11 @@
 /**
  * A disk whose flushes stall: test/fixtures/slow-fsync-fs.c (a FUSE
- * passthrough whose fsync, fdatasync and directory fsync each sleep a fixed
- * delay first) mounted on a fresh directory, with the log of the flushes it
- * served. Reads, writes and renames of other files go on while a flush
- * sleeps. Needs root, /dev/fuse and libfuse3's headers; locally the tests skip
+ * passthrough whose fsync and fdatasync of a file, and fsync of a directory,
+ * sleep a fixed delay first) mounted on a fresh directory, with the log of the
+ * flushes it served. Reads, writes and renames of other files go on while a
+ * flush sleeps; a write to the file being flushed, or a create in the
+ * directory being flushed, waits for it (FUSE holds that inode's lock; ext4
+ * does not: give directories a delay of 0 to see only the files' stall). Needs root, /dev/fuse and libfuse3's headers; locally the tests skip
  * without them, under CI=true they run and fail.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -104,10 +106,11 @@ process.on('exit', () => {
 });
 
 /**
- * Mounts a fresh slow disk whose flushes each take fsyncDelayMs before the
- * real one; unmounted at the end of the test t.
+ * Mounts a fresh slow disk whose file flushes each take fsyncDelayMs before
+ * the real one, and directory flushes dirFsyncDelayMs; unmounted at the end
+ * of the test t.
  */
-export async function mountSlowDisk(t: Pick<Test, 'teardown'>, fsyncDelayMs: number): Promise<SlowDisk> {
+export async function mountSlowDisk(t: Pick<Test, 'teardown'>, fsyncDelayMs: number, dirFsyncDelayMs = fsyncDelayMs): Promise<SlowDisk> {
   const binary = await fixtureBinary();
   const root = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'slow-disk-')));
   const backing = path.join(root, 'backing');
@@ -116,7 +119,7 @@ export async function mountSlowDisk(t: Pick<Test, 'teardown'>, fsyncDelayMs: num
   fs.mkdirSync(backing);
   fs.mkdirSync(dir);
 
-  const daemon = spawn(binary, [backing, String(fsyncDelayMs), log, dir, '-f'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const daemon = spawn(binary, [backing, String(fsyncDelayMs), String(dirFsyncDelayMs), log, dir, '-f'], { stdio: ['ignore', 'ignore', 'pipe'] });
   live.set(dir, daemon);
   let stderr = '';
   daemon.stderr!.on('data', (d) => (stderr += d));

@@ -70,6 +70,7 @@ const HEALTH = object({
     {
       flushes: INTEGER,
       last_flush_ms: NUMBER,
+      last_flush_at: STRING_OR_NULL,
       flush_errors: INTEGER,
       targets: {
         type: 'array',
@@ -165,6 +166,7 @@ export const healthRoutes: FastifyPluginAsync<HealthRouteOptions> = async (app, 
         ? {
             flushes: forwarding.flushes,
             last_flush_ms: forwarding.lastFlushMs,
+            last_flush_at: iso(forwarding.lastFlushAt),
             flush_errors: forwarding.flushErrors,
             targets: forwarding.targets.map((t) => ({
               name: t.name,
