@@ -58,9 +58,14 @@ t.test('startAgent: the port answers; stop() with a WebSocket client open, twice
   await new Promise((r, j) => ws.once('open', r).once('error', j));
   const closed = new Promise((r) => ws.once('close', r));
   const started = Date.now();
-  await Promise.all([agent.stop(), agent.stop()]);
-  await closed;
-  t.ok(Date.now() - started < 2000, `stopped in ${Date.now() - started} ms, the WebSocket client ended with the port`);
+  // A WebSocket that holds the port holds stop() forever: 15 s is only a deadline for a loaded machine.
+  let deadline: NodeJS.Timeout | undefined;
+  const outcome = await Promise.race([
+    Promise.all([agent.stop(), agent.stop()]).then(() => closed).then(() => 'stopped'),
+    new Promise((r) => (deadline = setTimeout(() => r('still stopping after 15 s'), 15_000))),
+  ]);
+  clearTimeout(deadline);
+  t.equal(outcome, 'stopped', `stopped in ${Date.now() - started} ms, the WebSocket client ended with the port`);
   t.same(log, ['capture started', 'capture stopped']);
   t.equal(agent.engine.stats().status, 'stopped', 'the engine stopped last');
   await t.rejects(fetch(`${agent.url}/api/health`), 'the port is closed');

@@ -175,7 +175,7 @@ t.test('every bad configuration: exit 2, the key named in its own units, nothing
   }
 });
 
-t.test('a port in use: exit 1 within a second or two, naming where the port was set, the address and the port; nothing loaded', async (t) => {
+t.test('a port in use: exit 1 at once, naming where the port was set, the address and the port; nothing loaded', async (t) => {
   const held = net.createServer();
   await new Promise<void>((r) => held.listen(0, '127.0.0.1', r));
   t.teardown(() => held.close());
@@ -191,7 +191,7 @@ t.test('a port in use: exit 1 within a second or two, naming where the port was 
     const r = await run({ ...c, env: { ...c.env, HTTP_TRACER_LOG_LEVEL: 'debug' } }, busy, c.command);
     t.equal(r.code, 1, `${c.name}: exit 1 (${r.stderr.trim()})`);
     t.ok(r.stderr.split('\n')[0].includes(c.message), `${c.name}: ${JSON.stringify(r.stderr)} says ${JSON.stringify(c.message)}`);
-    t.ok(r.ms < 3000, `${c.name}: refused in ${r.ms} ms`);
+    t.ok(r.ms < 10_000, `${c.name}: refused in ${r.ms} ms`); // well under 1 s idle; one that stays up is killed at 15 s
     t.notMatch(r.stderr, /eBPF programs|capturing:|probes attached|demo: service/, `${c.name}: nothing loaded, no demo service`);
   }
 });

@@ -225,10 +225,14 @@ t.test('cost: O(series), measured at 10 000 series', async (t) => {
   }
   store.ingest(cells);
   t.equal(collectRollup(store, NOW).series.length, 10_000, 'first call: labels made and kept');
-  const runs = 20;
-  const start = process.hrtime.bigint();
-  for (let i = 0; i < runs; i++) collectRollup(store, NOW);
-  const ms = Number(process.hrtime.bigint() - start) / 1e6 / runs;
-  t.comment(`collectRollup, 10 000 series (2 500 histograms): ${ms.toFixed(2)} ms per call`);
-  t.ok(ms < 50, `${ms.toFixed(2)} ms per call`);
+  // The median of 21 calls: a call the machine preempted or a GC paused does not count (about 1.2 ms idle).
+  const times: number[] = [];
+  for (let i = 0; i < 21; i++) {
+    const start = process.hrtime.bigint();
+    collectRollup(store, NOW);
+    times.push(Number(process.hrtime.bigint() - start) / 1e6);
+  }
+  const ms = times.sort((a, b) => a - b)[10];
+  t.comment(`collectRollup, 10 000 series (2 500 histograms): ${ms.toFixed(2)} ms per call (median)`);
+  t.ok(ms < 50, `${ms.toFixed(2)} ms per call (median of 21)`);
 });

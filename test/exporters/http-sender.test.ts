@@ -133,7 +133,7 @@ t.test('a server that never answers: a retryable timeout', async (t) => {
   const started = Date.now();
   const r = await sendOnce(target(s.url, { timeoutMs: 300 }), body, {});
   t.match(r, { ok: false, status: 0, retryable: true, failure: 'timeout', message: 'no answer within 300 ms' });
-  t.ok(Date.now() - started >= 290 && Date.now() - started < 2000, `${Date.now() - started} ms`);
+  t.ok(Date.now() - started >= 290 && Date.now() - started < 5000, `${Date.now() - started} ms`);
 });
 
 t.test('an error answer whose body never ends: the status, within the timeout', async (t) => {
@@ -150,9 +150,9 @@ t.test('a 2xx whose body never ends: ok at once', async (t) => {
     res.writeHead(200, { 'Content-Length': '100' });
     res.write('partial');
   });
-  const r = await sendOnce(target(s.url, { timeoutMs: 1000 }), body, {});
+  const r = await sendOnce(target(s.url, { timeoutMs: 5000 }), body, {});
   t.match(r, { ok: true, status: 200 });
-  t.ok(r.durationMs < 900, `${r.durationMs} ms`);
+  t.ok(r.durationMs < 2500, `${r.durationMs} ms: not waiting for the body (the timeout is 5 s)`);
 });
 
 t.test('connection refused is retryable', async (t) => {

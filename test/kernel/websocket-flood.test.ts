@@ -5,8 +5,11 @@
  * subscribes, over a store of many series. Before the fix every subscription
  * ran a full store query on the main thread each second and the capture fell
  * behind until the ring overflowed; now nothing may be lost and every request
- * must be counted exactly. The ring is small (1 MiB, about 1.5 s of this
- * traffic) so that a main thread held for long loses exchanges here.
+ * must be counted exactly. The ring (8 MiB: 256 bytes a record, about 1 s of
+ * this traffic on an idle machine, more on a loaded one, which sends it
+ * slower) outlasts the stalls of a loaded machine; the traffic is more than
+ * twice the ring (checked below), so a consumer that falls behind for good,
+ * as it did, loses exchanges here.
  */
 import path from 'node:path';
 import t from 'tap';
@@ -18,8 +21,9 @@ import { loadAnalyticsOptions } from '../../src/config/analytics-config';
 import { FIXTURES, freePort, kernelSkipReason, nodeServer, run, sleep, stopChild } from '../helpers/kernel';
 import { connect, fillStore, probeResponsiveness, type LiveClient } from '../helpers/live';
 
-const REQUESTS = 6000;
+const REQUESTS = 40_000;
 const SERIES = 2000;
+const RING_BYTES = 8 << 20;
 
 t.test('a WebSocket flood while traffic runs: nothing lost, every request counted', { skip: kernelSkipReason() }, async (t) => {
   const serverPort = await freePort();
@@ -34,7 +38,7 @@ t.test('a WebSocket flood while traffic runs: nothing lost, every request counte
   const agent = await startAgent({
     config,
     clockOffsetMs: Number(wallMinusMonotonicNs(loadAddon())) / 1e6,
-    startCapture: (onBatch) => Capture.start({ ports: { allow: [serverPort] }, ringBufferBytes: 1 << 20 }, onBatch),
+    startCapture: (onBatch) => Capture.start({ ports: { allow: [serverPort] }, ringBufferBytes: RING_BYTES }, onBatch),
   });
   t.teardown(() => agent.stop());
   fillStore(agent.engine, SERIES, Date.now());
@@ -51,6 +55,7 @@ t.test('a WebSocket flood while traffic runs: nothing lost, every request counte
     }
   }
   const probe = probeResponsiveness(agent.url);
+  const trafficStarted = performance.now();
   const traffic = run(process.execPath, [path.join(FIXTURES, 'burst-client.js'), String(serverPort), String(REQUESTS), '8'], 120_000);
   let trafficDone = false;
   void traffic.finally(() => (trafficDone = true));
@@ -63,6 +68,7 @@ t.test('a WebSocket flood while traffic runs: nothing lost, every request counte
     await sleep(100);
   }
   const result = await traffic;
+  t.comment(`${REQUESTS} requests in ${((performance.now() - trafficStarted) / 1000).toFixed(1)} s`);
   const { maxLateMs, maxHealthMs, healthAnswers } = await probe.stop();
 
   t.equal(result.code, 0, `the client ran: ${result.stderr}`);
@@ -88,6 +94,8 @@ t.test('a WebSocket flood while traffic runs: nothing lost, every request counte
   t.equal(await counted('client', 'node'), REQUESTS, 'client side: every request counted');
   const capture = agent.capture.stats();
   const engine = agent.engine.stats();
+  // Only meaningful if the traffic could not all have waited in the ring.
+  t.ok(capture.bytes > 2 * RING_BYTES, `the traffic (${(capture.bytes / 2 ** 20).toFixed(1)} MiB) is more than twice the ring (${RING_BYTES / 2 ** 20} MiB)`);
   t.equal(capture.lost.total, 0, `capture lost nothing: ${JSON.stringify(capture.lost.byReason)}`);
   t.equal(engine.droppedEvents, 0, 'the engine dropped nothing');
   t.equal(capture.records, capture.kernel.exchanges + capture.kernel.tcpEvents, `delivered ${capture.records} = framed ${capture.kernel.exchanges} + TCP events ${capture.kernel.tcpEvents}`);
@@ -95,6 +103,7 @@ t.test('a WebSocket flood while traffic runs: nothing lost, every request counte
   const live = (await (await fetch(`${agent.url}/api/stats`)).json()) as { websocket: { closedFlooding: number; evaluations: number; maxEvaluationMs: number } };
   t.equal(live.websocket.closedFlooding, floods.length);
   t.ok(healthAnswers > 0, `/api/health answered ${healthAnswers} times during the flood`);
-  // Generous: one evaluation over SERIES series can take a few hundred ms on a loaded machine; inline it was seconds.
-  t.ok(maxHealthMs < 1500 && maxLateMs < 1500, `/api/health took ${maxHealthMs.toFixed(0)} ms at most, the loop was held ${maxLateMs.toFixed(0)} ms (one evaluation: ${live.websocket.maxEvaluationMs.toFixed(0)} ms at most, ${live.websocket.evaluations} in all)`);
+  // Generous: one evaluation over SERIES series can take a few hundred ms on a loaded machine (more on 2 busy
+  // cores); inline, the loop was held 7 s and more.
+  t.ok(maxHealthMs < 5000 && maxLateMs < 5000, `/api/health took ${maxHealthMs.toFixed(0)} ms at most, the loop was held ${maxLateMs.toFixed(0)} ms (one evaluation: ${live.websocket.maxEvaluationMs.toFixed(0)} ms at most, ${live.websocket.evaluations} in all)`);
 });

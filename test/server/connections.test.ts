@@ -40,9 +40,10 @@ t.test('past the cap, idle and slow sockets give way; health and /metrics answer
 
   for (const path of ['/api/health', '/metrics']) {
     const started = Date.now();
-    const r = await fetch(`${url}${path}`, { signal: AbortSignal.timeout(2000) });
+    const r = await fetch(`${url}${path}`, { signal: AbortSignal.timeout(10_000) });
     t.equal(r.status, 200, `${path} answers with 350 hostile sockets open`);
-    t.ok(Date.now() - started < 1000, `${path} within 1 s (${Date.now() - started} ms)`);
+    // Without eviction it is never answered; 5 s is slack for a loaded machine.
+    t.ok(Date.now() - started < 5000, `${path} within 5 s (${Date.now() - started} ms)`);
   }
   const stats = (await (await fetch(`${url}/api/stats`)).json()) as { http: { open: number; evicted_idle: number; refused_busy: number; max_connections: number } };
   t.ok(stats.http.open <= 200, `open sockets bounded by the cap: ${stats.http.open}`);
@@ -68,7 +69,8 @@ t.test('an idle keep-alive socket is closed after the keep-alive timeout', async
   const port = Number(new URL(await app.listen({ host: '127.0.0.1', port: 0 })).port);
   const started = Date.now();
   // Not ended by the client: the server closes it once idle (rawExchange waits for the close).
-  const answer = await rawExchange(port, 'GET /api/health HTTP/1.1\r\nHost: x\r\n\r\n', 3000, false);
+  const answer = await rawExchange(port, 'GET /api/health HTTP/1.1\r\nHost: x\r\n\r\n', 10_000, false);
   t.match(answer, /^HTTP\/1\.1 200 OK/);
-  t.ok(Date.now() - started < 2000, `closed after ${Date.now() - started} ms`);
+  // Closed at about 1.3 s when idle (300 ms timeout); with the default keep-alive timeout it takes 6 s.
+  t.ok(Date.now() - started < 4000, `closed after ${Date.now() - started} ms`);
 });

@@ -25,7 +25,7 @@ async function open(t: Test, url: string): Promise<{ page: Page; errors: string[
   return { page, errors };
 }
 
-const kpiRequests = (page: Page, n: number) => page.waitForFunction((x) => Number(document.getElementById('kpi-requests')?.textContent) === x, n, { timeout: 10_000 });
+const kpiRequests = (page: Page, n: number) => page.waitForFunction((x) => Number(document.getElementById('kpi-requests')?.textContent) === x, n, { timeout: 30_000 });
 const options = (page: Page, select: string) => page.$$eval(`${select} option`, (os) => (os as HTMLOptionElement[]).filter((o) => !o.hidden).map((o) => o.textContent));
 
 t.test('in Chromium: namespaces to choose from, services named with theirs, and the choice filters', { skip }, async (t) => {
@@ -33,7 +33,7 @@ t.test('in Chromium: namespaces to choose from, services named with theirs, and 
   engine.store.ingest(namespacedCells(NOW));
   const { page, errors } = await open(t, url);
   await kpiRequests(page, 7);
-  await page.waitForSelector('#namespace-filter:not([hidden])', { timeout: 10_000 });
+  await page.waitForSelector('#namespace-filter:not([hidden])', { timeout: 30_000 });
   t.strictSame(await options(page, '#namespace'), ['all namespaces', 'shop', 'billing', 'outside Kubernetes']);
   t.strictSame(await options(page, '#service'), ['all services', 'api (shop)', 'api (billing)', 'worker:9000']);
 

@@ -50,11 +50,11 @@ t.test('in Chromium: another origin is refused; the dashboard asks for the token
   const pageErrors: string[] = [];
   page.on('pageerror', (e) => pageErrors.push(String(e)));
   await page.goto(`${url}/`);
-  await page.waitForSelector('#token-form:not([hidden])', { timeout: 10_000 });
+  await page.waitForSelector('#token-form:not([hidden])', { timeout: 30_000 });
   t.match(await page.textContent('#token-reason'), /needs its API token|need the agent’s API token/, 'the page asks for the token');
   await page.fill('#token', TOKEN);
   await page.click('#token-form button');
-  await page.waitForFunction(() => Number(document.getElementById('kpi-requests')?.textContent) === 10, undefined, { timeout: 10_000 });
+  await page.waitForFunction(() => Number(document.getElementById('kpi-requests')?.textContent) === 10, undefined, { timeout: 30_000 });
   t.equal(await page.textContent('#kpi-requests'), '10', 'numbers from the agent');
   const deadline = Date.now() + 10_000;
   while (hub.stats().connections === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));

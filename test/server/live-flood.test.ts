@@ -6,8 +6,9 @@
  * refused, then closed — while /api/health keeps answering and every
  * well-formed subscription gets its answers.
  */
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { DEFAULT_LIVE } from '../../src/config/live-options';
+import type { LiveHub } from '../../src/server/live/hub';
 import { connect, fillStore, probeResponsiveness, startLive, type LiveClient, type Message } from '../helpers/live';
 
 const SERIES = 600;
@@ -18,7 +19,22 @@ const SERIES = 600;
  * the 500 subscribes alone ran 500 evaluations back to back (7 s and more).
  * The slack is for the machine (the whole suite runs in parallel on 2 cores), not for the agent.
  */
-const RESPONSIVE_MS = 2000;
+const RESPONSIVE_MS = 5000;
+
+/**
+ * The scheduler's invariant over [started, now]: it evaluates only with credit, which starts at
+ * most at a tenth of a second's budget, refills at the budget and goes below zero by at most one
+ * evaluation. Exact for stats read at the two instants (between macrotasks: no evaluation runs).
+ */
+function budgetCheck(t: Test, hub: LiveHub, started: { ms: number; evaluationMs: number }): void {
+  const s = hub.stats();
+  const elapsedS = (performance.now() - started.ms) / 1000;
+  const spentMs = s.evaluationMs - started.evaluationMs;
+  const allowedMs = DEFAULT_LIVE.queryBudgetMsPerSecond * (0.1 + elapsedS) + s.maxEvaluationMs;
+  t.ok(spentMs <= allowedMs, `${s.evaluations} evaluations in all, ${spentMs.toFixed(0)} ms in ${elapsedS.toFixed(1)} s (the budget allows ${allowedMs.toFixed(0)})`);
+}
+
+const startClock = (hub: LiveHub) => ({ ms: performance.now(), evaluationMs: hub.stats().evaluationMs });
 
 /** One evaluation and one /api/health first: the flood measures the agent warm, not the JIT's first compile. */
 async function warmUp(url: string, http: string): Promise<void> {
@@ -40,22 +56,20 @@ t.test('500 subscribes on one connection, no rate limit: the scheduler alone kee
   const c = await connect(`${url}/ws/flood`);
   await fetch(`${http}/api/health`); // the client's first connection is not the agent's latency
   const probe = probeResponsiveness(http);
-  const started = performance.now();
+  const started = startClock(hub);
   // Ten query_ids, each subscribed 50 times with a different query: each replaces the last.
   for (let i = 0; i < 500; i++) c.send({ type: 'subscribe', query_id: `q${i % 10}`, window: `${heavyWindowS(i)}s` });
   for (let i = 0; i < 500; i++) await c.next('subscribed', 10_000);
   for (let id = 0; id < 10; id++) {
     await c.next('realtime_update', 20_000, (m) => m.query_id === `q${id}` && dataOf(m).window_seconds === heavyWindowS(490 + id));
   }
-  const elapsedS = (performance.now() - started) / 1000;
+  budgetCheck(t, hub, started);
   const { maxLateMs, maxHealthMs, healthAnswers } = await probe.stop();
   const s = hub.stats();
   t.equal(s.queries, 10, 'only the last query of each id is kept');
   t.ok(healthAnswers > 0, `/api/health answered ${healthAnswers} times during the flood`);
   t.ok(maxHealthMs < RESPONSIVE_MS, `/api/health took ${maxHealthMs.toFixed(0)} ms at most`);
   t.ok(maxLateMs < RESPONSIVE_MS, `the loop was held ${maxLateMs.toFixed(0)} ms at most (one evaluation: ${s.maxEvaluationMs.toFixed(0)} ms at most)`);
-  const allowedMs = DEFAULT_LIVE.queryBudgetMsPerSecond * (0.1 + elapsedS) + s.maxEvaluationMs;
-  t.ok(s.evaluationMs <= allowedMs, `${s.evaluations} evaluations, ${s.evaluationMs.toFixed(0)} ms in ${elapsedS.toFixed(1)} s (the budget allows ${allowedMs.toFixed(0)})`);
   c.ws.close();
 });
 
@@ -64,7 +78,7 @@ t.test('a flooding connection beside 10 connections × 10 subscriptions: the flo
   fillStore(engine, SERIES);
   await warmUp(url, http);
   const probe = probeResponsiveness(http);
-  const started = performance.now();
+  const started = startClock(hub); // after the warm-up's evaluation
 
   // Ten dashboards: 5 queries they all share, 5 of their own.
   const dashboards: LiveClient[] = [];
@@ -99,15 +113,13 @@ t.test('a flooding connection beside 10 connections × 10 subscriptions: the flo
     answers.push([data.window_seconds, data.filters]);
   }
   t.same(answers, wanted.map((w) => [w.windowS, w.side ? { side: w.side } : {}]), 'each subscription answered for its own query');
-  const elapsedS = (performance.now() - started) / 1000;
+  t.pass(`all 100 subscriptions answered in ${((performance.now() - started.ms) / 1000).toFixed(1)} s`);
+  budgetCheck(t, hub, started);
   const { maxLateMs, maxHealthMs, healthAnswers } = await probe.stop();
   const s = hub.stats();
-  t.pass(`all 100 subscriptions answered in ${elapsedS.toFixed(1)} s`);
   t.equal(s.queries, 55, '5 shared + 50 own: distinct queries, not subscriptions');
   t.ok(healthAnswers > 0, `/api/health answered ${healthAnswers} times`);
   t.ok(maxHealthMs < RESPONSIVE_MS, `/api/health took ${maxHealthMs.toFixed(0)} ms at most`);
   t.ok(maxLateMs < RESPONSIVE_MS, `the loop was held ${maxLateMs.toFixed(0)} ms at most (one evaluation: ${s.maxEvaluationMs.toFixed(0)} ms at most)`);
-  const allowedMs = DEFAULT_LIVE.queryBudgetMsPerSecond * (0.1 + elapsedS) + s.maxEvaluationMs;
-  t.ok(s.evaluationMs <= allowedMs, `${s.evaluations} evaluations, ${s.evaluationMs.toFixed(0)} ms in ${elapsedS.toFixed(1)} s (the budget allows ${allowedMs.toFixed(0)})`);
   for (const c of dashboards) c.ws.close();
 });

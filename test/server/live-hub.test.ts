@@ -16,7 +16,7 @@ t.test('subscribe: realtime_update every second until unsubscribed', async (t) =
   const first = await c.next('realtime_update');
   t.equal(first.query_id, 'query_123');
   t.match((first.data as { totals: unknown }).totals, { requests: 10, errors: 2 });
-  const second = await c.next('realtime_update', 2500);
+  const second = await c.next('realtime_update', 5000);
   t.match(second, { query_id: 'query_123' }, 'and again a second later');
   c.send({ type: 'unsubscribe', query_id: 'query_123' });
   t.same(await c.next('unsubscribed'), { type: 'unsubscribed', query_id: 'query_123' });
@@ -75,7 +75,8 @@ t.test('the cap on distinct queries counts work: identical subscriptions share o
   t.equal(hub.stats().queries, 2);
   a.ws.close();
   await a.closed;
-  await new Promise((r) => setTimeout(r, 50));
+  const deadline = Date.now() + 5000;
+  while (hub.stats().queries !== 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
   t.equal(hub.stats().queries, 1, "a's queries gone with it; b's 1m stays");
   b.ws.close();
 });
@@ -85,7 +86,7 @@ t.test('/ws/analytics: a snapshot at once, then periodically', async (t) => {
   const c = await connect(`${url}/ws/analytics`);
   const first = await c.next('analytics_snapshot');
   t.match((first.data as { totals: unknown }).totals, { requests: 10 });
-  t.match(await c.next('analytics_snapshot', 1000), { type: 'analytics_snapshot' });
+  t.match(await c.next('analytics_snapshot', 5000), { type: 'analytics_snapshot' });
   c.ws.close();
 });
 
@@ -109,7 +110,8 @@ t.test('live exchanges as new_event, within the per-second budget', async (t) =>
 });
 
 t.test('paths, the connection cap, and the heartbeat', async (t) => {
-  const { url, hub } = await setup(t, { maxConnections: 2, heartbeatMs: 200 });
+  // The clients share the hub's event loop: a stall as long as a heartbeat would terminate the answering one too.
+  const { url, hub } = await setup(t, { maxConnections: 2, heartbeatMs: 1000 });
   const status = async (path: string) => ((await refusal(`${url}${path}`)) as { status: number }).status;
   t.equal(await status('/ws/bad%20id'), 404);
   t.equal(await status('/ws'), 404);
@@ -118,7 +120,7 @@ t.test('paths, the connection cap, and the heartbeat', async (t) => {
   t.equal(await status('/ws/c'), 503, 'over the cap: 503');
   t.equal(hub.stats().rejectedFull, 1);
   t.equal((await b.closed).code, 1006, 'a client that does not answer pings is terminated');
-  await new Promise((r) => setTimeout(r, 500));
+  await new Promise((r) => setTimeout(r, 2500)); // two more heartbeats
   t.equal(a.ws.readyState, WebSocket.OPEN, 'a client that answers stays');
   t.equal(hub.stats().connections, 1);
   a.ws.close();
