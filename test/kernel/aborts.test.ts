@@ -4,10 +4,26 @@
  */
 import path from 'node:path';
 import t from 'tap';
-import { FIXTURES, freePort, kernelSkipReason, nodeServer, Recorder, sleep, startChild, tracedServer } from '../helpers/kernel';
+import { FIXTURES, freePort, kernelSkipReason, nodeServer, Recorder, run, sleep, startChild, tracedServer } from '../helpers/kernel';
 import { RawClient, request } from '../helpers/raw-client';
 
 const skip = kernelSkipReason();
+
+/**
+ * Waits until the server has read everything the client sent: the server's
+ * end of the connection (local port `port`, peer port the client's) holds no
+ * unread byte (ss's Recv-Q is 0).
+ */
+async function serverHasRead(port: number, client: RawClient, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const r = await run('ss', ['-Htn', 'state', 'established', `( sport = :${port} and dport = :${client.socket.localPort} )`]);
+    const recvQ = r.stdout.trim().split(/\s+/)[0];
+    if (r.code === 0 && recvQ === '0') return;
+    if (Date.now() > deadline) throw new Error(`the server has not read the request after ${timeoutMs} ms: ss said ${JSON.stringify(r.stdout + r.stderr)}`);
+    await sleep(10);
+  }
+}
 
 t.test('connection closed mid-exchange: one aborted exchange', { skip }, async (t) => {
   const { port, recorder } = await tracedServer(t);
@@ -24,8 +40,8 @@ t.test('connection closed mid-exchange: one aborted exchange', { skip }, async (
 t.test('connection reset while the server is answering: aborted with reset', { skip }, async (t) => {
   const { port, recorder } = await tracedServer(t);
   const client = await RawClient.connect(port);
-  await client.send([request('GET', '/wait50')]);
-  await sleep(20); // the server has read the request and waits to answer
+  await client.send([request('GET', '/hang')]);
+  await serverHasRead(port, client); // the server has read the request; it never answers
   client.socket.resetAndDestroy();
   const all = await recorder.waitForCount(1);
   t.equal(all.length, 1);
@@ -40,7 +56,7 @@ t.test('the server process exits with an exchange open: aborted with processExit
   t.teardown(() => recorder.stop());
   const client = await RawClient.connect(port);
   await client.send([request('GET', '/hang')]);
-  await sleep(100);
+  await serverHasRead(port, client);
   server.kill('SIGKILL');
   const all = await recorder.waitForCount(1);
   client.destroy();
@@ -111,7 +127,8 @@ t.test('a burst far beyond a tiny ring buffer: losses are counted and everything
   burst.stdout?.on('data', (d) => (out += d));
   await new Promise((r) => burst.once('exit', r));
   t.same(JSON.parse(out), { completed: 3000, statuses: { 200: 3000 } });
-  await sleep(300);
+  const capturedOrLost = () => recorder.exchanges.filter((e) => !e.aborted).length + recorder.capture.stats().kernel.lostRingbufFull;
+  for (const deadline = Date.now() + 10_000; capturedOrLost() < 2 * 3000 && Date.now() < deadline; ) await sleep(50);
   const stats = recorder.capture.stats();
   const captured = recorder.exchanges.filter((e) => !e.aborted).length;
   t.ok(stats.kernel.lostRingbufFull > 0, `ring buffer losses counted: ${stats.kernel.lostRingbufFull}`);

@@ -72,7 +72,8 @@ t.test('run: REST API and /metrics over HTTP, scraped by a real Prometheus', { s
     "the server's 404s are requests, not errors (src/analytics/red.ts)",
   );
   const wait = m.routes.find((r) => r.route === '/wait50')!;
-  t.ok(wait.latency_seconds.p50 >= 0.05 && wait.latency_seconds.p50 < 0.1, `/wait50 p50 ${wait.latency_seconds.p50} s`);
+  // Below 0.5 s: room for a loaded machine; a unit slip is 1000× off.
+  t.ok(wait.latency_seconds.p50 >= 0.05 && wait.latency_seconds.p50 < 0.5, `/wait50 p50 ${wait.latency_seconds.p50} s`);
 
   const query = (q: string) =>
     getJson<{ data: { result: { metric: Record<string, string>; value: [number, string] }[] } }>(`http://127.0.0.1:${promPort}/api/v1/query?query=${encodeURIComponent(q)}`);
@@ -116,7 +117,7 @@ t.test('the quick start: demo serves the dashboard and the demo traffic within s
     'the demo service shows up',
     () => getJson<{ services: { service: string; requests: number }[] }>(`${api}/api/metrics?window=1m&side=server`),
     (v) => v.services.some((s) => s.service === 'node:8090' && s.requests >= 20),
-    10_000,
+    30_000,
   );
   t.ok(m.services.some((s) => s.service === 'node:8090'), 'node:8090 (the demo service) in the services');
   t.ok(lines > 20, `a live line per exchange on stdout (${lines} so far)`);

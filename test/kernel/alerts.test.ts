@@ -95,13 +95,15 @@ t.test('5xx → the rule fires after duration_seconds → Alertmanager, a webhoo
   const fired = await until(
     'Alertmanager to list node_5xx',
     async () => (await am.alerts({ filter: ['alertname="node_5xx"'] }))[0],
-    30_000,
+    60_000,
   ).catch((e: Error) => {
     throw new Error(`${e.message}; agent: ${agent.stderr()}`);
   });
   const elapsedMs = Date.now() - bad.startedAt;
   t.ok(elapsedMs >= durationSeconds * 1000, `not before duration_seconds (${elapsedMs} ms after the first bad request)`);
-  t.ok(elapsedMs < (durationSeconds + 1) * 1000 + 10_000, `within duration_seconds + one interval, with room for a loaded machine (${elapsedMs} ms)`);
+  // Due some 4 s in (duration_seconds + one interval); 30 s leaves a loaded machine room, and the wait above
+  // goes on longer so that a late alert fails here, with its time.
+  t.ok(elapsedMs < 30_000, `within duration_seconds + one interval, with room for a loaded machine (${elapsedMs} ms)`);
   t.same(
     { ...fired.labels },
     { alertname: 'node_5xx', node: os.hostname(), severity: 'critical', team: 'sre', service },

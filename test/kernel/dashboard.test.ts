@@ -66,7 +66,8 @@ t.test('the dashboard shows live traffic, safely', { skip: kernelSkipReason() },
   t.comment(`screenshots in ${dir}`);
   await page.screenshot({ path: path.join(dir, 'dashboard.png'), fullPage: true });
   await page.setViewportSize({ width: 390, height: 844 });
-  await sleep(500);
+  // The layout follows the resize; if it never fits, the assertion below says how wide it stayed.
+  await page.waitForFunction(() => document.documentElement.scrollWidth <= 390, undefined, { timeout: 10_000 }).catch(() => undefined);
   await page.screenshot({ path: path.join(dir, 'dashboard-phone.png'), fullPage: true });
   const width = await page.evaluate(() => document.documentElement.scrollWidth);
   t.ok(width <= 390, `on a phone the page is no wider than the screen (${width} px)`);

@@ -71,7 +71,8 @@ t.test('the store holds exactly the traffic that flowed', { skip: kernelSkipReas
   const [wait] = window({ metric: 'http_request_duration_seconds', match: { service, route: '/wait50' }, by: [] });
   const h = wait.summary as HistogramSummary;
   t.equal(h.count, 10);
-  t.ok(h.min >= 0.05 && h.p50 >= 0.05 && h.p99 <= 0.1 && h.max <= 0.1, `/wait50: min ${h.min}, p50 ${h.p50}, p99 ${h.p99}, max ${h.max} (s) within [0.05, 0.1]`);
+  // At most 1 s: room for a loaded machine, and a unit slip (ms or µs taken for s) is 1000× off.
+  t.ok(h.min >= 0.05 && h.p50 >= 0.05 && h.p99 <= 1 && h.max <= 1, `/wait50: min ${h.min}, p50 ${h.p50}, p99 ${h.p99}, max ${h.max} (s) within [0.05, 1]`);
   const [sizes] = window({ metric: 'http_response_size_bytes', match: { service, route: '/hello' }, by: [] });
   t.equal((sizes.summary as HistogramSummary).count, 30);
   t.equal((sizes.summary as HistogramSummary).sum, results.slice(0, 30).reduce((n, r) => n + r.read, 0), '/hello response bytes, exactly');

@@ -7,17 +7,17 @@
  */
 import { spawn } from 'node:child_process';
 import t, { type Test } from 'tap';
-import { freePort, kernelSkipReason, run, sleep } from '../helpers/kernel';
+import { freePort, kernelSkipReason, run } from '../helpers/kernel';
 import { TcpRecorder } from '../helpers/tcp-recorder';
 
 const skip = kernelSkipReason();
 
-/** Accepts `count` connections after waiting `delay` s; per connection: reads until EOF, answers its byte count, closes. */
+/** Accepts one connection (with "wait": only once a line comes on stdin); reads until EOF, answers its byte count, closes. */
 const SERVER = `
-import socket, sys, time
+import socket, sys
 l = socket.socket(); l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 l.bind(('127.0.0.1', int(sys.argv[1]))); l.listen(); print('listening', flush=True)
-time.sleep(float(sys.argv[2]))
+if sys.argv[2] == 'wait': sys.stdin.readline()
 c, _ = l.accept(); n = 0
 while True:
     try: d = c.recv(65536)
@@ -41,20 +41,20 @@ else:
 s.close()
 `;
 
-/** Starts the server; resolves once it listens, with a promise of its exit. */
-async function server(t: Test, port: number, delaySeconds: number): Promise<{ exited: Promise<unknown> }> {
-  const child = spawn('python3', ['-c', SERVER, String(port), String(delaySeconds)], { stdio: ['ignore', 'pipe', 'inherit'] });
+/** Starts the server; resolves once it listens, with a promise of its exit and accept() to let a "wait" server accept. */
+async function server(t: Test, port: number, mode: 'now' | 'wait'): Promise<{ exited: Promise<unknown>; accept: () => void }> {
+  const child = spawn('python3', ['-c', SERVER, String(port), mode], { stdio: ['pipe', 'pipe', 'inherit'] });
   t.teardown(() => void child.kill());
   const exited = new Promise((resolve) => child.once('exit', resolve));
   await new Promise((resolve) => child.stdout!.once('data', resolve));
-  return { exited };
+  return { exited, accept: () => void child.stdin!.end('accept\n') };
 }
 
 t.test('connect, accept and both closes, with the bytes and lifetimes the kernel counted', { skip }, async (t) => {
   const port = await freePort();
   const recorder = await TcpRecorder.start({ ports: { allow: [port] } });
   t.teardown(() => recorder.stop());
-  const { exited } = await server(t, port, 0);
+  const { exited } = await server(t, port, 'now');
   const client = await run('python3', ['-c', CLIENT, String(port), '100000', 'answer']);
   t.equal(client.stdout.trim(), '100000');
   await exited;
@@ -89,10 +89,12 @@ t.test('a connection reset before accept() took it: the accept and the close are
   const port = await freePort();
   const recorder = await TcpRecorder.start({ ports: { allow: [port] } });
   t.teardown(() => recorder.stop());
-  const { exited } = await server(t, port, 1);
+  const { exited, accept } = await server(t, port, 'wait');
   await run('python3', ['-c', CLIENT, String(port), '10', 'reset']);
-  await sleep(300);
+  // The client's reset is in the records (and 200 ms more): anything the server side wrongly wrote then would be too.
+  await recorder.waitFor('the client close', (events) => events.some((e) => e.kind === 'close' && e.direction === 'client'));
   t.same(recorder.events.filter((e) => e.direction === 'server').map((e) => e.kind), [], 'nothing for the server before its accept()');
+  accept();
   await exited;
   await recorder.waitFor('the server close', (events) => events.some((e) => e.kind === 'close' && e.direction === 'server'));
   t.same(recorder.events.filter((e) => e.direction === 'server').map((e) => e.kind), ['accept', 'close']);
