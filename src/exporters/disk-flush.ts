@@ -39,18 +39,19 @@ interface Step {
   what: string;
   /** fdatasync: the data and the size; fsync: every attribute too (the ack file, the directory). */
   dataOnly: boolean;
+  /** A file the queue may unlink (acked, dropped) before its flush: gone, it has nothing left to keep. */
+  mayVanish: boolean;
 }
 
 function steps(p: PendingFlush): Step[] {
-  const out: Step[] = p.files.map((file) => ({ file, what: path.basename(file), dataOnly: true }));
-  if (p.ackFile) out.push({ file: p.ackFile, what: path.basename(p.ackFile), dataOnly: false });
-  if (p.dir) out.push({ file: p.dir, what: 'the directory', dataOnly: false });
+  const out: Step[] = p.files.map((file) => ({ file, what: path.basename(file), dataOnly: true, mayVanish: true }));
+  if (p.ackFile) out.push({ file: p.ackFile, what: path.basename(p.ackFile), dataOnly: false, mayVanish: true });
+  if (p.dir) out.push({ file: p.dir, what: 'the directory', dataOnly: false, mayVanish: false });
   return out;
 }
 
-/** A file (not the directory) unlinked since it was written: nothing to flush. */
 function gone(step: Step, e: unknown): boolean {
-  return step.what !== 'the directory' && (e as NodeJS.ErrnoException).code === 'ENOENT';
+  return step.mayVanish && (e as NodeJS.ErrnoException).code === 'ENOENT';
 }
 
 export function isEmpty(p: PendingFlush): boolean {
